@@ -1,0 +1,65 @@
+"""The ``vidswap`` command line: one click group whose subcommands load on first use.
+
+Each subcommand lives in its own module of this package, named in ``COMMANDS`` with its
+one-line help, so ``vidswap --help`` imports neither torch nor av. Library errors
+(:class:`vidswap.errors.VidswapError`) become one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from vidswap import __version__
+from vidswap.errors import VidswapError
+
+__all__ = ["COMMANDS", "main"]
+
+#: name -> (module:attribute, one-line help). Add a line here when a command module is added.
+COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        target, short_help = COMMANDS[cmd_name]
+        if ctx.meta.get(_LISTING):
+            # The group's own --help lists every command: a placeholder keeps that import-free.
+            return click.Command(cmd_name, short_help=short_help)
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        ctx.meta[_LISTING] = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            ctx.meta[_LISTING] = False
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VidswapError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(1)
+
+
+_LISTING = "vidswap.listing_commands"
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="vidswap")
+def main() -> None:
+    """vidswap: face swapping for video (FaceShifter), built for post-production.
+
+    Run `vidswap COMMAND --help` for the options of each command.
+    """
+

@@ -1,0 +1,55 @@
+"""The package's errors: one base class, subclasses that also inherit the matching builtin.
+
+Library code raises these; only ``vidswap.cli`` turns them into a message and an exit code.
+A message says what was expected, what was found and what to do, naming the file or key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "VidswapError",
+    "ConfigError",
+    "InputError",
+    "MediaError",
+    "OutputExistsError",
+    "CheckpointError",
+    "WeightsError",
+    "DownloadError",
+    "NoFaceError",
+]
+
+
+class VidswapError(Exception):
+    """Base class of every error vidswap raises on purpose."""
+
+
+class ConfigError(VidswapError, ValueError):
+    """A setting, YAML key or option value is invalid."""
+
+
+class InputError(VidswapError, FileNotFoundError):
+    """An input file is missing or unreadable."""
+
+
+class MediaError(VidswapError, ValueError):
+    """A media file exists but cannot be decoded or encoded as asked."""
+
+
+class OutputExistsError(VidswapError, FileExistsError):
+    """The output path exists (or is the input) and overwriting was not asked for."""
+
+
+class CheckpointError(VidswapError, ValueError):
+    """A checkpoint does not fit the network: wrong keys, shapes or unsafe content."""
+
+
+class WeightsError(VidswapError, LookupError):
+    """A weight file is unknown, missing from the cache or fails its checksum."""
+
+
+class DownloadError(VidswapError, ConnectionError):
+    """A download failed or was refused (offline mode, network error, checksum mismatch)."""
+
+
+class NoFaceError(VidswapError, ValueError):
+    """A photo that must show exactly one face shows none or several."""
