@@ -1,0 +1,1 @@
+"""The streaming face-swap pipeline: YAML spec, threaded stages, runner and jobs."""
