@@ -1,0 +1,1 @@
+"""Weights: the manifest of known files, the cache, downloads and checkpoint converters."""
