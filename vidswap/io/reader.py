@@ -27,11 +27,11 @@ from vidswap.io.ranges import FrameRange
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Frame", "VideoReader", "upright", "stored"]
+__all__ = ["Frame", "VideoReader", "upright", "stored", "REORDER_MARGIN"]
 
 # Frames a decoder may hold back for reordering (H.264/HEVC allow 16): demux this many
 # packets past the range start before the timestamps of the frames up to it are certain.
-_REORDER_MARGIN = 32
+REORDER_MARGIN = 32
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -188,7 +188,7 @@ class VideoReader:
             stream.codec_context.thread_count = self._threads
             target = video.start_pts
             if start > 0:
-                target = packet_timestamps(container, stream, limit=start + 1 + _REORDER_MARGIN)[start]
+                target = packet_timestamps(container, stream, limit=start + 1 + REORDER_MARGIN)[start]
                 container.seek(target, stream=stream, backward=True, any_frame=False)
             try:
                 decoded = container.decode(stream)
