@@ -182,7 +182,7 @@ def track_faces(detections: Sequence[Sequence[Face]], config: TrackerConfig, *,
         cuts: frames that start a new shot (see :mod:`vidswap.faces.cuts`); no track spans one.
 
     Returns:
-        Tracks with at least ``config.min_hits`` detections, ids renumbered 0, 1, ... by first
+        Tracks with at least ``config.min_hits`` detections (or as many as there are frames), ids renumbered 0, 1, ... by first
         frame; every frame between a track's first and last is present (gaps interpolated).
     """
     tracker = Tracker(config)
@@ -190,7 +190,9 @@ def track_faces(detections: Sequence[Sequence[Face]], config: TrackerConfig, *,
     for frame, faces in enumerate(detections):
         for tid, face in zip(tracker.update(frame, faces, cut=frame in cuts), faces):
             raw.setdefault(tid, {})[frame] = face
-    kept = sorted((faces for faces in raw.values() if len(faces) >= config.min_hits), key=min)
+    # A clip shorter than min_hits (a photo) keeps what it has.
+    needed = min(config.min_hits, len(detections))
+    kept = sorted((faces for faces in raw.values() if len(faces) >= needed), key=min)
     tracks = []
     for new_id, faces in enumerate(kept):
         track = Track(id=new_id)
