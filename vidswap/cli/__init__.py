@@ -18,7 +18,10 @@ from vidswap.errors import VidswapError
 __all__ = ["COMMANDS", "main"]
 
 #: name -> (module:attribute, one-line help). Add a line here when a command module is added.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "weights": ("vidswap.cli.weights:weights", "List, fetch, verify and import model weights."),
+    "doctor": ("vidswap.cli.doctor:doctor", "Check the installation: torch, CUDA, codecs, weights."),
+}
 
 
 class LazyGroup(click.Group):
