@@ -101,7 +101,7 @@ def download(url: str, dest: Path, *, size: int | None = None, sha256: str | Non
     got_size = part.stat().st_size
     if size is not None and got_size != size:
         part.unlink()
-        raise DownloadError(f"{url} gave {got_size} bytes, the manifest expects {size}; the download "
+        raise DownloadError(f"{url} gave {got_size} bytes, expected {size}; the download "
                             f"was deleted. The file may have changed upstream: check the URL.{how}")
     got_sha = sha256_of(part)
     if sha256 is not None and got_sha != sha256:
@@ -160,7 +160,10 @@ def _copy(response: http.client.HTTPResponse, part: Path, *, mode: str, offset: 
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
 
-    done = offset
+    if limit is not None and expected is not None and expected > limit:
+        raise DownloadError(f"{response.url} announces {expected} bytes for {label}, expected {limit}; "
+                            f"nothing more was downloaded")
+    done, overflow = offset, False
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), disable=not progress, transient=True) as bar, \
@@ -170,14 +173,16 @@ def _copy(response: http.client.HTTPResponse, part: Path, *, mode: str, offset: 
             for block in iter(lambda: response.read(_CHUNK), b""):
                 done += len(block)
                 if limit is not None and done > limit:
-                    out.close()
-                    part.unlink()
-                    raise DownloadError(f"{response.url} sends more than the {limit} bytes the manifest "
-                                        f"expects for {label}; the download was deleted")
+                    overflow = True
+                    break
                 out.write(block)
                 bar.update(task, completed=done)
         except (OSError, http.client.HTTPException) as err:
             raise _Interrupted(f"connection lost after {done} bytes: {err}") from err
+    if overflow:
+        part.unlink()
+        raise DownloadError(f"{response.url} sends more than the {limit} bytes expected for {label}; "
+                            f"the download was deleted")
     if expected is not None and done < expected:
         raise _Interrupted(f"connection closed after {done} of {expected} bytes")
 

@@ -87,6 +87,9 @@ def import_file(src: Path, *, name: str, cache: CacheSettings, manifest: Manifes
     """
     if not src.is_file():
         raise InputError(f"cannot import {src}: no such file")
+    if not _NAME.match(name):
+        raise ConfigError(f"--as {name!r}: a cache name is letters, digits, '_', '-' and '.', "
+                          f"starting with a letter or digit")
     if name in cached_names(cache) and not force:
         raise OutputExistsError(f"{name!r} is already in the cache ({cache.entry_dir(name)}); "
                                 f"pass --force to replace it")
@@ -127,9 +130,6 @@ def _import_original(src: Path, *, name: str, staging: Path, cache: CacheSetting
 def _import_new(src: Path, *, name: str, staging: Path, cache: CacheSettings, manifest: Manifest,
                 licence: str, role: Role | None) -> ResolvedWeights:
     """Store ``src`` under a new cache name, converting a torch pickle to safetensors."""
-    if not _NAME.match(name):
-        raise ConfigError(f"--as {name!r}: a cache name is letters, digits, '_', '-' and '.', "
-                          f"starting with a letter or digit")
     suffix = src.suffix.lower()
     original_sha256 = sha256_of(src)
     provenance = Provenance(source=str(src.resolve()), licence=licence, original_sha256=original_sha256,
