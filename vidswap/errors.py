@@ -17,6 +17,7 @@ __all__ = [
     "DownloadError",
     "NoFaceError",
     "ShapeError",
+    "TrainingError",
 ]
 
 
@@ -58,3 +59,7 @@ class NoFaceError(VidswapError, ValueError):
 
 class ShapeError(VidswapError, ValueError):
     """A tensor given to a network has the wrong shape (batch, channels or size)."""
+
+
+class TrainingError(VidswapError, RuntimeError):
+    """Training cannot go on (e.g. a loss became NaN or infinite)."""

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "faces": ("vidswap.cli.faces:faces", "Detect, track and smooth faces in a video or photo."),
     "weights": ("vidswap.cli.weights:weights", "List, fetch, verify and import model weights."),
     "doctor": ("vidswap.cli.doctor:doctor", "Check the installation: torch, CUDA, codecs, weights."),
+    "prepare": ("vidswap.cli.prepare:prepare", "Detect and align faces of photos/videos into a training dataset."),
+    "train": ("vidswap.cli.train:train", "Train AEI-Net and HEAR-Net on a prepared dataset."),
 }
 
 
