@@ -139,7 +139,9 @@ def shape_patch(size: int, generator: torch.Generator) -> Tensor:
         distance = _ellipse(x, y, 0.0, 0.0, rx, ry)
     elif kind == 1:
         count = int(torch.randint(3, 8, (1,), generator=generator))
-        angles = torch.sort(torch.rand(count, generator=generator) * 2 * math.pi).values
+        # Evenly spread angles with jitter: convex and never a sliver.
+        jitter = torch.rand(count, generator=generator) * 0.6
+        angles = (torch.arange(count) + jitter) / count * 2 * math.pi
         radii = _uniform(generator, 0.5, 0.95, count)
         vertices = torch.stack([radii * angles.cos(), radii * angles.sin()], dim=1)
         distance = _convex_polygon(x, y, vertices)
@@ -278,5 +280,5 @@ def occlude(images: Tensor, config: OcclusionConfig, generator: torch.Generator)
         patches.append(patch)
     angle = _uniform(generator, -config.max_angle, config.max_angle, batch)
     scale = _uniform(generator, *config.scale, batch) * size / min(height, width)
-    centre = _uniform(generator, -0.5, 0.5, batch, 2)
+    centre = _uniform(generator, -0.4, 0.4, batch, 2)
     return paste_patches(images, torch.stack(patches), angle=angle, scale=scale, centre=centre)
