@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from vidswap.models import AEINet, FaceShifterConfig, HEARNet, MultiScaleDiscriminator, TorchIdentityEncoder
-from vidswap.models.identity import build_identity_backbone
+from vidswap.models.identity import build_identity_backbone, resize_for_identity
 from vidswap.train.losses import (
     AEILossWeights,
     aei_generator_loss,
@@ -65,11 +64,6 @@ class TestHearLoss:
         assert out.total.item() == pytest.approx(out.id.item() + 1.0, abs=1e-6)
 
 
-def to_identity_crops(images: torch.Tensor) -> torch.Tensor:
-    """256² crops → the 112² crops the identity encoder sees (whole crop resized, ArcFace alignment)."""
-    return F.interpolate(images, size=(112, 112), mode="bilinear", align_corners=False, antialias=True)
-
-
 class TestAEITrainingStep:
     def test_gradients_reach_every_trainable_parameter(self, device: torch.device) -> None:
         torch.manual_seed(0)
@@ -82,11 +76,11 @@ class TestAEITrainingStep:
         same = torch.tensor([True, False], device=device)
 
         with torch.no_grad():
-            z_id_s = identity.embed(to_identity_crops(x_s))
+            z_id_s = identity.embed(resize_for_identity(x_s))
         y, z_att_x = aei(x_t, z_id_s)
         losses = aei_generator_loss(
             fake_logits=disc(y), z_att_y=aei.attributes(y), z_att_x=z_att_x,
-            z_id_y=identity.embed(to_identity_crops(y)), z_id_s=z_id_s, y=y, x_t=x_t, same=same)
+            z_id_y=identity.embed(resize_for_identity(y)), z_id_s=z_id_s, y=y, x_t=x_t, same=same)
         losses.total.backward()
 
         expected = losses.adv + 10 * losses.att + 5 * losses.id + 10 * losses.rec

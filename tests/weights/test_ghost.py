@@ -64,6 +64,11 @@ class TestGhostKey:
         with pytest.raises(CheckpointError, match="generator.toRGB.weight"):
             ghost_key("generator.toRGB.weight")
 
+    @pytest.mark.parametrize("name", ["generator.AADBlk1.add_blocks.1.weight", "generator.AADBlk2.add_blocks.2.fc1.bias"])
+    def test_layer_at_the_wrong_index(self, name: str) -> None:
+        with pytest.raises(CheckpointError, match="add_blocks"):
+            ghost_key(name)
+
 
 def small_ghost_state() -> dict[str, torch.Tensor]:
     """ghost-named zero tensors of the right shapes for a 1-unit AEI-Net, from our layout."""
