@@ -10,7 +10,7 @@ import torch
 
 from vidswap.errors import ConfigError, ShapeError
 from vidswap.models import IdentityEncoder, IResNet, OnnxIdentityEncoder, TorchIdentityEncoder
-from vidswap.models.identity import build_identity_backbone
+from vidswap.models.identity import build_identity_backbone, resize_for_identity
 
 
 class TestIResNet:
@@ -85,3 +85,13 @@ class TestOnnxIdentityEncoder:
         fed = crops * 127.5 + 127.5 if mxnet_style else crops
         expected = fed.reshape(2, -1).numpy() @ weight
         np.testing.assert_allclose(enc.embed(crops).numpy(), expected, rtol=1e-4, atol=1e-3)
+
+
+class TestResizeForIdentity:
+    def test_whole_crop_to_112(self) -> None:
+        images = torch.rand(2, 3, 256, 256) * 2 - 1
+        crops = resize_for_identity(images)
+        assert crops.shape == (2, 3, 112, 112)
+        torch.testing.assert_close(crops.mean(dim=(2, 3)), images.mean(dim=(2, 3)), atol=2e-2, rtol=0)
+        flat = resize_for_identity(torch.full((1, 3, 256, 256), 0.5))
+        torch.testing.assert_close(flat, torch.full((1, 3, 112, 112), 0.5))

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "faces": ("vidswap.cli.faces:faces", "Detect, track and smooth faces in a video or photo."),
     "weights": ("vidswap.cli.weights:weights", "List, fetch, verify and import model weights."),
     "doctor": ("vidswap.cli.doctor:doctor", "Check the installation: torch, CUDA, codecs, weights."),
+    "model": ("vidswap.cli.model:model", "Inspect FaceShifter model sizes; write random-weight model files."),
 }
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vidswap.errors import ConfigError, InputError, ShapeError
@@ -25,8 +26,8 @@ from vidswap.errors import ConfigError, InputError, ShapeError
 if TYPE_CHECKING:
     from vidswap.models.config import IdentityBackbone
 
-__all__ = ["IBasicBlock", "IResNet", "build_identity_backbone", "IdentityEncoder", "TorchIdentityEncoder",
-           "OnnxIdentityEncoder", "CROP_SIZE", "EMBEDDING_SIZE"]
+__all__ = ["IBasicBlock", "IResNet", "build_identity_backbone", "resize_for_identity", "IdentityEncoder",
+           "TorchIdentityEncoder", "OnnxIdentityEncoder", "CROP_SIZE", "EMBEDDING_SIZE"]
 
 CROP_SIZE = 112
 EMBEDDING_SIZE = 512
@@ -110,6 +111,22 @@ def build_identity_backbone(name: IdentityBackbone, *, num_features: int = EMBED
         raise ConfigError(f"unknown identity backbone {name!r}; expected one of {', '.join(_ARCHS)}")
     layers, widths = _ARCHS[name]
     return IResNet(layers, widths=widths, num_features=num_features)
+
+
+def resize_for_identity(images: Tensor) -> Tensor:
+    """The 112² identity crops of aligned 256² face crops: the whole crop, resized.
+
+    Right for both alignments of :class:`~vidswap.models.config.FaceShifterConfig` (the
+    ArcFace template scaled to the crop, and ghost's pose templates, which are close to it).
+    Bilinear without antialiasing, as ghost computed z_id during training.
+
+    Args:
+        images: Bx3xSxS RGB in [-1, 1].
+
+    Returns:
+        Bx3x112x112 RGB in [-1, 1].
+    """
+    return F.interpolate(images, size=(CROP_SIZE, CROP_SIZE), mode="bilinear", align_corners=False)
 
 
 @runtime_checkable

@@ -27,10 +27,13 @@ _AAD = {"conv1": "att_gamma", "conv2": "att_beta", "fc1": "id_gamma", "fc2": "id
 _BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
 
 
-def _unit(block: str, index: str) -> str:
-    """Our name of ghost's ``add_blocks`` entry ``index`` (AAD at 3j, ReLU at 3j+1, conv at 3j+2)."""
+def _unit(block: str, index: str, part: str) -> str:
+    """Our name of ghost's ``add_blocks`` entry ``index``, an AAD layer (3j) or a conv (3j+2)."""
     j, r = divmod(int(index), 3)
-    return f"generator.blocks.{int(block) - 1}.units.{j}." + ("aad" if r == 0 else "conv" if r == 2 else f"?{r}")
+    if r != {"aad": 0, "conv": 2}[part]:
+        raise CheckpointError(f"ghost's AADBlk{block}.add_blocks.{index} should be a ReLU or another layer, "
+                              f"but the checkpoint stores {part} weights there; not a ghost AEI-Net file")
+    return f"generator.blocks.{int(block) - 1}.units.{j}.{part}"
 
 
 _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tuple(
@@ -41,8 +44,8 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tup
         (rf"encoder\.deconv(\d+)\.bn\.{_BN}", lambda m: f"encoder.up.{int(m[1]) - 1}.norm.{m[2]}"),
         (r"generator\.up1\.(weight|bias)", lambda m: f"generator.stem.{m[1]}"),
         (r"generator\.AADBlk(\d+)\.add_blocks\.(\d+)\.(conv1|conv2|fc1|fc2|conv_h)\.(weight|bias)",
-         lambda m: f"{_unit(m[1], m[2])}.{_AAD[m[3]]}.{m[4]}"),
-        (r"generator\.AADBlk(\d+)\.add_blocks\.(\d+)\.weight", lambda m: f"{_unit(m[1], m[2])}.weight"),
+         lambda m: f"{_unit(m[1], m[2], 'aad')}.{_AAD[m[3]]}.{m[4]}"),
+        (r"generator\.AADBlk(\d+)\.add_blocks\.(\d+)\.weight", lambda m: f"{_unit(m[1], m[2], 'conv')}.weight"),
         (r"generator\.AADBlk(\d+)\.last_add_block\.0\.(conv1|conv2|fc1|fc2|conv_h)\.(weight|bias)",
          lambda m: f"generator.blocks.{int(m[1]) - 1}.shortcut.aad.{_AAD[m[2]]}.{m[3]}"),
         (r"generator\.AADBlk(\d+)\.last_add_block\.2\.weight",
