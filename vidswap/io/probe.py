@@ -166,9 +166,8 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
         raise MediaError(f"{path}: has no video stream (streams found: {found}); give a video file")
     stream = videos[0]
     if stream.codec_context is None or stream.codec_context.name in (None, "", "none"):
-        tag = stream.codec_tag if hasattr(stream, "codec_tag") else "?"
-        raise MediaError(f"{path}: unsupported video codec (tag {tag!r}); this FFmpeg has no decoder for it, "
-                         "transcode it first (e.g. to ProRes or H.264)")
+        raise MediaError(f"{path}: unsupported video codec (this FFmpeg has no decoder for it); "
+                         "transcode it first, e.g. to ProRes or H.264")
     return stream
 
 
