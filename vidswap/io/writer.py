@@ -92,6 +92,8 @@ class _PacketCopy:
                 return
             if (self.start is not None and at < self.start) or (self.end is not None and at >= self.end):
                 continue
+            if packet.size == 2 and packet.stream.codec_context.name == "mov_text" and bytes(packet) == b"\0\0":
+                continue  # an empty mov_text sample filling a gap: the MP4 muxer writes its own
             offset = round(self.shift / packet.time_base)
             packet.pts = None if packet.pts is None else packet.pts - offset
             packet.dts = None if packet.dts is None else packet.dts - offset
