@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("vidswap.cli.weights:weights", "List, fetch, verify and import model weights."),
     "doctor": ("vidswap.cli.doctor:doctor", "Check the installation: torch, CUDA, codecs, weights."),
     "model": ("vidswap.cli.model:model", "Inspect FaceShifter model sizes; write random-weight model files."),
+    "probe": ("vidswap.cli.probe:probe", "Show streams, timing, rotation, colour and timecode of a video."),
 }
 
 
