@@ -44,3 +44,17 @@ def test_analyze_fills_and_smooths() -> None:
     raw = np.stack([a.faces[0].face.landmarks for a in result])
     smoothed = np.stack([a.faces[0].smoothed for a in result])
     assert np.abs(smoothed - truth).mean() < np.abs(raw - truth).mean()
+
+
+def test_package_exports_lazily() -> None:
+    """``import vidswap.faces`` stays free of torch; every exported name resolves."""
+    import subprocess
+    import sys
+
+    code = "import sys, vidswap.faces; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    import vidswap.faces as faces
+
+    for name in faces.__all__:
+        assert getattr(faces, name) is not None
