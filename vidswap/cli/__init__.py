@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("vidswap.cli.weights:weights", "List, fetch, verify and import model weights."),
     "doctor": ("vidswap.cli.doctor:doctor", "Check the installation: torch, CUDA, codecs, weights."),
+    "model": ("vidswap.cli.model:model", "Inspect FaceShifter model sizes; write random-weight model files."),
 }
 
 
