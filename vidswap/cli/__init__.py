@@ -18,7 +18,9 @@ from vidswap.errors import VidswapError
 __all__ = ["COMMANDS", "main"]
 
 #: name -> (module:attribute, one-line help). Add a line here when a command module is added.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("vidswap.cli.validate:validate", "Check a pipeline YAML file and print it resolved."),
+}
 
 
 class LazyGroup(click.Group):

@@ -1,0 +1,18 @@
+"""Pipelines: the YAML schema, its loader, frame ranges (and later the stages and runner).
+
+``load_pipeline(path, overrides)`` turns a pipeline file plus command-line values into a
+validated, fully resolved :class:`PipelineSpec`.
+"""
+
+from vidswap.pipeline.compat import CURRENT_VERSION
+from vidswap.pipeline.load import load_pipeline
+from vidswap.pipeline.ranges import FrameRangeSpec, Timecode, parse_frame_range
+from vidswap.pipeline.spec import (DetectorSpec, EncodeSpec, InputSpec, MaskSpec, ModelSpec,
+                                   OutputSpec, OverrideSpec, PhotoRef, PipelineSpec,
+                                   SmoothingSpec, SwapSpec, TargetSpec)
+
+__all__ = [
+    "CURRENT_VERSION", "load_pipeline", "FrameRangeSpec", "Timecode", "parse_frame_range",
+    "PipelineSpec", "InputSpec", "OutputSpec", "PhotoRef", "TargetSpec", "SwapSpec",
+    "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec", "OverrideSpec",
+]

@@ -1,0 +1,656 @@
+"""The pipeline schema: what a YAML pipeline (or ``vidswap run``'s options) may say.
+
+One frozen pydantic model per section; unknown keys are errors. Validation resolves relative
+paths against the pipeline file's folder (``context={"base_dir": …}``; values given on the
+command line are relative to the working directory), checks that inputs exist, and fills in
+codec-dependent defaults, so the validated :class:`PipelineSpec` is the fully resolved plan
+that :meth:`PipelineSpec.to_json` prints and a job stores.
+
+Convention:
+    Frame numbers are 0-based, ranges inclusive (see :mod:`vidswap.pipeline.ranges`). Mask
+    sizes (``erosion``, ``blur``) are pixels of the 256x256 aligned face crop, so they do not
+    depend on the shot's resolution; detector sizes are pixels of the input frame. A photo
+    holding several faces picks one with ``face``: 0-based, counted left to right.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, Strict,
+                      ValidationInfo, field_validator, model_validator)
+from pydantic_core import PydanticCustomError
+
+from vidswap.errors import ConfigError
+from vidswap.pipeline.compat import CURRENT_VERSION
+from vidswap.pipeline.ranges import FrameRangeSpec, parse_frame_range
+
+__all__ = [
+    "CommandLineValue", "SpecProblem", "PhotoRef", "InputSpec", "OutputSpec", "TargetSpec",
+    "SwapSpec", "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec",
+    "OverrideSpec", "PipelineSpec", "is_sequence_pattern",
+]
+
+
+class CommandLineValue(str):
+    """A text value that came from the command line: a relative path in it is relative to
+    the working directory, not to the pipeline file."""
+
+
+class SpecProblem(ValueError):
+    """A validation problem at a key below the model that raised it.
+
+    Args:
+        message: what is wrong and what to do.
+        *loc: key path, relative to the model raising it, of the offending value.
+    """
+
+    def __init__(self, message: str, *loc: str | int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+
+
+# ---------------------------------------------------------------- value types
+
+def _path(value: Any, info: ValidationInfo) -> Path:
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError("path_type", "expected a file path, found {found}",
+                                  {"found": repr(value)})
+    path = Path(os.path.expanduser(value))
+    if not path.is_absolute():
+        from_file = not isinstance(value, CommandLineValue) and info.context
+        base = Path(info.context["base_dir"]) if from_file else Path.cwd()
+        path = base / path
+    # normpath, not resolve(): keep the user's symlinked mounts as written.
+    return Path(os.path.normpath(path))
+
+
+def _existing(value: Any, info: ValidationInfo) -> Path:
+    path = _path(value, info)
+    if not path.exists():
+        raise PydanticCustomError("missing_file", "file not found: {path} (written {written})",
+                                  {"path": str(path), "written": repr(str(value))})
+    return path
+
+
+def _frame_range(value: Any) -> FrameRangeSpec:
+    if isinstance(value, FrameRangeSpec):
+        return value
+    try:
+        return parse_frame_range(value)
+    except ConfigError as err:
+        raise PydanticCustomError("frame_range", "{problem}", {"problem": str(err)}) from err
+
+
+_NTSC = {23.976: Fraction(24000, 1001), 29.97: Fraction(30000, 1001),
+         47.952: Fraction(48000, 1001), 59.94: Fraction(60000, 1001),
+         119.88: Fraction(120000, 1001)}
+
+
+def _fps(value: Any) -> Fraction:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, float) and round(value, 3) in _NTSC:
+            rate = _NTSC[round(value, 3)]
+        else:
+            rate = Fraction(value) if isinstance(value, int | str | Fraction) else Fraction(
+                str(value))
+    except (ValueError, ZeroDivisionError, TypeError) as err:
+        raise PydanticCustomError("fps", "expected a frame rate such as 24, 25, 29.97 or "
+                                  "24000/1001, found {found}", {"found": repr(value)}) from err
+    if rate <= 0:
+        raise PydanticCustomError("fps", "expected a frame rate above 0, found {found}",
+                                  {"found": repr(value)})
+    return rate
+
+
+def _batch_size(value: Any) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise PydanticCustomError("batch_size", "expected 'auto' or a whole number above 0, found "
+                              "{found}", {"found": repr(value)})
+
+
+#: An absolute path (relative ones are resolved); need not exist (outputs).
+OutPath = Annotated[Path, PlainValidator(_path), PlainSerializer(str)]
+#: An absolute path to a file or folder that exists.
+InPath = Annotated[Path, PlainValidator(_existing), PlainSerializer(str)]
+FrameRange = Annotated[FrameRangeSpec, PlainValidator(_frame_range), PlainSerializer(str)]
+Fps = Annotated[Fraction, PlainValidator(_fps), PlainSerializer(str)]
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Number = Annotated[float, Strict()]
+
+_SEQUENCE = re.compile(r"%0?\d*d|#+")
+_VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v", ".avi", ".nut", ".mxf"}
+_IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".exr", ".dpx", ".jpg", ".jpeg"}
+
+
+def is_sequence_pattern(path: Path) -> bool:
+    """True when the file name holds a frame-number pattern (``%04d``, ``%d`` or ``####``)."""
+    return len(_SEQUENCE.findall(path.name)) == 1
+
+
+def _sequence_files(pattern: Path) -> list[Path]:
+    """Files in the pattern's folder whose names fit it."""
+    head, tail = _SEQUENCE.split(pattern.name)
+    name = re.compile(re.escape(head) + r"\d+" + re.escape(tail) + "$")
+    folder = pattern.parent
+    return sorted(p for p in folder.iterdir() if name.match(p.name)) if folder.is_dir() else []
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str | dict) else value
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- sections
+
+class PhotoRef(_Spec):
+    """A photo of a face: a source identity or a target reference.
+
+    YAML: ``photo.jpg`` or ``{path: group.jpg, face: 1}``.
+
+    Attributes:
+        path: the photo (must exist).
+        face: which face when the photo shows several (0-based, left to right); None = the
+            photo must show exactly one face.
+    """
+
+    path: InPath
+    face: Annotated[int, Strict(), Field(ge=0)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str | Path) else data
+
+
+class InputSpec(_Spec):
+    """The shot: a video file or an image sequence.
+
+    YAML: ``clip.mov`` or ``{path: plates/sh010.%04d.exr, fps: 24}``.
+
+    Attributes:
+        path: video file, or image-sequence pattern (``%04d``, ``%d`` or ``####`` in the name).
+        fps: frame rate of an image sequence (24, 25, 29.97, "24000/1001"); videos carry
+            their own timestamps, so it is only for sequences.
+    """
+
+    path: OutPath
+    fps: Fps | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str | Path) else data
+
+    @property
+    def is_sequence(self) -> bool:
+        """True when the input is an image sequence."""
+        return is_sequence_pattern(self.path)
+
+    @model_validator(mode="after")
+    def _check(self) -> InputSpec:
+        if self.is_sequence:
+            if not _sequence_files(self.path):
+                raise SpecProblem(f"no image of the sequence {self.path.name} found in "
+                                  f"{self.path.parent}", "path")
+            if self.fps is None:
+                raise SpecProblem("an image sequence needs its frame rate, e.g. fps: 24", "fps")
+        elif not self.path.is_file():
+            raise SpecProblem(f"file not found: {self.path}", "path")
+        elif self.fps is not None:
+            raise SpecProblem("only image sequences take fps; a video's timestamps come from "
+                              "its file", "fps")
+        return self
+
+
+class OutputSpec(_Spec):
+    """Where the result goes: a video, an image sequence, or both.
+
+    YAML: ``out.mov`` or ``{path: out.mov, sequence: renders/sh010.%04d.png, overwrite: true}``.
+
+    Attributes:
+        path: the output video (its extension must suit ``encode.codec``).
+        sequence: also (or only) write frames as images: a pattern like ``out.%04d.png``.
+        overwrite: replace existing outputs; without it an existing output is an error.
+    """
+
+    path: OutPath | None = None
+    sequence: OutPath | None = None
+    overwrite: Bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str | Path) else data
+
+    @model_validator(mode="after")
+    def _check(self) -> OutputSpec:
+        if self.path is None and self.sequence is None:
+            raise SpecProblem("give path (a video), sequence (an image pattern) or both")
+        if self.path is not None:
+            if is_sequence_pattern(self.path):
+                raise SpecProblem(f"{self.path.name} is an image pattern; put it under "
+                                  f"output.sequence", "path")
+            if self.path.suffix.lower() not in _VIDEO_SUFFIXES:
+                raise SpecProblem(f"expected a video file ({', '.join(sorted(_VIDEO_SUFFIXES))}), "
+                                  f"found {self.path.name}", "path")
+        if self.sequence is not None and not (is_sequence_pattern(self.sequence)
+                                              and self.sequence.suffix.lower() in _IMAGE_SUFFIXES):
+            raise SpecProblem(f"expected an image pattern such as out.%04d.png (image types "
+                              f"{', '.join(sorted(_IMAGE_SUFFIXES))}), found {self.sequence.name}",
+                              "sequence")
+        return self
+
+
+class TargetSpec(_Spec):
+    """Which faces in the shot a swap replaces.
+
+    YAML: ``all``, ``largest``, a reference photo, a list of them, or
+    ``{select: reference, photos: [...], min_similarity: 0.35}``.
+
+    Attributes:
+        select: ``all`` faces, the ``largest`` face of each frame, or faces matching the
+            ``reference`` photos.
+        photos: reference photos of the person to replace (``select: reference`` only).
+        min_similarity: cosine similarity of identity embeddings above which a face matches
+            a reference, in [-1, 1].
+    """
+
+    select: Literal["all", "largest", "reference"] = "all"
+    photos: tuple[PhotoRef, ...] = ()
+    min_similarity: Annotated[float, Strict(), Field(ge=-1.0, le=1.0)] = 0.35
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if data in ("all", "largest"):
+            return {"select": data}
+        if isinstance(data, str | Path | list) or (isinstance(data, dict) and "path" in data):
+            return {"select": "reference", "photos": _as_list(data)}
+        if isinstance(data, dict) and "photos" in data and "select" not in data:
+            return {**data, "select": "reference"}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> TargetSpec:
+        if self.select == "reference" and not self.photos:
+            raise SpecProblem("select: reference needs at least one photo", "photos")
+        if self.select != "reference" and self.photos:
+            raise SpecProblem(f"select: {self.select} takes no photos; use select: reference",
+                              "photos")
+        return self
+
+
+class SwapSpec(_Spec):
+    """One (target → source) pair. Swaps are tried in order; a face takes the first that
+    matches it.
+
+    Attributes:
+        target: the faces to replace (default: all faces).
+        source: name of a set in ``sources``, the identity to put in.
+        frames: restrict this swap to a range of frames.
+    """
+
+    target: TargetSpec = TargetSpec()
+    source: str
+    frames: FrameRange | None = None
+
+
+class ModelSpec(_Spec):
+    """The swap network and where it runs.
+
+    Attributes:
+        name: a weights-manifest or cache name (``default`` is the manifest's default set,
+            ``tiny`` a small random model for tests).
+        path: a checkpoint file or folder instead of a name.
+        refine: run HEAR-Net after AEI-Net (fixes occlusions; costs an extra AEI pass).
+        device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
+        batch_size: face crops per batch, or ``auto`` (fit to device memory).
+        precision: ``auto`` (bf16/fp16 autocast on CUDA, fp32 on CPU), ``fp32``, ``bf16``,
+            ``fp16``.
+    """
+
+    name: str | None = "default"
+    path: InPath | None = None
+    refine: Bool = True
+    device: str = "auto"
+    batch_size: Annotated[int | str, PlainValidator(_batch_size)] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_replaces_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("path") is not None and "name" not in data:
+            return {**data, "name": None}
+        return data
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+            raise SpecProblem(f"expected auto, cpu, cuda or cuda:N, found {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSpec:
+        if (self.name is None) == (self.path is None):
+            raise SpecProblem("give the model's name or its path, not both" if self.name else
+                              "give the model's name (e.g. default) or a checkpoint path")
+        return self
+
+
+class DetectorSpec(_Spec):
+    """Face detection.
+
+    Attributes:
+        backend: ``yunet-onnx`` (YuNet, ONNX, works offline, MIT), ``yunet`` (kornia, torch,
+            GPU), ``insightface`` (SCRFD; needs its model pack).
+        score_threshold: minimum detection confidence, in (0, 1).
+        nms_threshold: IoU above which overlapping detections merge, in (0, 1].
+        min_face_size: ignore faces whose box is smaller than this many pixels (short side,
+            input frame pixels).
+        detect_long_side: frames are downscaled to this long side (pixels) for detection.
+    """
+
+    backend: Literal["yunet-onnx", "yunet", "insightface"] = "yunet-onnx"
+    score_threshold: Annotated[float, Strict(), Field(gt=0.0, lt=1.0)] = 0.5
+    nms_threshold: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.4
+    min_face_size: Annotated[int, Strict(), Field(ge=0)] = 32
+    detect_long_side: Annotated[int, Strict(), Field(ge=64, le=8192)] = 640
+
+
+class SmoothingSpec(_Spec):
+    """Temporal smoothing of each track's alignment (a centred lookahead window).
+
+    Attributes:
+        method: ``gaussian`` (weights fall off from the centre frame), ``mean`` (flat), or
+            ``none``.
+        window: frames in the window, odd (the smoother looks ``window // 2`` frames ahead).
+    """
+
+    method: Literal["gaussian", "mean", "none"] = "gaussian"
+    window: Annotated[int, Strict(), Field(ge=1, le=121)] = 9
+
+    @field_validator("window")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise SpecProblem(f"expected an odd window (centred on the frame), found {value}")
+        return value
+
+
+class MaskSpec(_Spec):
+    """The soft mask that pastes the swapped face back into the frame.
+
+    Attributes:
+        kind: ``hull`` (convex hull of the face landmarks) or ``ellipse``.
+        erosion: pixels (of the 256² crop) the mask shrinks before feathering.
+        blur: feather width in pixels of the 256² crop.
+        colour_match: match the swapped face's colour statistics to the target's.
+    """
+
+    kind: Literal["hull", "ellipse"] = "hull"
+    erosion: Annotated[int, Strict(), Field(ge=0, le=128)] = 4
+    blur: Annotated[int, Strict(), Field(ge=0, le=128)] = 10
+    colour_match: Bool = True
+
+
+_CODEC_DEFAULTS: dict[str, dict[str, Any]] = {
+    "libx264": {"crf": 16, "preset": "slow"},
+    "libx265": {"crf": 18, "preset": "slow"},
+    "h264_nvenc": {"crf": 19, "preset": "p5"},
+    "prores_ks": {"profile": "hq"},
+    "ffv1": {},
+}
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                 "slower", "veryslow", "placebo")
+_PRESETS = {"libx264": _X26X_PRESETS, "libx265": _X26X_PRESETS,
+            "h264_nvenc": tuple(f"p{n}" for n in range(1, 8))}
+_PROFILES = {
+    "libx264": ("baseline", "main", "high", "high10", "high422", "high444"),
+    "libx265": ("main", "main10", "main12", "main422-10", "main422-12", "main444-8",
+                "main444-10", "main444-12"),
+    "h264_nvenc": ("baseline", "main", "high", "high444p"),
+    "prores_ks": ("proxy", "lt", "standard", "hq", "4444", "4444xq"),
+}
+_BIT_DEPTHS = {"libx264": (8, 10), "libx265": (8, 10, 12), "h264_nvenc": (8,),
+               "prores_ks": (10,), "ffv1": (8, 10, 12, 16)}
+_CONTAINERS = {"libx264": (".mp4", ".mov", ".mkv", ".m4v"),
+               "libx265": (".mp4", ".mov", ".mkv", ".m4v"),
+               "h264_nvenc": (".mp4", ".mov", ".mkv", ".m4v"),
+               "prores_ks": (".mov", ".mkv", ".mxf"), "ffv1": (".mkv", ".mov", ".avi", ".nut")}
+
+
+def _pix_fmt_depth(pix_fmt: str) -> int:
+    """Bits per sample of an FFmpeg pixel format (``yuv422p10le`` 10, ``rgb48le`` 16)."""
+    match = re.search(r"(\d+)(le|be)$", pix_fmt)
+    return min(int(match.group(1)), 16) if match else 8
+
+
+class EncodeSpec(_Spec):
+    """How the output video is encoded (the audio is copied, never re-encoded).
+
+    Unset ``crf``, ``preset`` and ``profile`` take the codec's post-production default
+    (libx264 crf 16 slow, libx265 crf 18 slow, h264_nvenc cq 19 p5, prores_ks hq).
+
+    Attributes:
+        codec: ``libx264``, ``libx265``, ``prores_ks``, ``ffv1`` (lossless) or ``h264_nvenc``.
+        crf: constant quality 0-51, lower is better (x264/x265; nvenc's cq); None for ProRes
+            and FFV1, which have none.
+        preset: speed/size trade-off (x264/x265: ultrafast … placebo; nvenc: p1 … p7).
+        pix_fmt: FFmpeg pixel format; None = the input's when the codec can encode it, else
+            the codec's nearest for ``bit_depth``.
+        profile: codec profile (prores_ks: proxy, lt, standard, hq, 4444, 4444xq; x264: high,
+            high10, high422, high444 …; x265: main, main10, main444-10 …).
+        bit_depth: bits per sample; None = the input's where the codec allows it.
+        audio: ``copy`` every audio stream packet for packet, or ``none``.
+    """
+
+    codec: Literal["libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc"] = "libx264"
+    crf: Annotated[int, Strict(), Field(ge=0, le=51)] | None = None
+    preset: str | None = None
+    pix_fmt: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] | None = None
+    profile: str | None = None
+    bit_depth: Literal[8, 10, 12, 16] | None = None
+    audio: Literal["copy", "none"] = "copy"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _codec_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        defaults = _CODEC_DEFAULTS.get(data.get("codec", "libx264"), {})
+        return {**data, **{k: v for k, v in defaults.items() if data.get(k) is None}}
+
+    @model_validator(mode="after")
+    def _check(self) -> EncodeSpec:
+        codec = self.codec
+        if self.crf is not None and codec not in _PRESETS:
+            raise SpecProblem(f"{codec} has no crf (its quality is set by profile); remove crf",
+                              "crf")
+        for key, allowed in (("preset", _PRESETS.get(codec, ())),
+                             ("profile", _PROFILES.get(codec, ()))):
+            value = getattr(self, key)
+            if value is not None and value not in allowed:
+                expected = f"one of {', '.join(allowed)}" if allowed else "none (remove it)"
+                raise SpecProblem(f"{codec} {key}: expected {expected}, found {value!r}", key)
+        if self.bit_depth is not None and self.bit_depth not in _BIT_DEPTHS[codec]:
+            raise SpecProblem(f"{codec} encodes {'/'.join(map(str, _BIT_DEPTHS[codec]))}-bit "
+                              f"video, not {self.bit_depth}-bit", "bit_depth")
+        if self.pix_fmt is not None:
+            depth = _pix_fmt_depth(self.pix_fmt)
+            if self.bit_depth is not None and depth != self.bit_depth:
+                raise SpecProblem(f"pix_fmt {self.pix_fmt} is {depth}-bit but bit_depth is "
+                                  f"{self.bit_depth}; set one of them", "pix_fmt")
+            if (codec == "prores_ks" and (self.profile or "").startswith("4444")
+                    and "444" not in self.pix_fmt):
+                raise SpecProblem(f"ProRes {self.profile} needs a 4:4:4 pix_fmt (yuv444p10le, "
+                                  f"yuva444p10le), found {self.pix_fmt}", "pix_fmt")
+        return self
+
+    def suits(self, path: Path) -> bool:
+        """True when the container of ``path`` (by extension) can hold this codec."""
+        return path.suffix.lower() in _CONTAINERS[self.codec]
+
+
+class OverrideSpec(_Spec):
+    """Different settings for a range of frames (frame-range reprocessing).
+
+    Each section given is the top-level section with the override's keys changed (merged when
+    the file is loaded); sections not given keep the top-level settings. Where overrides
+    overlap, the later one wins for the sections it names. Encode, input, output and sources
+    apply to the whole render and cannot be overridden.
+
+    Attributes:
+        frames: the range the override applies to.
+    """
+
+    frames: FrameRange
+    swaps: tuple[SwapSpec, ...] | None = None
+    model: ModelSpec | None = None
+    detector: DetectorSpec | None = None
+    smoothing: SmoothingSpec | None = None
+    mask: MaskSpec | None = None
+    watermark: Bool | None = None
+
+
+_MERGED_SECTIONS = ("model", "detector", "smoothing", "mask")
+
+
+def _deep_merge(base: Any, changes: Any) -> Any:
+    if not (isinstance(base, dict) and isinstance(changes, dict)):
+        return changes
+    merged = dict(base)
+    # A model named in one place and given by path in another: the override's choice wins.
+    if "path" in changes:
+        merged.pop("name", None)
+    if "name" in changes:
+        merged.pop("path", None)
+    for key, value in changes.items():
+        merged[key] = _deep_merge(base.get(key), value)
+    return merged
+
+
+class PipelineSpec(_Spec):
+    """A whole render: the shot, who is swapped with whom, and every setting.
+
+    Build it with :func:`vidswap.pipeline.load_pipeline`, which reads YAML, applies
+    command-line overrides and reports problems as ``FILE:LINE:COL: key: problem``.
+
+    Attributes:
+        version: format version of the file (see :mod:`vidswap.pipeline.compat`).
+        input: the shot.
+        output: where the result goes.
+        matte: also write the soft face mask as a greyscale video (lossless, same frames and
+            timestamps) or image sequence, for re-compositing.
+        frames: process only this range (default: every frame).
+        sources: named identities: name -> photos of that person (their embeddings are
+            averaged).
+        swaps: (target → source) pairs; may be omitted when there is one source set (then all
+            faces take it).
+        watermark: burn a visible "synthetic" mark into the frames.
+        overrides: settings for frame ranges, applied on top of the rest.
+    """
+
+    version: Literal[1] = CURRENT_VERSION
+    input: InputSpec
+    output: OutputSpec
+    matte: OutPath | None = None
+    frames: FrameRange | None = None
+    sources: Annotated[dict[str, Annotated[tuple[PhotoRef, ...], Field(min_length=1)]],
+                       Field(min_length=1)]
+    swaps: tuple[SwapSpec, ...] = ()
+    model: ModelSpec = ModelSpec()
+    detector: DetectorSpec = DetectorSpec()
+    smoothing: SmoothingSpec = SmoothingSpec()
+    mask: MaskSpec = MaskSpec()
+    encode: EncodeSpec = EncodeSpec()
+    watermark: Bool = False
+    overrides: tuple[OverrideSpec, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        sources = data.get("sources")
+        if isinstance(sources, dict):
+            data["sources"] = {name: _as_list(photos) for name, photos in sources.items()}
+            if "swaps" not in data and len(sources) == 1:
+                data["swaps"] = [{"source": next(iter(sources))}]
+        if isinstance(data.get("overrides"), list):
+            data["overrides"] = [
+                {key: _deep_merge(data.get(key), value) if key in _MERGED_SECTIONS else value
+                 for key, value in item.items()} if isinstance(item, dict) else item
+                for item in data["overrides"]]
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> PipelineSpec:
+        if not self.swaps:
+            raise SpecProblem(f"there are {len(self.sources)} source sets; say which faces "
+                              f"take which with swaps: [{{target: …, source: NAME}}]", "swaps")
+        named = [(("swaps", i), swap) for i, swap in enumerate(self.swaps)]
+        named += [(("overrides", j, "swaps", i), swap) for j, o in enumerate(self.overrides)
+                  for i, swap in enumerate(o.swaps or ())]
+        for loc, swap in named:
+            if swap.source not in self.sources:
+                raise SpecProblem(f"{swap.source!r} is not a source set; sources has "
+                                  f"{', '.join(self.sources)}", *loc, "source")
+        outputs = [(("output", "path"), self.output.path), (("output", "sequence"),
+                                                            self.output.sequence),
+                   (("matte",), self.matte)]
+        seen = {self.input.path.resolve(): "input.path"}
+        for loc, path in outputs:
+            if path is None:
+                continue
+            if path.resolve() in seen:
+                raise SpecProblem(f"{path} is also {seen[path.resolve()]}; vidswap never writes "
+                                  f"over its input or one output with another", *loc)
+            seen[path.resolve()] = ".".join(loc)
+        if self.output.path is not None and not self.encode.suits(self.output.path):
+            raise SpecProblem(f"a {self.output.path.suffix} file cannot hold {self.encode.codec}; "
+                              f"use {', '.join(_CONTAINERS[self.encode.codec])}", "output", "path")
+        if self.matte is not None and not (
+                (is_sequence_pattern(self.matte) and self.matte.suffix.lower() in _IMAGE_SUFFIXES)
+                or self.matte.suffix.lower() in _CONTAINERS["ffv1"]):
+            raise SpecProblem(f"the matte is written losslessly (FFV1): use .mkv, .mov, .avi or "
+                              f"an image pattern such as matte.%04d.png, found {self.matte.name}",
+                              "matte")
+        return self
+
+    def with_override(self, override: OverrideSpec) -> PipelineSpec:
+        """This pipeline's settings inside ``override``'s frames (without the overrides list).
+
+        Args:
+            override: one of ``self.overrides``.
+
+        Returns:
+            A copy whose sections named by the override are replaced by the override's.
+        """
+        changes = {key: getattr(override, key) for key in (*_MERGED_SECTIONS, "swaps",
+                                                          "watermark")
+                   if getattr(override, key) is not None}
+        return self.model_copy(update={**changes, "overrides": ()})
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The resolved pipeline as JSON: absolute paths, every default filled in.
+
+        ``load_pipeline`` reads this back (JSON is YAML) to the same spec.
+        """
+        return self.model_dump_json(indent=indent)
