@@ -55,7 +55,8 @@ def load_pipeline(path: str | os.PathLike[str], overrides: Mapping[str, Any] | N
     try:
         return PipelineSpec.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as err:
-        raise SpecError([_describe(e, doc, origins) for e in _primary(err.errors())]) from err
+        described = sorted(_describe(e, doc, origins) for e in _primary(err.errors()))
+        raise SpecError([text for _, text in described]) from err
 
 
 def _upgraded(doc: YamlDocument) -> dict[str, Any]:
@@ -84,8 +85,10 @@ def _primary(errors: list[Any]) -> list[Any]:
     return [error for error in errors if not echoes(error)]
 
 
-def _describe(error: Any, doc: YamlDocument, origins: Mapping[Loc, str]) -> str:
-    """One line for one pydantic error: where, which key, what is wrong."""
+def _describe(error: Any, doc: YamlDocument,
+              origins: Mapping[Loc, str]) -> tuple[tuple[int, int], str]:
+    """One line for one pydantic error (where, which key, what is wrong), with its position
+    in the file for sorting (options first)."""
     loc: Loc = tuple(error["loc"])
     message = error["msg"]
     cause = (error.get("ctx") or {}).get("error")
@@ -106,8 +109,8 @@ def _describe(error: Any, doc: YamlDocument, origins: Mapping[Loc, str]) -> str:
             label, set_key = origins[loc[:end]], ".".join(map(str, loc[:end]))
             option = label if label == set_key else f"{label} ({set_key})"
             detail = "" if key == set_key else f"{key}: "
-            return f"{doc.path}: option {option}: {detail}{message}"
-    return f"{doc.where(loc)}: {key}: {message}"
+            return (0, 0), f"{doc.path}: option {option}: {detail}{message}"
+    return doc.position(loc), f"{doc.where(loc)}: {key}: {message}"
 
 
 def _unknown_key(loc: Loc) -> str:

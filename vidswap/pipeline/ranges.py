@@ -189,6 +189,9 @@ def parse_frame_range(text: str | int) -> FrameRangeSpec:
     if isinstance(text, bool) or not isinstance(text, int | str):
         raise ConfigError(f"frame range: expected text such as '120-480', found {text!r}")
     if isinstance(text, int):
+        if text < 0:
+            raise ConfigError(f"frame range: {text} is negative; for frames up to {-text} write "
+                              f"\":{-text}\" (quoted in YAML)")
         return FrameRangeSpec(start=text, end=text)
     whole = text
     text = text.strip()

@@ -277,7 +277,8 @@ class TargetSpec(_Spec):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
-        if data in ("all", "largest"):
+        if data in ("all", "largest") or (isinstance(data, str) and not Path(data).suffix):
+            # A word without a file extension is a selection (a typo gets the list of them).
             return {"select": data}
         if isinstance(data, str | Path | list) or (isinstance(data, dict) and "path" in data):
             return {"select": "reference", "photos": _as_list(data)}

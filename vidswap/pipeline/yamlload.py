@@ -35,13 +35,17 @@ class YamlDocument:
     data: dict[str, Any]
     positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
 
-    def where(self, loc: Loc) -> str:
-        """``FILE:LINE:COL`` of the deepest part of ``loc`` present in the file."""
+    def position(self, loc: Loc) -> tuple[int, int]:
+        """(line, column) of the deepest part of ``loc`` present in the file."""
         for end in range(len(loc), -1, -1):
             if loc[:end] in self.positions:
-                line, col = self.positions[loc[:end]]
-                return f"{self.path}:{line}:{col}"
-        return f"{self.path}:1:1"
+                return self.positions[loc[:end]]
+        return (1, 1)
+
+    def where(self, loc: Loc) -> str:
+        """``FILE:LINE:COL`` of the deepest part of ``loc`` present in the file."""
+        line, col = self.position(loc)
+        return f"{self.path}:{line}:{col}"
 
 
 def read_yaml(path: Path) -> YamlDocument:
