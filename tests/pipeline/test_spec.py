@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vidswap.errors import ConfigError, SpecError
-from vidswap.pipeline import compat, load_pipeline
+from vidswap.pipeline import compat, load_pipeline, pipeline_from_options
 from vidswap.pipeline.ranges import FrameRangeSpec
 from vidswap.pipeline.spec import PipelineSpec
 
@@ -336,3 +336,25 @@ class TestVersions:
     def test_spec_version_is_current(self, project: Path) -> None:
         assert load_pipeline(write(project, BASE)).version == compat.CURRENT_VERSION
         assert PipelineSpec.model_fields["version"].default == compat.CURRENT_VERSION
+
+
+class TestPipelineFromOptions:
+    def test_builds_from_options_relative_to_the_working_directory(self, project: Path,
+                                                                   monkeypatch) -> None:
+        monkeypatch.chdir(project)
+        spec = pipeline_from_options({"input": "media/shot.mp4", "output.path": "o.mp4",
+                                      "sources.source": ["photos/anna1.jpg"],
+                                      "model.refine": False})
+        assert spec.input.path == project / "media/shot.mp4"
+        assert spec.swaps[0].source == "source" and not spec.model.refine
+
+    def test_errors_name_options_and_missing_keys(self, project: Path, monkeypatch) -> None:
+        monkeypatch.chdir(project)
+        with pytest.raises(SpecError) as info:
+            pipeline_from_options({"sources.source": ["gone.jpg"]},
+                                  option_names={"sources.source": "--source"})
+        assert sorted(line.split(": ")[0] for line in info.value.problems) == [
+            "input", "option --source (sources.source)", "output"]
+        assert any(line.startswith("option --source (sources.source): sources.source.0.path: "
+                                   "file not found") for line in info.value.problems)
+        assert "input: required key missing" in info.value.problems

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ValidationError
 from vidswap.errors import ConfigError, SpecError
 from vidswap.pipeline.compat import CURRENT_VERSION, upgrade
 from vidswap.pipeline.overrides import apply_options
-from vidswap.pipeline.spec import PipelineSpec, SpecProblem
+from vidswap.pipeline.spec import PipelineSpec
+from vidswap.pipeline.values import SpecProblem
 from vidswap.pipeline.yamlload import Loc, YamlDocument, read_yaml
 
-__all__ = ["load_pipeline"]
+__all__ = ["load_pipeline", "pipeline_from_options"]
 
 
 def load_pipeline(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, *,
@@ -49,9 +50,32 @@ def load_pipeline(path: str | os.PathLike[str], overrides: Mapping[str, Any] | N
         ... # doctest: +SKIP
     """
     doc = read_yaml(Path(path))
-    data = _upgraded(doc)
-    data, origins = apply_options(data, overrides or {}, option_names)
-    base_dir = Path(os.path.abspath(doc.path)).parent
+    data, origins = apply_options(_upgraded(doc), overrides or {}, option_names)
+    return _validate(data, origins, doc, Path(os.path.abspath(doc.path)).parent)
+
+
+def pipeline_from_options(options: Mapping[str, Any], *,
+                          option_names: Mapping[str, str] | None = None) -> PipelineSpec:
+    """Build a pipeline from command-line values alone (``vidswap run INPUT --source …``).
+
+    Args:
+        options: dotted key -> value, as for :func:`load_pipeline`'s ``overrides``
+            (``{"input": "shot.mov", "sources.source": ["me.jpg"], "output.path": …}``).
+        option_names: dotted key -> the option as typed, for messages.
+
+    Returns:
+        The validated pipeline; relative paths are relative to the working directory.
+
+    Raises:
+        SpecError: one line per problem, naming the option (``option --crf (encode.crf): …``)
+            or the missing key.
+    """
+    data, origins = apply_options({"version": CURRENT_VERSION}, options, option_names)
+    return _validate(data, origins, None, Path.cwd())
+
+
+def _validate(data: dict[str, Any], origins: Mapping[Loc, str], doc: YamlDocument | None,
+              base_dir: Path) -> PipelineSpec:
     try:
         return PipelineSpec.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as err:
@@ -85,7 +109,7 @@ def _primary(errors: list[Any]) -> list[Any]:
     return [error for error in errors if not echoes(error)]
 
 
-def _describe(error: Any, doc: YamlDocument,
+def _describe(error: Any, doc: YamlDocument | None,
               origins: Mapping[Loc, str]) -> tuple[tuple[int, int], str]:
     """One line for one pydantic error (where, which key, what is wrong), with its position
     in the file for sorting (options first)."""
@@ -104,12 +128,15 @@ def _describe(error: Any, doc: YamlDocument,
             "missing_file", "frame_range", "fps", "batch_size", "path_type"):
         message = f"{message}, found {error['input']!r}"
     key = ".".join(map(str, loc)) or "(top level)"
+    file = "" if doc is None else f"{doc.path}: "
     for end in range(len(loc), 0, -1):
         if loc[:end] in origins:
             label, set_key = origins[loc[:end]], ".".join(map(str, loc[:end]))
             option = label if label == set_key else f"{label} ({set_key})"
             detail = "" if key == set_key else f"{key}: "
-            return (0, 0), f"{doc.path}: option {option}: {detail}{message}"
+            return (0, 0), f"{file}option {option}: {detail}{message}"
+    if doc is None:
+        return (0, 0), f"{key}: {message}"
     return doc.position(loc), f"{doc.where(loc)}: {key}: {message}"
 
 

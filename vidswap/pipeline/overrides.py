@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vidswap.errors import ConfigError
-from vidswap.pipeline.spec import CommandLineValue
+from vidswap.pipeline.values import CommandLineValue
 from vidswap.pipeline.yamlload import Loc
 
 __all__ = ["apply_options", "parse_key"]

@@ -15,136 +15,22 @@ Convention:
 
 from __future__ import annotations
 
-import os
 import re
-from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, Strict,
-                      ValidationInfo, field_validator, model_validator)
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
-from vidswap.errors import ConfigError
 from vidswap.pipeline.compat import CURRENT_VERSION
-from vidswap.pipeline.ranges import FrameRangeSpec, parse_frame_range
+from vidswap.pipeline.values import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, BatchSize, Bool, Fps,
+                                     FrameRange, InPath, OutPath, SpecProblem,
+                                     is_sequence_pattern, sequence_files)
 
 __all__ = [
-    "CommandLineValue", "SpecProblem", "PhotoRef", "InputSpec", "OutputSpec", "TargetSpec",
+    "PhotoRef", "InputSpec", "OutputSpec", "TargetSpec",
     "SwapSpec", "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec",
-    "OverrideSpec", "PipelineSpec", "is_sequence_pattern",
+    "OverrideSpec", "PipelineSpec",
 ]
-
-
-class CommandLineValue(str):
-    """A text value that came from the command line: a relative path in it is relative to
-    the working directory, not to the pipeline file."""
-
-
-class SpecProblem(ValueError):
-    """A validation problem at a key below the model that raised it.
-
-    Args:
-        message: what is wrong and what to do.
-        *loc: key path, relative to the model raising it, of the offending value.
-    """
-
-    def __init__(self, message: str, *loc: str | int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.loc = loc
-
-
-# ---------------------------------------------------------------- value types
-
-def _path(value: Any, info: ValidationInfo) -> Path:
-    if isinstance(value, Path):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise PydanticCustomError("path_type", "expected a file path, found {found}",
-                                  {"found": repr(value)})
-    path = Path(os.path.expanduser(value))
-    if not path.is_absolute():
-        from_file = not isinstance(value, CommandLineValue) and info.context
-        base = Path(info.context["base_dir"]) if from_file else Path.cwd()
-        path = base / path
-    # normpath, not resolve(): keep the user's symlinked mounts as written.
-    return Path(os.path.normpath(path))
-
-
-def _existing(value: Any, info: ValidationInfo) -> Path:
-    path = _path(value, info)
-    if not path.exists():
-        raise PydanticCustomError("missing_file", "file not found: {path} (written {written})",
-                                  {"path": str(path), "written": repr(str(value))})
-    return path
-
-
-def _frame_range(value: Any) -> FrameRangeSpec:
-    if isinstance(value, FrameRangeSpec):
-        return value
-    try:
-        return parse_frame_range(value)
-    except ConfigError as err:
-        raise PydanticCustomError("frame_range", "{problem}", {"problem": str(err)}) from err
-
-
-_NTSC = {23.976: Fraction(24000, 1001), 29.97: Fraction(30000, 1001),
-         47.952: Fraction(48000, 1001), 59.94: Fraction(60000, 1001),
-         119.88: Fraction(120000, 1001)}
-
-
-def _fps(value: Any) -> Fraction:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, float) and round(value, 3) in _NTSC:
-            rate = _NTSC[round(value, 3)]
-        else:
-            rate = Fraction(value) if isinstance(value, int | str | Fraction) else Fraction(
-                str(value))
-    except (ValueError, ZeroDivisionError, TypeError) as err:
-        raise PydanticCustomError("fps", "expected a frame rate such as 24, 25, 29.97 or "
-                                  "24000/1001, found {found}", {"found": repr(value)}) from err
-    if rate <= 0:
-        raise PydanticCustomError("fps", "expected a frame rate above 0, found {found}",
-                                  {"found": repr(value)})
-    return rate
-
-
-def _batch_size(value: Any) -> int | str:
-    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-        return value
-    raise PydanticCustomError("batch_size", "expected 'auto' or a whole number above 0, found "
-                              "{found}", {"found": repr(value)})
-
-
-#: An absolute path (relative ones are resolved); need not exist (outputs).
-OutPath = Annotated[Path, PlainValidator(_path), PlainSerializer(str)]
-#: An absolute path to a file or folder that exists.
-InPath = Annotated[Path, PlainValidator(_existing), PlainSerializer(str)]
-FrameRange = Annotated[FrameRangeSpec, PlainValidator(_frame_range), PlainSerializer(str)]
-Fps = Annotated[Fraction, PlainValidator(_fps), PlainSerializer(str)]
-Int = Annotated[int, Strict()]
-Bool = Annotated[bool, Strict()]
-Number = Annotated[float, Strict()]
-
-_SEQUENCE = re.compile(r"%0?\d*d|#+")
-_VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v", ".avi", ".nut", ".mxf"}
-_IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".exr", ".dpx", ".jpg", ".jpeg"}
-
-
-def is_sequence_pattern(path: Path) -> bool:
-    """True when the file name holds a frame-number pattern (``%04d``, ``%d`` or ``####``)."""
-    return len(_SEQUENCE.findall(path.name)) == 1
-
-
-def _sequence_files(pattern: Path) -> list[Path]:
-    """Files in the pattern's folder whose names fit it."""
-    head, tail = _SEQUENCE.split(pattern.name)
-    name = re.compile(re.escape(head) + r"\d+" + re.escape(tail) + "$")
-    folder = pattern.parent
-    return sorted(p for p in folder.iterdir() if name.match(p.name)) if folder.is_dir() else []
 
 
 def _as_list(value: Any) -> Any:
@@ -155,9 +41,16 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# ---------------------------------------------------------------- sections
+class _PathFirst(_Spec):
+    """A section that may be written as just its path (``input: clip.mov``)."""
 
-class PhotoRef(_Spec):
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str | Path) else data
+
+
+class PhotoRef(_PathFirst):
     """A photo of a face: a source identity or a target reference.
 
     YAML: ``photo.jpg`` or ``{path: group.jpg, face: 1}``.
@@ -171,13 +64,8 @@ class PhotoRef(_Spec):
     path: InPath
     face: Annotated[int, Strict(), Field(ge=0)] | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return {"path": data} if isinstance(data, str | Path) else data
 
-
-class InputSpec(_Spec):
+class InputSpec(_PathFirst):
     """The shot: a video file or an image sequence.
 
     YAML: ``clip.mov`` or ``{path: plates/sh010.%04d.exr, fps: 24}``.
@@ -191,11 +79,6 @@ class InputSpec(_Spec):
     path: OutPath
     fps: Fps | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return {"path": data} if isinstance(data, str | Path) else data
-
     @property
     def is_sequence(self) -> bool:
         """True when the input is an image sequence."""
@@ -204,7 +87,7 @@ class InputSpec(_Spec):
     @model_validator(mode="after")
     def _check(self) -> InputSpec:
         if self.is_sequence:
-            if not _sequence_files(self.path):
+            if not sequence_files(self.path):
                 raise SpecProblem(f"no image of the sequence {self.path.name} found in "
                                   f"{self.path.parent}", "path")
             if self.fps is None:
@@ -217,7 +100,7 @@ class InputSpec(_Spec):
         return self
 
 
-class OutputSpec(_Spec):
+class OutputSpec(_PathFirst):
     """Where the result goes: a video, an image sequence, or both.
 
     YAML: ``out.mov`` or ``{path: out.mov, sequence: renders/sh010.%04d.png, overwrite: true}``.
@@ -232,11 +115,6 @@ class OutputSpec(_Spec):
     sequence: OutPath | None = None
     overwrite: Bool = False
 
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return {"path": data} if isinstance(data, str | Path) else data
-
     @model_validator(mode="after")
     def _check(self) -> OutputSpec:
         if self.path is None and self.sequence is None:
@@ -245,13 +123,13 @@ class OutputSpec(_Spec):
             if is_sequence_pattern(self.path):
                 raise SpecProblem(f"{self.path.name} is an image pattern; put it under "
                                   f"output.sequence", "path")
-            if self.path.suffix.lower() not in _VIDEO_SUFFIXES:
-                raise SpecProblem(f"expected a video file ({', '.join(sorted(_VIDEO_SUFFIXES))}), "
+            if self.path.suffix.lower() not in VIDEO_SUFFIXES:
+                raise SpecProblem(f"expected a video file ({', '.join(sorted(VIDEO_SUFFIXES))}), "
                                   f"found {self.path.name}", "path")
         if self.sequence is not None and not (is_sequence_pattern(self.sequence)
-                                              and self.sequence.suffix.lower() in _IMAGE_SUFFIXES):
+                                              and self.sequence.suffix.lower() in IMAGE_SUFFIXES):
             raise SpecProblem(f"expected an image pattern such as out.%04d.png (image types "
-                              f"{', '.join(sorted(_IMAGE_SUFFIXES))}), found {self.sequence.name}",
+                              f"{', '.join(sorted(IMAGE_SUFFIXES))}), found {self.sequence.name}",
                               "sequence")
         return self
 
@@ -329,7 +207,7 @@ class ModelSpec(_Spec):
     path: InPath | None = None
     refine: Bool = True
     device: str = "auto"
-    batch_size: Annotated[int | str, PlainValidator(_batch_size)] = "auto"
+    batch_size: BatchSize = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
 
     @model_validator(mode="before")
@@ -433,7 +311,7 @@ _BIT_DEPTHS = {"libx264": (8, 10), "libx265": (8, 10, 12), "h264_nvenc": (8,),
 _CONTAINERS = {"libx264": (".mp4", ".mov", ".mkv", ".m4v"),
                "libx265": (".mp4", ".mov", ".mkv", ".m4v"),
                "h264_nvenc": (".mp4", ".mov", ".mkv", ".m4v"),
-               "prores_ks": (".mov", ".mkv", ".mxf"), "ffv1": (".mkv", ".mov", ".avi", ".nut")}
+               "prores_ks": (".mov", ".mkv"), "ffv1": (".mkv", ".mov", ".avi", ".nut")}
 
 
 def _pix_fmt_depth(pix_fmt: str) -> int:
@@ -628,7 +506,7 @@ class PipelineSpec(_Spec):
             raise SpecProblem(f"a {self.output.path.suffix} file cannot hold {self.encode.codec}; "
                               f"use {', '.join(_CONTAINERS[self.encode.codec])}", "output", "path")
         if self.matte is not None and not (
-                (is_sequence_pattern(self.matte) and self.matte.suffix.lower() in _IMAGE_SUFFIXES)
+                (is_sequence_pattern(self.matte) and self.matte.suffix.lower() in IMAGE_SUFFIXES)
                 or self.matte.suffix.lower() in _CONTAINERS["ffv1"]):
             raise SpecProblem(f"the matte is written losslessly (FFV1): use .mkv, .mov, .avi or "
                               f"an image pattern such as matte.%04d.png, found {self.matte.name}",
