@@ -95,6 +95,8 @@ overrides:
         spec = load_pipeline(path)
         again = load_pipeline(write(project, spec.to_json(), "resolved.json"))
         assert again == spec
+        assert pickle.loads(pickle.dumps(spec)) == spec  # jobs and Ray tasks carry it
+        assert PipelineSpec.model_validate(spec.model_dump()) == spec
         assert json.loads(spec.to_json())["frames"] == "00:00:01:00-00:00:04:00"
 
     def test_frozen(self, project: Path) -> None:

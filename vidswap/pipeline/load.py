@@ -46,8 +46,8 @@ def load_pipeline(path: str | os.PathLike[str], overrides: Mapping[str, Any] | N
         ConfigError: the file is missing, not YAML, or of an unknown version.
 
     Example:
-        >>> spec = load_pipeline("pipelines/hamilton_single.yaml", {"encode.crf": 12})
-        ... # doctest: +SKIP
+        ``load_pipeline("pipelines/hamilton_single.yaml", {"encode.crf": 12}).encode.crf``
+        is 12 whatever the file says.
     """
     doc = read_yaml(Path(path))
     data, origins = apply_options(_upgraded(doc), overrides or {}, option_names)
