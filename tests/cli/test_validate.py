@@ -49,12 +49,12 @@ class TestValidate:
         assert json.loads(result.stdout) == json.loads(load_pipeline(pipeline).to_json())
 
     def test_set_overrides_the_file(self, pipeline: Path) -> None:
-        result = run(str(pipeline), "--json", "--set", "encode.crf=12", "--set", "frames=10-20",
-                     "--set", "model.refine=false")
+        result = run(str(pipeline), "--json", "--set", "encode.crf=12", "--set", "frames=10:",
+                     "--set", "model.refine=false", "--set", "mask={blur: 3}")
         assert result.exit_code == 0, result.stderr
         printed = json.loads(result.stdout)
-        assert (printed["encode"]["crf"], printed["frames"]) == (12, "10-20")
-        assert printed["model"]["refine"] is False
+        assert (printed["encode"]["crf"], printed["frames"]) == (12, "10:")
+        assert printed["model"]["refine"] is False and printed["mask"]["blur"] == 3
 
     def test_problems_one_line_each_and_exit_1(self, pipeline: Path) -> None:
         pipeline.write_text(PIPELINE + "fps: 24\nmask: {blur: -1}\n")

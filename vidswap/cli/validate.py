@@ -16,7 +16,10 @@ __all__ = ["validate"]
 
 def _parse_setting(ctx: click.Context, param: click.Parameter,
                    values: tuple[str, ...]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings -> {key: value}, each value read as YAML (14, true, [a, b])."""
+    """``KEY=VALUE`` strings -> {key: value}, each value read as YAML (14, true, [a, b]).
+
+    Text that YAML would read as a mapping without braces (``120:``) or not at all stays text.
+    """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -27,9 +30,11 @@ def _parse_setting(ctx: click.Context, param: click.Parameter,
             raise click.BadParameter(f"expected KEY=VALUE such as encode.crf=14, found {text!r}")
         try:
             value = YAML(typ="safe").load(raw) if raw.strip() else None
-        except YAMLError as err:
-            raise click.BadParameter(f"{text!r}: the value is not valid YAML ({err})") from err
-        settings[key.strip()] = raw if value is None else value
+        except YAMLError:
+            value = None
+        if value is None or (isinstance(value, dict) and not raw.lstrip().startswith("{")):
+            value = raw
+        settings[key.strip()] = value
     return settings
 
 
