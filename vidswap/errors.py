@@ -16,6 +16,7 @@ __all__ = [
     "WeightsError",
     "DownloadError",
     "NoFaceError",
+    "ShapeError",
     "SpecError",
 ]
 
@@ -54,6 +55,10 @@ class DownloadError(VidswapError, ConnectionError):
 
 class NoFaceError(VidswapError, ValueError):
     """A photo that must show exactly one face shows none or several."""
+
+
+class ShapeError(VidswapError, ValueError):
+    """A tensor given to a network has the wrong shape (batch, channels or size)."""
 
 
 class SpecError(ConfigError):

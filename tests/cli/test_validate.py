@@ -50,14 +50,14 @@ class TestValidate:
 
     def test_set_overrides_the_file(self, pipeline: Path) -> None:
         result = run(str(pipeline), "--json", "--set", "encode.crf=12", "--set", "frames=10:",
-                     "--set", "model.refine=false", "--set", "mask={blur: 3}")
+                     "--set", "model.refine=false", "--set", "mask={blur: 0.1}")
         assert result.exit_code == 0, result.stderr
         printed = json.loads(result.stdout)
         assert (printed["encode"]["crf"], printed["frames"]) == (12, "10:")
-        assert printed["model"]["refine"] is False and printed["mask"]["blur"] == 3
+        assert printed["model"]["refine"] is False and printed["mask"]["blur"] == 0.1
 
     def test_problems_one_line_each_and_exit_1(self, pipeline: Path) -> None:
-        pipeline.write_text(PIPELINE + "fps: 24\nmask: {blur: -1}\n")
+        pipeline.write_text(PIPELINE + "fps: 24\nmask: {blur: -1.0}\n")
         result = run(str(pipeline))
         assert result.exit_code == 1 and result.stdout == ""
         lines = result.stderr.strip().splitlines()
@@ -66,7 +66,7 @@ class TestValidate:
             "version, input, output, matte, frames, sources, swaps, model, detector, smoothing, "
             "mask, encode, watermark, overrides)",
             f"error: {pipeline}:7:8: mask.blur: Input should be greater than or equal to 0, "
-            "found -1",
+            "found -1.0",
         ]
 
     def test_problems_as_json(self, pipeline: Path) -> None:

@@ -6,13 +6,14 @@ import json
 import pickle
 import textwrap
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from vidswap.errors import ConfigError, SpecError
 from vidswap.pipeline import compat, load_pipeline, pipeline_from_options
 from vidswap.pipeline.ranges import FrameRangeSpec
-from vidswap.pipeline.spec import PipelineSpec
+from vidswap.pipeline.spec import DetectorSpec, PipelineSpec
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "pipelines").glob("*.yaml"))
@@ -81,7 +82,7 @@ class TestLoadPipeline:
         assert len(spec.swaps) == 1 and spec.swaps[0].source == "anna"
         assert spec.swaps[0].target.select == "all"
         assert (spec.encode.codec, spec.encode.crf, spec.encode.preset) == ("libx264", 16, "slow")
-        assert spec.detector.backend == "yunet-onnx" and spec.model.refine
+        assert spec.detector.backend == "yunet_onnx" and spec.model.refine
 
     def test_to_json_reads_back_to_the_same_spec(self, project: Path) -> None:
         path = write(project, BASE.replace("shot_swap.mp4", "shot_swap.mov") + """\
@@ -90,7 +91,7 @@ matte: out/matte.mkv
 encode: {codec: prores_ks, profile: "4444", pix_fmt: yuv444p10le}
 overrides:
   - frames: "10:"
-    mask: {blur: 20}
+    mask: {blur: 0.2}
 """)
         spec = load_pipeline(path)
         again = load_pipeline(write(project, spec.to_json(), "resolved.json"))
@@ -136,25 +137,51 @@ overrides:
 
     def test_override_sections_merge_with_the_top_level(self, project: Path) -> None:
         spec = load_pipeline(write(project, BASE + """\
-mask: {erosion: 7, blur: 3}
+mask: {erosion: 0.07, blur: 0.01}
 model: {name: tiny}
 overrides:
   - frames: 100-150
-    mask: {blur: 20}
+    mask: {blur: 0.2}
     model: {path: weights/model.safetensors}
 """))
         override = spec.overrides[0]
-        assert (override.mask.erosion, override.mask.blur) == (7, 20)
+        assert (override.mask.erosion, override.mask.blur) == (0.07, 0.2)
         assert override.model.path == project / "weights/model.safetensors"
         assert override.model.name is None
         inside = spec.with_override(override)
         assert inside.mask == override.mask and inside.overrides == ()
         assert inside.detector == spec.detector
 
+    def test_sections_build_the_stage_settings(self, project: Path) -> None:
+        from vidswap.faces.blend import BlendConfig
+        from vidswap.faces.detect import BACKENDS, DetectorConfig
+        from vidswap.faces.mask import MaskConfig
+        from vidswap.faces.smooth import SmootherConfig
+        from vidswap.faces.track import SelectConfig
+
+        spec = load_pipeline(write(project, BASE))
+        # The schema's defaults are the stages' own (tuned) defaults.
+        assert spec.detector.config() == DetectorConfig()
+        assert spec.smoothing.config() == SmootherConfig()
+        assert spec.mask.config() == MaskConfig() and spec.mask.blend() == BlendConfig()
+        assert spec.swaps[0].target.config() == SelectConfig()
+        assert set(get_args(DetectorSpec.model_fields["backend"].annotation)) == set(BACKENDS)
+        changed = load_pipeline(write(project, BASE), {
+            "detector.backend": "yunet_kornia", "detector.model_root": "/packs",
+            "mask.colour_match": "lab", "smoothing.lag": 3, "output.path": "o.mov",
+            "encode": {"codec": "prores_ks", "profile": "4444", "pix_fmt": "yuv444p10le"}})
+        assert changed.detector.config(device="cuda") == DetectorConfig(
+            backend="yunet_kornia", device="cuda", model_root="/packs")
+        assert changed.mask.blend().colour == "lab" and changed.smoothing.config().lag == 3
+        settings = changed.encode.settings()
+        assert (settings.codec, settings.prores_profile, settings.pix_fmt) == (
+            "prores_ks", 4, "yuv444p10le")
+        assert spec.encode.settings().crf == 16
+
     def test_codec_defaults(self, project: Path) -> None:
         spec = load_pipeline(write(project, BASE.replace("shot_swap.mp4", "shot_swap.mov")
                                    + "encode: {codec: prores_ks}\n"))
-        assert (spec.encode.crf, spec.encode.preset, spec.encode.profile) == (None, None, "hq")
+        assert (spec.encode.crf, spec.encode.preset, spec.encode.profile) == (None, None, None)
 
 
 class TestErrors:
@@ -177,11 +204,16 @@ class TestErrors:
         ("model: {refine: 1}", "model.refine", "valid boolean, found 1"),
         ("model: {device: gpu}", "model.device", "expected auto, cpu, cuda or cuda:N"),
         ("model: {batch_size: 0}", "model.batch_size", "'auto' or a whole number"),
-        ("detector: {score_threshold: 2.0}", "detector.score_threshold", "less than 1"),
-        ("detector: {min_face_size: true}", "detector.min_face_size", "valid integer"),
-        ("smoothing: {window: 8}", "smoothing.window", "odd window"),
+        ("detector: {score_threshold: 2.0}", "detector.score_threshold",
+         "less than or equal to 1"),
+        ("detector: {min_face_size: true}", "detector.min_face_size", "valid number"),
+        ("detector: {long_side: 32}", "detector.long_side", "0 (full size) or at least 64"),
+        ("detector: {backend: yunet-onnx}", "detector.backend", "'yunet_onnx'"),
+        ("smoothing: {lag: -1}", "smoothing.lag", "greater than or equal to 0"),
+        ("mask: {erosion: 4}", "mask.erosion", "less than 0.5"),
+        ("mask: {colour_match: true}", "mask.colour_match", "'none', 'lab' or 'rgb'"),
         ("watermark: 'no'", "watermark", "valid boolean"),
-        ("frames: 120:480", "frames", "write 120-480"),
+        ("frames: 120-480-9", "frames", "one '-'"),
         ("frames: 00:00:04:00-00:00:61:00", "frames", "below 60"),
         ("overrides: [{mask: {blur: 3}}]", "overrides.0.frames", "required key missing"),
         ("overrides: [{frames: 5-1}]", "overrides.0.frames", "start comes after the end"),
@@ -194,6 +226,8 @@ class TestErrors:
         ("encode: {codec: prores_ks, crf: 10}", "encode.crf", "prores_ks has no crf"),
         ("encode: {codec: libx264, bit_depth: 12}", "encode.bit_depth", "8/10-bit"),
         ("encode: {codec: libx264, preset: p5}", "encode.preset", "one of ultrafast"),
+        ("encode: {codec: auto, preset: slow}", "encode.preset", "depend on the codec auto picks"),
+        ("encode: {codec: libx264, profile: hq}", "encode.profile", "profile is for prores_ks"),
         ("encode: {codec: libx264, bit_depth: 8, pix_fmt: yuv420p10le}", "encode.pix_fmt",
          "is 10-bit"),
     ])

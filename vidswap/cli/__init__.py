@@ -19,6 +19,9 @@ __all__ = ["COMMANDS", "main"]
 
 #: name -> (module:attribute, one-line help). Add a line here when a command module is added.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "faces": ("vidswap.cli.faces:faces", "Detect, track and smooth faces in a video or photo."),
+    "weights": ("vidswap.cli.weights:weights", "List, fetch, verify and import model weights."),
+    "doctor": ("vidswap.cli.doctor:doctor", "Check the installation: torch, CUDA, codecs, weights."),
     "validate": ("vidswap.cli.validate:validate", "Check a pipeline YAML file and print it resolved."),
 }
 

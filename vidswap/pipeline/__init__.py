@@ -1,4 +1,4 @@
-"""Pipelines: the YAML schema, its loader, frame ranges (and later the stages and runner).
+"""The streaming face-swap pipeline: YAML spec, threaded stages, runner and jobs.
 
 ``load_pipeline(path, overrides)`` turns a pipeline file plus command-line values into a
 validated, fully resolved :class:`PipelineSpec`.
@@ -12,7 +12,8 @@ from vidswap.pipeline.spec import (DetectorSpec, EncodeSpec, InputSpec, MaskSpec
                                    SmoothingSpec, SwapSpec, TargetSpec)
 
 __all__ = [
-    "CURRENT_VERSION", "load_pipeline", "pipeline_from_options", "FrameRangeSpec", "Timecode", "parse_frame_range",
+    "CURRENT_VERSION", "load_pipeline", "pipeline_from_options", "FrameRangeSpec", "Timecode",
+    "parse_frame_range",
     "PipelineSpec", "InputSpec", "OutputSpec", "PhotoRef", "TargetSpec", "SwapSpec",
     "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec", "OverrideSpec",
 ]

@@ -1,28 +1,34 @@
 """Frame-range syntax: ``120-480``, ``120:``, ``:480``, ``00:00:04:00-00:00:16:00``.
 
-This module only checks the *syntax* of a range and returns a typed :class:`FrameRangeSpec`.
-Turning timecodes into frame numbers needs the video's rate and start timecode, so that
-happens in :mod:`vidswap.io` through :meth:`FrameRangeSpec.to_frames`.
+This module only checks the *syntax* of a range (when a pipeline is loaded, before any video
+is opened) and returns a typed :class:`FrameRangeSpec`. Turning timecodes into frame numbers
+needs the video's rate and start timecode: :meth:`FrameRangeSpec.resolve` hands the range to
+:func:`vidswap.io.ranges.parse_frame_range`, the one place that arithmetic lives.
 
 Convention:
     Frame numbers are 0-based indices of decoded frames (frame 0 is the first frame of the
-    input). Both ends of a range are inclusive, as in editing and compositing tools. An open
-    side (``120:`` or ``:480``, ``00:00:04:00-`` or ``-00:00:16:00``) runs to the end or from
-    the start of the input. A timecode is SMPTE ``HH:MM:SS:FF``; a ``;`` anywhere in it marks
-    drop-frame (``00:01:00;02``), as used for 29.97 and 59.94 frames/s.
+    input). Both ends of a range are inclusive, as in editing and compositing tools
+    (``120-480`` and ``120:480`` are the same frames). An open side (``120:``, ``:480``,
+    ``00:00:04:00-``, ``-00:00:16:00``) runs to the end or from the start of the input. A
+    timecode is SMPTE ``HH:MM:SS:FF``; ``;`` (or ``.``) before the frames marks drop-frame
+    (``00:01:00;02``), as used at 29.97 and 59.94 frames/s.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from vidswap.errors import ConfigError
 
+if TYPE_CHECKING:
+    from vidswap.io.ranges import FrameRange
+
 __all__ = ["Timecode", "FrameRangeSpec", "parse_frame_range"]
 
-_TIMECODE = re.compile(r"^(\d{2})([:;])(\d{2})([:;])(\d{2})([:;])(\d{2,3})$")
+_TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.])(\d{2,3})$")
 _NUMBER = re.compile(r"^\d+$")
 
 
@@ -35,7 +41,7 @@ class Timecode:
         minutes: 0-59.
         seconds: 0-59.
         frames: frame within the second, 0-999 (checked against the rate by the reader).
-        drop_frame: True for drop-frame timecode (written with ``;``).
+        drop_frame: True for drop-frame timecode (written with ``;`` or ``.``).
     """
 
     hours: int
@@ -106,41 +112,31 @@ class FrameRangeSpec:
         """True when the ends are timecodes (conversion needs the video's rate)."""
         return isinstance(self.start, Timecode) or isinstance(self.end, Timecode)
 
-    def to_frames(self, frame_count: int,
-                  frame_of: Callable[[Timecode], int] | None = None) -> range:
-        """The 0-based frame numbers this range selects in a video of ``frame_count`` frames.
+    def resolve(self, *, frame_count: int, rate: Fraction | None = None,
+                start_timecode: str | None = None) -> FrameRange:
+        """The frames this range selects in a video, as the reader and writer take them.
 
         Args:
             frame_count: number of frames of the input.
-            frame_of: maps a timecode to its 0-based frame number in the input (the reader
-                knows the rate and start timecode); needed only when the range uses timecodes.
+            rate: the input's timecode rate (``vidswap.io.timecode_rate``); needed for timecodes.
+            start_timecode: timecode of the input's first frame; None = ``00:00:00:00``.
 
         Returns:
-            ``range(first, last + 1)``.
+            The half-open :class:`vidswap.io.ranges.FrameRange`, checked against ``frame_count``.
 
         Raises:
-            ConfigError: the range starts past the last frame or ends past it, or uses
-                timecodes and ``frame_of`` is missing.
+            ConfigError: the range lies outside the input, or uses timecodes without a rate.
 
         Example:
-            >>> parse_frame_range("2-4").to_frames(10)
-            range(2, 5)
+            >>> parse_frame_range("2:4").resolve(frame_count=10)
+            FrameRange(start=2, stop=5)
         """
-        def number(bound: Bound, default: int) -> int:
-            if bound is None:
-                return default
-            if isinstance(bound, Timecode):
-                if frame_of is None:
-                    raise ConfigError(f"frame range {self}: timecodes need the video's rate to be "
-                                      f"turned into frames")
-                return frame_of(bound)
-            return bound
+        from vidswap.io.ranges import parse_frame_range as frames_of
 
-        first, last = number(self.start, 0), number(self.end, frame_count - 1)
-        if not 0 <= first <= last < frame_count:
-            raise ConfigError(f"frame range {self}: selects frames {first}-{last}, but the input "
-                              f"has frames 0-{frame_count - 1}")
-        return range(first, last + 1)
+        start = "" if self.start is None else str(self.start)
+        end = "" if self.end is None else str(self.end)
+        return frames_of(f"{start}-{end}", rate=rate, start_timecode=start_timecode,
+                         frame_count=frame_count)
 
     def __str__(self) -> str:
         start = "" if self.start is None else str(self.start)
@@ -161,16 +157,17 @@ def _bound(text: str, whole: str) -> Bound:
     if match is None:
         raise ConfigError(f"frame range {whole!r}: {text!r} is neither a frame number nor an "
                           f"HH:MM:SS:FF timecode")
-    hh, _, mm, _, ss, _, ff = match.groups()
+    hh, mm, ss, sep, ff = match.groups()
     return Timecode(hours=int(hh), minutes=int(mm), seconds=int(ss), frames=int(ff),
-                    drop_frame=";" in text)
+                    drop_frame=sep in ";.")
 
 
 def parse_frame_range(text: str | int) -> FrameRangeSpec:
     """Parse a frame range written as frame numbers or SMPTE timecodes.
 
-    Accepted: ``120`` (one frame), ``120-480``, ``120:``, ``120-``, ``:480``,
-    ``00:00:04:00-00:00:16:00``, ``00:00:04:00-``, ``-00:00:16:00``, ``00:01:00;02-00:02:00;02``.
+    Accepted: ``120`` (one frame), ``120-480``, ``120:480``, ``120:``, ``120-``, ``:480``,
+    ``-480``, ``00:00:04:00-00:00:16:00``, ``00:00:04:00-``, ``-00:00:16:00``,
+    ``00:01:00;02-00:02:00;02`` (the forms :func:`vidswap.io.ranges.parse_frame_range` reads).
 
     Args:
         text: the range; an int is a single frame.
@@ -201,11 +198,8 @@ def parse_frame_range(text: str | int) -> FrameRangeSpec:
         raise ConfigError(f"frame range {whole!r}: expected START-END with one '-'")
     elif _NUMBER.match(text) or _TIMECODE.match(text):
         start = end = text
-    elif text.count(":") == 1 and re.match(r"^\d*:\d*$", text):
+    elif re.match(r"^\d*:\d*$", text):
         start, end = text.split(":")
-        if start and end:
-            raise ConfigError(f"frame range {whole!r}: write {start}-{end} (both ends inclusive); "
-                              f"':' only marks an open end, as in {start}: or :{end}")
     else:
         raise ConfigError(f"frame range {whole!r}: expected frame numbers (120-480, 120:, :480) "
                           f"or timecodes (00:00:04:00-00:00:16:00)")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
@@ -26,10 +26,18 @@ from vidswap.pipeline.values import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, BatchSize, 
                                      FrameRange, InPath, OutPath, SpecProblem,
                                      is_sequence_pattern, sequence_files)
 
+if TYPE_CHECKING:
+    from vidswap.faces.blend import BlendConfig
+    from vidswap.faces.detect import DetectorConfig
+    from vidswap.faces.mask import MaskConfig
+    from vidswap.faces.smooth import SmootherConfig
+    from vidswap.faces.track import SelectConfig
+    from vidswap.io.codecs import EncodeSettings
+
 __all__ = [
     "PhotoRef", "InputSpec", "OutputSpec", "TargetSpec",
     "SwapSpec", "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec",
-    "OverrideSpec", "PipelineSpec",
+    "OverrideSpec", "PipelineSpec", "PRORES_PROFILES",
 ]
 
 
@@ -138,11 +146,11 @@ class TargetSpec(_Spec):
     """Which faces in the shot a swap replaces.
 
     YAML: ``all``, ``largest``, a reference photo, a list of them, or
-    ``{select: reference, photos: [...], min_similarity: 0.35}``.
+    ``{select: reference, photos: [...], min_similarity: 0.4}``.
 
     Attributes:
-        select: ``all`` faces, the ``largest`` face of each frame, or faces matching the
-            ``reference`` photos.
+        select: ``all`` faces, the ``largest`` face (by its track's median size), or faces
+            matching the ``reference`` photos.
         photos: reference photos of the person to replace (``select: reference`` only).
         min_similarity: cosine similarity of identity embeddings above which a face matches
             a reference, in [-1, 1].
@@ -150,7 +158,7 @@ class TargetSpec(_Spec):
 
     select: Literal["all", "largest", "reference"] = "all"
     photos: tuple[PhotoRef, ...] = ()
-    min_similarity: Annotated[float, Strict(), Field(ge=-1.0, le=1.0)] = 0.35
+    min_similarity: Annotated[float, Strict(), Field(ge=-1.0, le=1.0)] = 0.4
 
     @model_validator(mode="before")
     @classmethod
@@ -172,6 +180,12 @@ class TargetSpec(_Spec):
             raise SpecProblem(f"select: {self.select} takes no photos; use select: reference",
                               "photos")
         return self
+
+    def config(self) -> SelectConfig:
+        """The track selector's own settings (the photos' embeddings are passed separately)."""
+        from vidswap.faces.track import SelectConfig
+
+        return SelectConfig(mode=self.select, threshold=self.min_similarity)
 
 
 class SwapSpec(_Spec):
@@ -233,84 +247,119 @@ class ModelSpec(_Spec):
 
 
 class DetectorSpec(_Spec):
-    """Face detection.
+    """Face detection (:class:`vidswap.faces.detect.DetectorConfig`, same names and defaults).
 
     Attributes:
-        backend: ``yunet-onnx`` (YuNet, ONNX, works offline, MIT), ``yunet`` (kornia, torch,
-            GPU), ``insightface`` (SCRFD; needs its model pack).
-        score_threshold: minimum detection confidence, in (0, 1).
-        nms_threshold: IoU above which overlapping detections merge, in (0, 1].
-        min_face_size: ignore faces whose box is smaller than this many pixels (short side,
-            input frame pixels).
-        detect_long_side: frames are downscaled to this long side (pixels) for detection.
+        backend: ``yunet_onnx`` (YuNet, ONNX, in the install, works offline, MIT),
+            ``yunet_kornia`` (kornia's YuNet, torch, GPU), ``insightface`` (SCRFD; its pack).
+        long_side: detect on frames downscaled to this long side (pixels; never upscaled);
+            0 = full size.
+        score_threshold: drop faces scoring lower, in [0, 1].
+        nms_threshold: IoU above which the lower-scoring of two boxes is dropped, in [0, 1].
+        min_face_size: drop faces smaller than this (``sqrt(w * h)`` of the box, frame pixels).
+        batch_size: frames per detector pass.
+        model_pack: insightface pack (``insightface`` backend only).
+        model_root: folder holding insightface packs; None = insightface's ``~/.insightface``.
     """
 
-    backend: Literal["yunet-onnx", "yunet", "insightface"] = "yunet-onnx"
-    score_threshold: Annotated[float, Strict(), Field(gt=0.0, lt=1.0)] = 0.5
-    nms_threshold: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.4
-    min_face_size: Annotated[int, Strict(), Field(ge=0)] = 32
-    detect_long_side: Annotated[int, Strict(), Field(ge=64, le=8192)] = 640
+    backend: Literal["yunet_onnx", "yunet_kornia", "insightface"] = "yunet_onnx"
+    long_side: Annotated[int, Strict(), Field(ge=0, le=8192)] = 640
+    score_threshold: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] = 0.75
+    nms_threshold: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] = 0.3
+    min_face_size: Annotated[float, Strict(), Field(ge=0.0)] = 16.0
+    batch_size: Annotated[int, Strict(), Field(ge=1)] = 8
+    model_pack: str = "buffalo_l"
+    model_root: OutPath | None = None
+
+    @field_validator("long_side")
+    @classmethod
+    def _long_side(cls, value: int) -> int:
+        if 0 < value < 64:
+            raise SpecProblem(f"expected 0 (full size) or at least 64 pixels, found {value}")
+        return value
+
+    def config(self, *, device: str = "cpu") -> DetectorConfig:
+        """The detector's own settings, for ``device`` (torch backends)."""
+        from vidswap.faces.detect import DetectorConfig
+
+        return DetectorConfig(**self.model_dump(exclude={"model_root"}), device=device,
+                              model_root=None if self.model_root is None else str(self.model_root))
 
 
 class SmoothingSpec(_Spec):
-    """Temporal smoothing of each track's alignment (a centred lookahead window).
+    """Temporal smoothing of each track's landmarks: a fixed-lag smoother
+    (:class:`vidswap.faces.smooth.SmootherConfig`, same names and defaults).
 
     Attributes:
-        method: ``gaussian`` (weights fall off from the centre frame), ``mean`` (flat), or
-            ``none``.
-        window: frames in the window, odd (the smoother looks ``window // 2`` frames ahead).
+        lag: lookahead in frames (frame t is final once frame t + lag is seen); 0 = filter
+            only, no lookahead.
+        process_noise: variance of the per-frame acceleration, in face sizes²; larger follows
+            motion more closely and smooths less (only its ratio to ``measurement_noise``
+            matters).
+        measurement_noise: variance of detected landmarks around the truth, in face sizes².
     """
 
-    method: Literal["gaussian", "mean", "none"] = "gaussian"
-    window: Annotated[int, Strict(), Field(ge=1, le=121)] = 9
+    lag: Annotated[int, Strict(), Field(ge=0, le=120)] = 8
+    process_noise: Annotated[float, Strict(), Field(gt=0.0)] = 2.5e-5
+    measurement_noise: Annotated[float, Strict(), Field(gt=0.0)] = 1e-4
 
-    @field_validator("window")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise SpecProblem(f"expected an odd window (centred on the frame), found {value}")
-        return value
+    def config(self) -> SmootherConfig:
+        """The smoother's own settings."""
+        from vidswap.faces.smooth import SmootherConfig
+
+        return SmootherConfig(**self.model_dump())
 
 
 class MaskSpec(_Spec):
-    """The soft mask that pastes the swapped face back into the frame.
+    """The soft mask that pastes the swapped face back into the frame
+    (:class:`vidswap.faces.mask.MaskConfig` and the compositor's colour matching).
 
     Attributes:
-        kind: ``hull`` (convex hull of the face landmarks) or ``ellipse``.
-        erosion: pixels (of the 256² crop) the mask shrinks before feathering.
-        blur: feather width in pixels of the 256² crop.
-        colour_match: match the swapped face's colour statistics to the target's.
+        shape: ``hull`` (landmark hull, pushed out) or ``ellipse``.
+        scale: how far the shape reaches, as a multiple of the landmarks' spread (hull) or of
+            the eye-to-mouth distance (ellipse semi-axes).
+        erosion: shrink the shape by this fraction of the 256² crop's side, in [0, 0.5).
+        blur: Gaussian feather sigma as a fraction of the crop's side, in [0, 0.5).
+        colour_match: give the swapped face the original's colour statistics inside the mask:
+            ``none``, or matched in ``lab`` or ``rgb``.
     """
 
-    kind: Literal["hull", "ellipse"] = "hull"
-    erosion: Annotated[int, Strict(), Field(ge=0, le=128)] = 4
-    blur: Annotated[int, Strict(), Field(ge=0, le=128)] = 10
-    colour_match: Bool = True
+    shape: Literal["hull", "ellipse"] = "hull"
+    scale: Annotated[float, Strict(), Field(gt=0.0)] = 1.9
+    erosion: Annotated[float, Strict(), Field(ge=0.0, lt=0.5)] = 0.02
+    blur: Annotated[float, Strict(), Field(ge=0.0, lt=0.5)] = 0.03
+    colour_match: Literal["none", "lab", "rgb"] = "none"
+
+    def config(self) -> MaskConfig:
+        """The mask's own settings."""
+        from vidswap.faces.mask import MaskConfig
+
+        return MaskConfig(**self.model_dump(exclude={"colour_match"}))
+
+    def blend(self) -> BlendConfig:
+        """The compositor's settings."""
+        from vidswap.faces.blend import BlendConfig
+
+        return BlendConfig(colour=self.colour_match)
 
 
+#: prores_ks profiles by name, as FFmpeg numbers them.
+PRORES_PROFILES = {"proxy": 0, "lt": 1, "standard": 2, "hq": 3, "4444": 4, "4444xq": 5}
 _CODEC_DEFAULTS: dict[str, dict[str, Any]] = {
     "libx264": {"crf": 16, "preset": "slow"},
     "libx265": {"crf": 18, "preset": "slow"},
     "h264_nvenc": {"crf": 19, "preset": "p5"},
-    "prores_ks": {"profile": "hq"},
-    "ffv1": {},
+    "auto": {"crf": 16},
 }
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                  "slower", "veryslow", "placebo")
 _PRESETS = {"libx264": _X26X_PRESETS, "libx265": _X26X_PRESETS,
             "h264_nvenc": tuple(f"p{n}" for n in range(1, 8))}
-_PROFILES = {
-    "libx264": ("baseline", "main", "high", "high10", "high422", "high444"),
-    "libx265": ("main", "main10", "main12", "main422-10", "main422-12", "main444-8",
-                "main444-10", "main444-12"),
-    "h264_nvenc": ("baseline", "main", "high", "high444p"),
-    "prores_ks": ("proxy", "lt", "standard", "hq", "4444", "4444xq"),
-}
-_BIT_DEPTHS = {"libx264": (8, 10), "libx265": (8, 10, 12), "h264_nvenc": (8,),
-               "prores_ks": (10,), "ffv1": (8, 10, 12, 16)}
-_CONTAINERS = {"libx264": (".mp4", ".mov", ".mkv", ".m4v"),
-               "libx265": (".mp4", ".mov", ".mkv", ".m4v"),
-               "h264_nvenc": (".mp4", ".mov", ".mkv", ".m4v"),
+_BIT_DEPTHS = {"libx264": (8, 10), "libx265": (8, 10, 12), "h264_nvenc": (8, 10),
+               "prores_ks": (10,), "ffv1": (8, 10, 12), "auto": (8, 10)}
+_H264_CONTAINERS = (".mp4", ".mov", ".mkv", ".m4v")
+_CONTAINERS = {"libx264": _H264_CONTAINERS, "libx265": _H264_CONTAINERS,
+               "h264_nvenc": _H264_CONTAINERS, "auto": _H264_CONTAINERS,
                "prores_ks": (".mov", ".mkv"), "ffv1": (".mkv", ".mov", ".avi", ".nut")}
 
 
@@ -321,30 +370,34 @@ def _pix_fmt_depth(pix_fmt: str) -> int:
 
 
 class EncodeSpec(_Spec):
-    """How the output video is encoded (the audio is copied, never re-encoded).
+    """How the output video is encoded (:class:`vidswap.io.codecs.EncodeSettings`).
 
-    Unset ``crf``, ``preset`` and ``profile`` take the codec's post-production default
-    (libx264 crf 16 slow, libx265 crf 18 slow, h264_nvenc cq 19 p5, prores_ks hq).
+    Unset ``crf`` and ``preset`` take the codec's post-production default (libx264 crf 16
+    slow, libx265 crf 18 slow, h264_nvenc cq 19 p5), written into the resolved pipeline so a
+    re-render on another machine encodes the same way.
 
     Attributes:
-        codec: ``libx264``, ``libx265``, ``prores_ks``, ``ffv1`` (lossless) or ``h264_nvenc``.
-        crf: constant quality 0-51, lower is better (x264/x265; nvenc's cq); None for ProRes
-            and FFV1, which have none.
+        codec: ``libx264``, ``libx265``, ``prores_ks``, ``ffv1`` (lossless), ``h264_nvenc``,
+            or ``auto`` (h264_nvenc when a GPU encoder opens, else libx264).
+        crf: constant quality 0-51, lower is better (x264/x265 crf, nvenc cq); ProRes and
+            FFV1 have none.
         preset: speed/size trade-off (x264/x265: ultrafast … placebo; nvenc: p1 … p7).
-        pix_fmt: FFmpeg pixel format; None = the input's when the codec can encode it, else
-            the codec's nearest for ``bit_depth``.
-        profile: codec profile (prores_ks: proxy, lt, standard, hq, 4444, 4444xq; x264: high,
-            high10, high422, high444 …; x265: main, main10, main444-10 …).
-        bit_depth: bits per sample; None = the input's where the codec allows it.
-        audio: ``copy`` every audio stream packet for packet, or ``none``.
+        pix_fmt: FFmpeg pixel format (e.g. ``yuv422p10le``); None = the input's chroma and
+            depth where the codec allows it (checked against the encoder at run time).
+        profile: prores_ks profile: proxy, lt, standard, hq, 4444, 4444xq; None = hq, or
+            4444 for a 4:4:4 pixel format.
+        bit_depth: bits per sample when ``pix_fmt`` is None; None = the input's.
+        threads: encoder threads; 0 lets FFmpeg choose.
+        audio: ``copy`` the audio (and subtitle) streams packet for packet, or ``none``.
     """
 
-    codec: Literal["libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc"] = "libx264"
+    codec: Literal["libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc", "auto"] = "libx264"
     crf: Annotated[int, Strict(), Field(ge=0, le=51)] | None = None
     preset: str | None = None
     pix_fmt: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] | None = None
-    profile: str | None = None
-    bit_depth: Literal[8, 10, 12, 16] | None = None
+    profile: Literal["proxy", "lt", "standard", "hq", "4444", "4444xq"] | None = None
+    bit_depth: Literal[8, 10, 12] | None = None
+    threads: Annotated[int, Strict(), Field(ge=0)] = 0
     audio: Literal["copy", "none"] = "copy"
 
     @model_validator(mode="before")
@@ -358,15 +411,18 @@ class EncodeSpec(_Spec):
     @model_validator(mode="after")
     def _check(self) -> EncodeSpec:
         codec = self.codec
-        if self.crf is not None and codec not in _PRESETS:
-            raise SpecProblem(f"{codec} has no crf (its quality is set by profile); remove crf",
-                              "crf")
-        for key, allowed in (("preset", _PRESETS.get(codec, ())),
-                             ("profile", _PROFILES.get(codec, ()))):
-            value = getattr(self, key)
-            if value is not None and value not in allowed:
-                expected = f"one of {', '.join(allowed)}" if allowed else "none (remove it)"
-                raise SpecProblem(f"{codec} {key}: expected {expected}, found {value!r}", key)
+        if self.crf is not None and codec in ("prores_ks", "ffv1"):
+            why = "its profile sets the quality" if codec == "prores_ks" else "it is lossless"
+            raise SpecProblem(f"{codec} has no crf ({why}); remove crf", "crf")
+        if self.preset is not None and self.preset not in _PRESETS.get(codec, ()):
+            allowed = _PRESETS.get(codec)
+            expected = (f"one of {', '.join(allowed)}" if allowed else
+                        "none: presets depend on the codec auto picks" if codec == "auto" else
+                        "none (remove it)")
+            raise SpecProblem(f"{codec} preset: expected {expected}, found {self.preset!r}",
+                              "preset")
+        if self.profile is not None and codec != "prores_ks":
+            raise SpecProblem(f"profile is for prores_ks; {codec} takes none", "profile")
         if self.bit_depth is not None and self.bit_depth not in _BIT_DEPTHS[codec]:
             raise SpecProblem(f"{codec} encodes {'/'.join(map(str, _BIT_DEPTHS[codec]))}-bit "
                               f"video, not {self.bit_depth}-bit", "bit_depth")
@@ -375,8 +431,7 @@ class EncodeSpec(_Spec):
             if self.bit_depth is not None and depth != self.bit_depth:
                 raise SpecProblem(f"pix_fmt {self.pix_fmt} is {depth}-bit but bit_depth is "
                                   f"{self.bit_depth}; set one of them", "pix_fmt")
-            if (codec == "prores_ks" and (self.profile or "").startswith("4444")
-                    and "444" not in self.pix_fmt):
+            if (self.profile or "").startswith("4444") and "444" not in self.pix_fmt:
                 raise SpecProblem(f"ProRes {self.profile} needs a 4:4:4 pix_fmt (yuv444p10le, "
                                   f"yuva444p10le), found {self.pix_fmt}", "pix_fmt")
         return self
@@ -384,6 +439,15 @@ class EncodeSpec(_Spec):
     def suits(self, path: Path) -> bool:
         """True when the container of ``path`` (by extension) can hold this codec."""
         return path.suffix.lower() in _CONTAINERS[self.codec]
+
+    def settings(self) -> EncodeSettings:
+        """The writer's own settings (``audio`` is the writer's ``copy_streams``)."""
+        from vidswap.io.codecs import EncodeSettings
+
+        profile = None if self.profile is None else PRORES_PROFILES[self.profile]
+        return EncodeSettings(codec=self.codec, crf=self.crf, preset=self.preset,
+                              pix_fmt=self.pix_fmt, bit_depth=self.bit_depth,
+                              prores_profile=profile, threads=self.threads)
 
 
 class OverrideSpec(_Spec):

@@ -1,0 +1,186 @@
+"""Fetching manifest entries into the cache: checks, recorded checksums, packs, mirrors, offline."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.weights.helpers import LocalServer, files_under, payload, sha256, write_manifest
+from vidswap.errors import DownloadError, WeightsError
+from vidswap.weights.cache import RECORD, CacheSettings, cached_names, read_record, resolve, verify
+from vidswap.weights.fetch import ensure, fetch, missing_defaults
+from vidswap.weights.manifest import load_manifest
+
+QUIET = {"progress": False, "timeout": 5.0}
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as pack:
+        for name, data in members.items():
+            pack.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> CacheSettings:
+    return CacheSettings(home=tmp_path / "home")
+
+
+class TestFetch:
+    def test_known_checksum(self, http_server: LocalServer, cache: CacheSettings, tmp_path: Path) -> None:
+        body = payload(10_000)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body),
+             "size": len(body), "sha256": sha256(body)}]))
+        resolved = fetch("g", cache=cache, manifest=manifest, **QUIET)
+        assert resolved.path == cache.weights_dir / "g" / "g.pth"
+        assert resolved.path.read_bytes() == body and resolved.licence == "Test-1.0"
+        assert resolved.record is not None and resolved.record.checksum == "manifest"
+        assert cached_names(cache) == ("g",)
+
+    def test_wrong_checksum_leaves_nothing_in_the_cache(self, http_server: LocalServer, cache: CacheSettings,
+                                                         tmp_path: Path) -> None:
+        body = payload(10_000)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body),
+             "sha256": sha256(body + b"x")}]))
+        with pytest.raises(DownloadError, match="sha256"):
+            fetch("g", cache=cache, manifest=manifest, **QUIET)
+        assert files_under(cache.home) == []
+        assert cached_names(cache) == ()
+        with pytest.raises(WeightsError, match="not in the cache"):
+            resolve("g", cache=cache, manifest=manifest)
+
+    def test_unknown_checksum_is_recorded_and_corruption_caught(self, http_server: LocalServer,
+                                                                cache: CacheSettings, tmp_path: Path) -> None:
+        body = payload(10_000, seed=7)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body)}]))
+        resolved = fetch("g", cache=cache, manifest=manifest, **QUIET)
+        record = read_record(cache, "g")
+        assert record is not None and record.checksum == "recorded"
+        assert record.original_sha256 == record.files[0].sha256 == sha256(body)
+        assert verify("g", cache=cache, manifest=manifest).status == "ok"
+
+        data = bytearray(resolved.path.read_bytes())
+        data[123] ^= 0xFF  # same size, one byte flipped
+        resolved.path.write_bytes(bytes(data))
+        result = verify("g", cache=cache, manifest=manifest)
+        assert result.status == "corrupt" and "sha256" in result.problems[0]
+
+        resolved.path.unlink()
+        assert "missing" in verify("g", cache=cache, manifest=manifest).problems[0]
+
+    def test_interrupted_fetch_resumes(self, http_server: LocalServer, cache: CacheSettings,
+                                       tmp_path: Path) -> None:
+        body = payload(150_000, seed=8)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body, cut_after=40_000),
+             "sha256": sha256(body)}]))
+        with pytest.raises(DownloadError):
+            fetch("g", cache=cache, manifest=manifest, attempts=1, **QUIET)
+        assert cached_names(cache) == ()
+        resolved = fetch("g", cache=cache, manifest=manifest, attempts=1, **QUIET)
+        assert resolved.path.read_bytes() == body
+        assert http_server.requests[-1] == ("/g.pth", "bytes=40000-")
+        assert not (cache.staging_dir / "g").exists()
+
+    def test_mirror_used_when_url_fails(self, http_server: LocalServer, cache: CacheSettings,
+                                        tmp_path: Path) -> None:
+        body = payload(2000)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.url("/gone.pth"),
+             "mirrors": [http_server.serve("/mirror/g.pth", body)]}]))
+        resolved = fetch("g", cache=cache, manifest=manifest, **QUIET)
+        assert resolved.path.read_bytes() == body
+        assert resolved.source == http_server.url("/mirror/g.pth")
+
+    def test_pack_is_extracted_and_verified_per_file(self, http_server: LocalServer, cache: CacheSettings,
+                                                      tmp_path: Path) -> None:
+        members = {"pack/det.onnx": payload(500, 1), "pack/rec.onnx": payload(700, 2), "pack/x.txt": b"x"}
+        archive = _zip(members)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "p", "file": "p.zip", "url": http_server.serve("/p.zip", archive), "format": "zip",
+             "role": "detector", "sha256": sha256(archive),
+             "files": [{"name": "det.onnx", "role": "detector"}, {"name": "rec.onnx"}]}]))
+        resolved = fetch("p", cache=cache, manifest=manifest, **QUIET)
+        assert resolved.path == cache.entry_dir("p")
+        assert sorted(p.name for p in resolved.path.iterdir()) == ["det.onnx", "rec.onnx", RECORD]
+        assert (resolved.path / "rec.onnx").read_bytes() == members["pack/rec.onnx"]
+        (resolved.path / "det.onnx").write_bytes(b"tampered")
+        assert verify("p", cache=cache, manifest=manifest).status == "corrupt"
+
+    def test_pack_missing_a_file_installs_nothing(self, http_server: LocalServer, cache: CacheSettings,
+                                                  tmp_path: Path) -> None:
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "p", "file": "p.zip", "url": http_server.serve("/p.zip", _zip({"a.onnx": b"a"})),
+             "format": "zip", "files": [{"name": "a.onnx"}, {"name": "b.onnx"}]}]))
+        with pytest.raises(WeightsError, match="lacks b.onnx"):
+            fetch("p", cache=cache, manifest=manifest, **QUIET)
+        assert files_under(cache.home) == []
+
+    def test_offline_when_cached_uses_the_cache(self, http_server: LocalServer, cache: CacheSettings,
+                                                tmp_path: Path) -> None:
+        body = payload(100)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body)}]))
+        fetch("g", cache=cache, manifest=manifest, **QUIET)
+        count = len(http_server.requests)
+        assert fetch("g", cache=cache, manifest=manifest, offline=True, **QUIET).path.read_bytes() == body
+        assert len(http_server.requests) == count
+
+    def test_offline_when_missing_says_how_to_get_it(self, no_network: None, cache: CacheSettings,
+                                                     tmp_path: Path) -> None:
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": "https://example.org/g.pth",
+             "mirrors": ["https://example.net/g.pth"]}]))
+        with pytest.raises(DownloadError) as caught:
+            fetch("g", cache=cache, manifest=manifest, offline=True, **QUIET)
+        message = str(caught.value)
+        assert "g.pth" in message and "https://example.org/g.pth" in message
+        assert "vidswap weights import g.pth --as g" in message
+        assert files_under(cache.home) == []
+
+    def test_force_downloads_again(self, http_server: LocalServer, cache: CacheSettings, tmp_path: Path) -> None:
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"old")}]))
+        fetch("g", cache=cache, manifest=manifest, **QUIET)
+        http_server.serve("/g.pth", b"new")
+        assert fetch("g", cache=cache, manifest=manifest, **QUIET).path.read_bytes() == b"old"
+        assert fetch("g", cache=cache, manifest=manifest, force=True, **QUIET).path.read_bytes() == b"new"
+        assert files_under(cache.staging_dir) == []
+
+    def test_unknown_name(self, cache: CacheSettings, tmp_path: Path) -> None:
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [{"name": "g", "file": "g.pth", "url": None}]))
+        with pytest.raises(WeightsError, match="known: g"):
+            fetch("nope", cache=cache, manifest=manifest, **QUIET)
+
+
+class TestEnsureAndDefaults:
+    def test_ensure_fetches_on_first_use(self, http_server: LocalServer, cache: CacheSettings,
+                                         tmp_path: Path) -> None:
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"abc")},
+            {"name": "h", "file": "h.pth", "url": http_server.serve("/h.pth", b"def")}], defaults=["g", "h"]))
+        assert missing_defaults(cache=cache, manifest=manifest) == ("g", "h")
+        assert ensure("g", cache=cache, manifest=manifest, progress=False).path.read_bytes() == b"abc"
+        assert missing_defaults(cache=cache, manifest=manifest) == ("h",)
+
+    def test_ensure_resolves_a_path(self, cache: CacheSettings, tmp_path: Path) -> None:
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [{"name": "g", "file": "g.pth", "url": None}]))
+        file = tmp_path / "mine.onnx"
+        file.write_bytes(b"onnx")
+        resolved = ensure(str(file), cache=cache, manifest=manifest)
+        assert resolved.path == file and resolved.licence == "unknown"
+
+    def test_record_is_json(self, http_server: LocalServer, cache: CacheSettings, tmp_path: Path) -> None:
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"abc")}]))
+        fetch("g", cache=cache, manifest=manifest, **QUIET)
+        record = json.loads((cache.entry_dir("g") / RECORD).read_text())
+        assert record["source"] == http_server.url("/g.pth") and record["licence"] == "Test-1.0"

@@ -1,0 +1,200 @@
+"""``vidswap weights``: list, fetch, verify, locate and import model weights.
+
+Data goes to stdout (``--json`` gives one JSON document); progress and notes go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+
+from vidswap.weights.cache import CacheSettings, cached_names, read_record, resolve, verify
+from vidswap.weights.manifest import DEFAULT_MANIFEST, Manifest, load_manifest
+
+__all__ = ["weights"]
+
+
+@dataclass(frozen=True)
+class _Context:
+    cache: CacheSettings
+    manifest: Manifest
+
+
+pass_context = click.make_pass_decorator(_Context)
+
+
+@click.group()
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="VIDSWAP_HOME",
+              metavar="DIR", help="Cache folder (default: $VIDSWAP_HOME, else ~/.cache/vidswap).")
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=DEFAULT_MANIFEST, show_default="vidswap's weights/manifest.yaml", metavar="YAML",
+              help="Weights manifest to use, e.g. a studio's own with internal mirrors.")
+@click.pass_context
+def weights(ctx: click.Context, home: Path | None, manifest_path: Path) -> None:
+    """List, fetch, verify and import model weights.
+
+    Weights live in a cache folder; the manifest names every known file with its URL,
+    checksum and licence. A model reference elsewhere in vidswap is a manifest name, a
+    cache name (an imported file) or a path.
+    """
+    cache = CacheSettings(home=home) if home else CacheSettings.from_environ(os.environ)
+    ctx.obj = _Context(cache=cache, manifest=load_manifest(manifest_path))
+
+
+@weights.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@pass_context
+def list_(obj: _Context, as_json: bool) -> None:
+    """Show every known and imported weight file: role, licence, and whether it is cached."""
+    rows = _rows(obj)
+    if as_json:
+        click.echo(json.dumps({"home": str(obj.cache.home), "defaults": list(obj.manifest.defaults),
+                               "weights": rows}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "role", "status", "licence"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        name = row["name"] + (" *" if row["default"] else "")
+        licence = row["licence"]
+        if row["provenance"]:
+            licence += (f"\n  imported from {row['provenance']['source']}"
+                        f"\n  original sha256 {row['provenance']['original_sha256']}")
+        table.add_row(name, row["role"] or "-", row["status"], licence)
+    console = Console()
+    console.print(table)
+    console.print(f"* default set for `vidswap run`. Cache: {obj.cache.weights_dir}; "
+                  f"`vidswap weights path NAME` prints a file's path, `list --json` gives URLs and checksums.",
+                  style="dim")
+
+
+@weights.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--defaults", "with_defaults", is_flag=True,
+              help="Also fetch the default set that `vidswap run` needs.")
+@click.option("--offline", is_flag=True, help="Never touch the network: fail with how to get what is missing.")
+@click.option("--force", is_flag=True, help="Download again even when already cached.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@pass_context
+def fetch(obj: _Context, names: tuple[str, ...], with_defaults: bool, offline: bool, force: bool,
+          quiet: bool) -> None:
+    """Download manifest entries into the cache, checked against size and sha256.
+
+    An interrupted download resumes on the next fetch. Prints each entry's path.
+    """
+    from vidswap.weights.fetch import fetch as fetch_entry
+
+    wanted = list(dict.fromkeys([*names, *(obj.manifest.defaults if with_defaults else ())]))
+    if not wanted:
+        raise click.UsageError("name at least one entry (see `vidswap weights list`) or pass --defaults")
+    for name in wanted:
+        resolved = fetch_entry(name, cache=obj.cache, manifest=obj.manifest, offline=offline, force=force,
+                               progress=not quiet)
+        click.echo(f"{name}: licence {resolved.licence}", err=True)
+        click.echo(str(resolved.path))
+
+
+@weights.command("verify")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
+@click.pass_context
+def verify_(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
+    """Check cached files against their recorded (and published) sizes and sha256.
+
+    Without NAME, checks everything in the cache. Exits with status 1 when a file is missing
+    or changed.
+    """
+    obj = ctx.find_object(_Context)
+    targets = names or cached_names(obj.cache)
+    results = [verify(name, cache=obj.cache, manifest=obj.manifest) for name in targets]
+    if as_json:
+        click.echo(json.dumps({"home": str(obj.cache.home),
+                               "results": [{**asdict(r), "problems": list(r.problems)} for r in results]},
+                              indent=2))
+    else:
+        for result in results:
+            click.echo(f"{result.name}: {result.status}")
+            for problem in result.problems:
+                click.echo(f"  {problem}")
+        if not results:
+            click.echo(f"nothing cached in {obj.cache.weights_dir}", err=True)
+    if any(result.status != "ok" for result in results):
+        ctx.exit(1)
+
+
+@weights.command()
+@click.argument("name")
+@pass_context
+def path(obj: _Context, name: str) -> None:
+    """Print the file (or pack folder) that NAME resolves to; fails when it is not cached."""
+    click.echo(str(resolve(name, cache=obj.cache, manifest=obj.manifest).path))
+
+
+@weights.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--as", "name", required=True, metavar="NAME",
+              help="Cache name; a manifest name when FILE is that entry's original (checked against it).")
+@click.option("--licence", default=None, help="Licence of FILE, stored with it (files not in the manifest).")
+@click.option("--role", type=click.Choice(["aei", "hear", "identity", "detector"]), default=None,
+              help="What FILE is for (files not in the manifest).")
+@click.option("--force", is_flag=True, help="Replace an entry of that name already in the cache.")
+@pass_context
+def import_(obj: _Context, file: Path, name: str, licence: str | None, role: str | None, force: bool) -> None:
+    """Copy FILE into the cache as NAME, with its source, licence and sha256.
+
+    A torch checkpoint (.pth/.pt/.ckpt/.bin) is read safely (weights_only) and stored as
+    safetensors; a safetensors file gains the provenance in its metadata; ONNX is copied.
+    Prints the cached path.
+    """
+    from vidswap.weights.importer import import_file
+
+    resolved = import_file(file, name=name, cache=obj.cache, manifest=obj.manifest, licence=licence,
+                           role=role, force=force)  # type: ignore[arg-type]
+    click.echo(str(resolved.path))
+
+
+def _rows(obj: _Context) -> list[dict]:
+    """One row per manifest entry, then per imported entry, for `list`."""
+    from vidswap.errors import WeightsError
+    from vidswap.weights.metadata import read_provenance
+
+    rows = []
+    names = list(obj.manifest.names) + [n for n in cached_names(obj.cache) if n not in obj.manifest]
+    for name in names:
+        entry = obj.manifest.get(name) if name in obj.manifest else None
+        record = read_record(obj.cache, name)
+        try:
+            resolved = resolve(name, cache=obj.cache, manifest=obj.manifest)
+        except WeightsError:
+            resolved = None
+        if entry is not None and entry.package_resource is not None:
+            status = "package" if resolved else "missing package"
+        else:
+            status = "cached" if record else "not cached"
+        provenance = None
+        if resolved is not None and resolved.path.suffix == ".safetensors" and resolved.path.is_file():
+            found = read_provenance(resolved.path)
+            provenance = asdict(found) if found else None
+        rows.append({
+            "name": name,
+            "role": (entry.role if entry else record.role if record else None),
+            "status": status,
+            "default": name in obj.manifest.defaults,
+            "licence": entry.licence if entry else record.licence if record else "unknown",
+            "format": entry.format if entry else record.format if record else None,
+            "url": entry.url if entry else None,
+            "path": str(resolved.path) if resolved else None,
+            "origin": record.origin if record else None,
+            "source": record.source if record else (entry.source if entry else None),
+            "sha256": record.original_sha256 if record else (entry.sha256 if entry else None),
+            "checksum": record.checksum if record else ("manifest" if entry and entry.sha256 else None),
+            "provenance": provenance,
+        })
+    return rows

@@ -1,0 +1,195 @@
+"""Alignment: the 256² FaceShifter crop by a similarity transform of 5 landmarks onto a template.
+
+Two template modes, named in each model's config because weights only work with the alignment
+they were trained on:
+
+- ``arcface``: the ArcFace 5-point template (112²) scaled to the crop size (ours). The identity
+  crop is then the whole crop resized to 112².
+- ``insightface-poses``: the best, by least residual, of insightface's five pose templates
+  (left profile ... right profile) at 224², then resized to 256² (ghost's convention). Here the
+  resize is folded into the transform, so the frame is sampled once.
+
+Convention: ``(x, y)`` pixel coordinates with pixel centres at integers (OpenCV's
+``warpAffine`` convention); an affine transform is a ``(B, 2, 3)`` matrix named by the frames it
+connects: ``crop_from_frame`` maps frame pixels to crop pixels, ``frame_from_crop`` the reverse.
+Images are ``(B, C, H, W)`` float tensors in any range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from vidswap.errors import ConfigError
+
+__all__ = [
+    "ARCFACE_TEMPLATE",
+    "POSE_TEMPLATES",
+    "AlignConfig",
+    "estimate_similarity",
+    "crop_from_frame",
+    "invert_affine",
+    "transform_points",
+    "warp_to_crop",
+    "identity_crop",
+    "Aligner",
+]
+
+#: ArcFace's 5 landmarks in its 112x112 crop: eyes, nose tip, mouth corners (left to right on screen).
+ARCFACE_TEMPLATE = (
+    (38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655), (70.7299, 92.2041),
+)
+
+#: insightface's five pose templates at 112x112: left profile, left, frontal, right, right profile.
+POSE_TEMPLATES = (
+    ((51.642, 50.115), (57.617, 49.990), (35.740, 69.007), (51.157, 89.050), (57.025, 89.702)),
+    ((45.031, 50.118), (65.568, 50.872), (39.677, 68.111), (45.177, 86.190), (64.246, 86.758)),
+    ((39.730, 51.138), (72.270, 51.138), (56.000, 68.493), (42.463, 87.010), (69.537, 87.010)),
+    ((46.845, 50.872), (67.382, 50.118), (72.737, 68.111), (48.167, 86.758), (67.236, 86.190)),
+    ((54.796, 49.990), (60.771, 50.115), (76.673, 69.007), (55.388, 89.702), (61.257, 89.050)),
+)
+
+TemplateMode = Literal["arcface", "insightface-poses"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlignConfig:
+    """How faces are cropped.
+
+    Attributes:
+        template: ``arcface`` or ``insightface-poses`` (see the module docstring).
+        crop_size: side of the square crop in pixels (256 for FaceShifter).
+        identity_size: side of the identity network's crop (112 for ArcFace).
+    """
+
+    template: TemplateMode = "arcface"
+    crop_size: int = 256
+    identity_size: int = 112
+
+    def __post_init__(self) -> None:
+        if self.template not in ("arcface", "insightface-poses"):
+            raise ConfigError(f"align template must be 'arcface' or 'insightface-poses', got {self.template!r}")
+        if self.crop_size < 16 or self.identity_size < 16:
+            raise ConfigError(f"align crop_size and identity_size must be >= 16, got {self.crop_size}, "
+                              f"{self.identity_size}")
+
+
+def estimate_similarity(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """Least-squares similarity transform (rotation, uniform scale, translation) mapping src onto dst.
+
+    The closed form of Umeyama's method in 2-D (no reflection).
+
+    Args:
+        src: ``(B, N, 2)`` points.
+        dst: ``(B, N, 2)`` or ``(N, 2)`` points.
+
+    Returns:
+        ``(B, 2, 3)`` matrices ``M`` with ``dst ≈ M @ [x, y, 1]``.
+    """
+    dst = dst.expand_as(src)
+    src_mean, dst_mean = src.mean(dim=1, keepdim=True), dst.mean(dim=1, keepdim=True)
+    s, d = src - src_mean, dst - dst_mean
+    var = (s ** 2).sum(dim=(1, 2)).clamp_min(1e-12)
+    a = (s * d).sum(dim=(1, 2)) / var                                        # scale * cos
+    b = (s[..., 0] * d[..., 1] - s[..., 1] * d[..., 0]).sum(dim=1) / var   # scale * sin
+    linear = torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], dim=-2)
+    translation = dst_mean[:, 0] - (linear @ src_mean[:, 0, :, None])[..., 0]
+    return torch.cat([linear, translation[..., None]], dim=-1)
+
+
+def transform_points(matrix: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Apply ``(B, 2, 3)`` affine matrices to ``(B, N, 2)`` points."""
+    return points @ matrix[:, :, :2].transpose(1, 2) + matrix[:, None, :, 2]
+
+
+def invert_affine(matrix: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``(B, 2, 3)`` affine matrices (e.g. ``frame_from_crop`` from ``crop_from_frame``)."""
+    inverse = torch.linalg.inv(matrix[:, :, :2])
+    return torch.cat([inverse, -(inverse @ matrix[:, :, 2:])], dim=-1)
+
+
+def _template(points, scale: float, device, dtype) -> torch.Tensor:
+    return torch.tensor(points, device=device, dtype=torch.float64).mul(scale).to(dtype)
+
+
+def crop_from_frame(landmarks: torch.Tensor, config: AlignConfig) -> torch.Tensor:
+    """The transform from frame pixels to the aligned crop of each face.
+
+    Args:
+        landmarks: ``(B, 5, 2)`` landmarks in frame pixels (ArcFace order).
+        config: the template mode and crop size.
+
+    Returns:
+        ``(B, 2, 3)`` ``crop_from_frame`` matrices.
+    """
+    device, dtype = landmarks.device, landmarks.dtype
+    if config.template == "arcface":
+        # ArcFace's template coordinates scale with the crop side (ArcFace's convention).
+        return estimate_similarity(landmarks, _template(ARCFACE_TEMPLATE, config.crop_size / 112, device, dtype))
+    templates = _template(POSE_TEMPLATES, 2.0, device, dtype)                     # (5, 5, 2) at 224
+    batch = landmarks.shape[0]
+    stacked = landmarks[:, None].expand(batch, len(POSE_TEMPLATES), 5, 2).reshape(-1, 5, 2)
+    targets = templates[None].expand(batch, -1, -1, -1).reshape(-1, 5, 2)
+    matrices = estimate_similarity(stacked, targets)
+    residual = (transform_points(matrices, stacked) - targets).norm(dim=-1).sum(dim=-1)
+    best = residual.view(batch, -1).argmin(dim=1)
+    at_224 = matrices.view(batch, -1, 2, 3)[torch.arange(batch, device=device), best]
+    # Resizing 224 -> crop_size with pixel centres at integers: x' = (x + 0.5) * k - 0.5.
+    k = config.crop_size / 224
+    offset = torch.tensor([0.0, 0.0, 0.5 * k - 0.5], device=device, dtype=dtype)
+    return at_224 * k + offset
+
+
+def warp_to_crop(frames: torch.Tensor, crop_from_frame: torch.Tensor, size: int) -> torch.Tensor:
+    """Sample the aligned crops (bilinear, zeros outside the frame).
+
+    Args:
+        frames: ``(B, C, H, W)`` float, one frame per face (index a frame batch to repeat frames).
+        crop_from_frame: ``(B, 2, 3)``.
+        size: crop side in pixels.
+
+    Returns:
+        ``(B, C, size, size)`` crops.
+    """
+    from kornia.geometry.transform import warp_affine
+
+    return warp_affine(frames, crop_from_frame.to(frames.dtype), (size, size), mode="bilinear",
+                       padding_mode="zeros", align_corners=True)
+
+
+def identity_crop(crops: torch.Tensor, config: AlignConfig) -> torch.Tensor:
+    """The identity network's crop from aligned crops: the whole crop resized (antialiased).
+
+    Both template modes put the ArcFace geometry (close enough for ghost's poses) on the whole crop.
+
+    Args:
+        crops: ``(B, C, S, S)`` aligned crops.
+        config: gives ``identity_size``.
+
+    Returns:
+        ``(B, C, identity_size, identity_size)``.
+    """
+    import torch.nn.functional as F
+
+    size = config.identity_size
+    return F.interpolate(crops, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+class Aligner(nn.Module):
+    """Module form of :func:`crop_from_frame` + :func:`warp_to_crop` (batched, on any device).
+
+    Args:
+        config: template mode and crop size.
+    """
+
+    def __init__(self, config: AlignConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, frames: torch.Tensor, landmarks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, C, H, W)`` frames (one per face) and ``(B, 5, 2)`` landmarks -> crops, crop_from_frame."""
+        matrix = crop_from_frame(landmarks.to(frames.dtype), self.config)
+        return warp_to_crop(frames, matrix, self.config.crop_size), matrix

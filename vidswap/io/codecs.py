@@ -1,0 +1,181 @@
+"""Encoder settings: codec, quality, preset, pixel format and bit depth, resolved at run time.
+
+:class:`EncodeSettings` says what the user asked for (``codec="auto"``, ``crf=None`` ...);
+:func:`resolve_encode` turns it into what the encoder gets for one source video: a concrete
+codec (``auto`` picks ``h264_nvenc`` when a GPU encoder opens, else ``libx264``), a pixel
+format that keeps the source's chroma and bit depth where the codec allows, and the
+encoder's own option names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+from vidswap.errors import ConfigError, MediaError
+
+__all__ = ["CODECS", "EncodeSettings", "ResolvedEncode", "encoder_available", "resolve_encode", "pixel_format_depth"]
+
+#: Codecs the writer knows how to drive, with their default CRF (None: no CRF, e.g. ProRes).
+CODECS: dict[str, int | None] = {"libx264": 16, "libx265": 18, "h264_nvenc": 19, "prores_ks": None, "ffv1": None}
+
+_DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "h264_nvenc": "p5"}
+_PIX = re.compile(r"^(yuvj|yuva|yuv|gbra|gbr|gray)(\d{3})?p?(\d+)?(le|be)?$")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EncodeSettings:
+    """How the writer encodes video.
+
+    Args:
+        codec: ``auto`` (h264_nvenc when usable, else libx264), or one of :data:`CODECS`.
+        crf: constant rate factor (x264/x265 ``crf``, NVENC ``cq``); lower is better,
+            0-51. None uses the codec's default (x264 16, x265 18, NVENC 19). Not used by
+            ProRes (``prores_profile``) or FFV1 (always lossless).
+        preset: the encoder's speed preset (x264/x265 ``ultrafast``..``veryslow``, NVENC
+            ``p1``..``p7``); None uses ``medium`` / ``p5``.
+        pix_fmt: output pixel format, e.g. ``yuv420p10le``; None keeps the source's chroma
+            subsampling and bit depth where the codec allows (ProRes: 4:2:2 10-bit).
+        bit_depth: 8, 10 or 12 bits when ``pix_fmt`` is None; None keeps the source's.
+        prores_profile: ``prores_ks`` profile 0 (proxy) .. 3 (HQ), 4 (4444), 5 (4444 XQ);
+            None picks HQ (3), or 4444 (4) for 4:4:4 formats.
+        threads: encoder threads; 0 lets FFmpeg choose.
+    """
+
+    codec: str = "auto"
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    bit_depth: int | None = None
+    prores_profile: int | None = None
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.codec != "auto" and self.codec not in CODECS:
+            raise ConfigError(f"codec must be auto or one of {', '.join(CODECS)}, got {self.codec!r}")
+        if self.crf is not None and not 0 <= self.crf <= 51:
+            raise ConfigError(f"crf must be 0-51, got {self.crf}")
+        if self.bit_depth is not None and self.bit_depth not in (8, 10, 12):
+            raise ConfigError(f"bit_depth must be 8, 10 or 12, got {self.bit_depth}")
+        if self.prores_profile is not None and not 0 <= self.prores_profile <= 5:
+            raise ConfigError(f"prores_profile must be 0-5, got {self.prores_profile}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0, got {self.threads}")
+
+    @classmethod
+    def matte(cls) -> EncodeSettings:
+        """Lossless greyscale (FFV1 ``gray``) for a soft-matte video; write it to ``.mkv``."""
+        return cls(codec="ffv1", pix_fmt="gray")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResolvedEncode:
+    """What the encoder gets: codec name, pixel format and its private options."""
+
+    codec: str
+    pix_fmt: str
+    options: dict[str, str]
+
+
+def pixel_format_depth(pix_fmt: str) -> int:
+    """Bits per component of a pixel format (8 for ``yuv420p``, 10 for ``yuv420p10le``)."""
+    import av
+
+    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+
+
+@lru_cache(maxsize=None)
+def encoder_available(codec: str) -> bool:
+    """Whether an encoder exists in this FFmpeg and opens here (NVENC needs an NVIDIA GPU)."""
+    import av
+
+    if codec not in av.codecs_available:
+        return False
+    try:
+        context = av.CodecContext.create(codec, "w")
+        context.width, context.height, context.pix_fmt = 256, 256, "yuv420p" if codec != "prores_ks" else "yuv422p10le"
+        context.time_base = Fraction(1, 25)
+        context.open()
+    except (av.FFmpegError, ValueError):
+        return False
+    return True
+
+
+def _chroma(pix_fmt: str) -> str | None:
+    match = _PIX.match(pix_fmt)
+    if match is None or match.group(1) in ("gbr", "gbra", "gray"):
+        return None
+    return match.group(2) or "444"
+
+
+def _choose_pix_fmt(codec: str, source_pix_fmt: str, bit_depth: int | None) -> str:
+    import av
+
+    supported = {f.name for f in av.Codec(codec, "w").video_formats}
+    if codec == "ffv1" and source_pix_fmt in supported and bit_depth is None:
+        return source_pix_fmt  # lossless: keep the source's format as it is
+    depth = bit_depth or pixel_format_depth(source_pix_fmt)
+    chroma = _chroma(source_pix_fmt) or "444"
+    for c in dict.fromkeys((chroma, "422", "420", "444")):
+        for d in dict.fromkeys((depth, 10, 8) if depth > 8 else (8, 10)):
+            name = f"yuv{c}p" + ("" if d == 8 else f"{d}le")
+            if name in supported:
+                return name
+    if depth > 8 and "p010le" in supported:  # NVENC's 10-bit 4:2:0
+        return "p010le"
+    return "yuv420p"
+
+
+def resolve_encode(settings: EncodeSettings, *, source_pix_fmt: str, container_codecs: set[str] | None = None,
+                   output: str = "the output") -> ResolvedEncode:
+    """The concrete codec, pixel format and options for encoding one source.
+
+    Args:
+        settings: what was asked.
+        source_pix_fmt: the source video's pixel format (its chroma and depth are kept).
+        container_codecs: codecs the output container accepts; None skips that check.
+        output: the output's name, for messages.
+
+    Raises:
+        MediaError: the codec is not usable here, or the container cannot hold it.
+    """
+    import av
+
+    codec = settings.codec
+    if codec == "auto":
+        codec = "h264_nvenc" if encoder_available("h264_nvenc") else "libx264"
+    elif codec == "h264_nvenc" and not encoder_available(codec):
+        raise MediaError(f"{output}: codec h264_nvenc needs an NVIDIA GPU and driver, none is usable here; "
+                         "use codec auto or libx264")
+    elif codec not in av.codecs_available:
+        raise MediaError(f"{output}: this FFmpeg build has no {codec} encoder; choose one of "
+                         f"{', '.join(c for c in CODECS if c in av.codecs_available)}")
+    base = av.Codec(codec, "w").name
+    if container_codecs is not None and base not in container_codecs and codec not in container_codecs:
+        raise MediaError(f"{output}: its container cannot hold {codec} video; use .mov or .mkv")
+    if settings.pix_fmt is not None:
+        supported = [f.name for f in av.Codec(codec, "w").video_formats]
+        if settings.pix_fmt not in supported:
+            raise ConfigError(f"pix_fmt {settings.pix_fmt} is not supported by {codec}; it takes {', '.join(supported)}")
+        pix_fmt = settings.pix_fmt
+    else:
+        pix_fmt = _choose_pix_fmt(codec, source_pix_fmt, settings.bit_depth)
+    crf = settings.crf if settings.crf is not None else CODECS[codec]
+    preset = settings.preset or _DEFAULT_PRESET.get(codec)
+    options: dict[str, str] = {}
+    if codec in ("libx264", "libx265"):
+        options = {"crf": str(crf), "preset": str(preset)}
+        if codec == "libx265":
+            options["x265-params"] = "log-level=error"
+    elif codec == "h264_nvenc":
+        options = {"rc": "vbr", "cq": str(crf), "b": "0", "preset": str(preset)}
+    elif codec == "prores_ks":
+        profile = settings.prores_profile
+        if profile is None:
+            profile = 4 if "444" in pix_fmt else 3
+        options = {"profile": str(profile)}
+    elif codec == "ffv1":
+        options = {"level": "3", "g": "1", "slicecrc": "1"}
+    return ResolvedEncode(codec=codec, pix_fmt=pix_fmt, options=options)

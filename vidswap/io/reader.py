@@ -1,0 +1,222 @@
+"""Streaming video reader: PyAV decoding in its own thread, frames through a bounded queue.
+
+Memory is bounded by ``queue_size`` frames whatever the video's length. A frame range is
+reached by seeking to the key frame before its first frame (found by demuxing timestamps
+only, no decoding) and decoding forward from there, so the first frame yielded is exactly
+frame ``start`` of a sequential decode.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vidswap.errors import ConfigError, MediaError
+from vidswap.io.color import conversion
+from vidswap.io.probe import MediaInfo, open_input, packet_timestamps, probe, video_stream
+from vidswap.io.ranges import FrameRange
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Frame", "VideoReader", "upright", "stored", "REORDER_MARGIN"]
+
+# Frames a decoder may hold back for reordering (H.264/HEVC allow 16): demux this many
+# packets past the range start before the timestamps of the frames up to it are certain.
+REORDER_MARGIN = 32
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Frame:
+    """One decoded frame.
+
+    Args:
+        index: frame number in presentation order, 0 = first frame of the video.
+        pts: presentation timestamp in the video stream's ``time_base`` ticks.
+        time: ``pts * time_base`` in seconds.
+        rgb: pixels, ``(H, W, 3)`` uint8 RGB in [0, 255], as stored (see :func:`upright`).
+    """
+
+    index: int
+    pts: int
+    time: float
+    rgb: np.ndarray
+
+    def tensor(self, device: str | torch.device | None = None) -> torch.Tensor:
+        """The pixels as a ``(3, H, W)`` uint8 torch tensor (shares memory on the CPU)."""
+        import torch
+
+        return torch.from_numpy(self.rgb).permute(2, 0, 1).to(device)
+
+
+def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """Stored pixels turned as a player shows them (``rotation``: degrees counter-clockwise)."""
+    turns = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def stored(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """The inverse of :func:`upright`: upright pixels turned back to the stored orientation."""
+    turns = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, -turns)) if turns else rgb
+
+
+class _End:
+    """Queue item that ends iteration, carrying the decode thread's error if any."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+class VideoReader:
+    """Iterate over a video's frames (or an image sequence's), decoded in a background thread.
+
+    Example::
+
+        with VideoReader("shot.mov", frames=FrameRange(start=120, stop=481)) as reader:
+            for frame in reader:
+                ...  # frame.index, frame.pts, frame.rgb
+
+    Args:
+        path: a video file or an image-sequence pattern (``shot.%04d.png``).
+        frames: the frames to read; None reads all. Checked against the video.
+        queue_size: decoded frames held ahead of the consumer, >= 1 (bounds memory).
+        threads: decoder threads, 0 lets FFmpeg choose.
+        turn_upright: yield pixels turned by the rotation metadata (see :func:`upright`).
+        rate: frame rate of an image sequence (default 24).
+
+    Attributes:
+        info: the probed input (:class:`~vidswap.io.probe.MediaInfo`).
+        frames: the resolved range (``stop`` filled in).
+        skipped: frames decoded and dropped to reach ``frames.start`` after the seek.
+    """
+
+    def __init__(self, path: str | Path, *, frames: FrameRange | None = None, queue_size: int = 8,
+                 threads: int = 0, turn_upright: bool = False, rate: Fraction | None = None) -> None:
+        if queue_size < 1:
+            raise ConfigError(f"queue_size must be >= 1, got {queue_size}")
+        self.info: MediaInfo = probe(path, rate=rate)
+        self.frames = (frames or FrameRange()).resolve(self.info.video.frame_count, source=str(self.info.path))
+        self.skipped = 0
+        self._threads = threads
+        self._turn = self.info.video.rotation if turn_upright else 0
+        self._queue: queue.Queue[Frame | _End] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._thread is not None:
+            raise MediaError(f"{self.info.path}: a VideoReader is iterated once; open a new one to read again")
+        self._thread = threading.Thread(target=self._run, name="vidswap-decode", daemon=True)
+        self._thread.start()
+        while True:
+            item = self._queue.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+
+    def close(self) -> None:
+        """Stop the decode thread and free its frames (safe to call twice)."""
+        self._stop.set()
+        if self._thread is not None:
+            while self._thread.is_alive():
+                try:
+                    self._queue.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            self._thread.join()
+
+    # -- decode thread -------------------------------------------------------------------
+
+    def _put(self, item: Frame | _End) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            source = self._sequence_frames() if self.info.sequence else self._video_frames()
+            for frame in source:
+                if not self._put(frame):
+                    return
+            self._put(_End())
+        except BaseException as err:  # handed to the consumer's thread, raised there
+            self._put(_End(err))
+
+    def _make(self, index: int, pts: int, rgb: np.ndarray) -> Frame:
+        rgb = upright(rgb, self._turn)
+        return Frame(index=index, pts=pts, time=float(pts * self.info.video.time_base), rgb=rgb)
+
+    def _sequence_frames(self) -> Iterator[Frame]:
+        from vidswap.io.sequence import read_image
+
+        start, stop = self.frames.start, self.frames.stop
+        for index, file in enumerate(self.info.sequence[start:stop], start=start):
+            yield self._make(index, index, read_image(file))
+
+    def _video_frames(self) -> Iterator[Frame]:
+        import av
+
+        path, video = self.info.path, self.info.video
+        convert = conversion(video.color, height=video.height, pix_fmt=video.pix_fmt)
+        start = self.frames.start
+        stop = self.frames.stop if self.frames.stop is not None else video.frame_count
+        index = start
+        with open_input(path) as container:
+            stream = video_stream(container, path)
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = self._threads
+            target = video.start_pts
+            if start > 0:
+                target = packet_timestamps(container, stream, limit=start + 1 + REORDER_MARGIN)[start]
+                container.seek(target, stream=stream, backward=True, any_frame=False)
+            try:
+                decoded = container.decode(stream)
+                first = next(decoded, None)
+                if first is not None and start > 0 and _pts(first) > target:
+                    # The container seeked past the key frame before the range: decode from the top.
+                    container.seek(video.start_pts, stream=stream, backward=True, any_frame=False)
+                    decoded = container.decode(stream)
+                    first = next(decoded, None)
+                for frame in itertools.chain([first] if first is not None else [], decoded):
+                    pts = _pts(frame)
+                    if pts < target:
+                        self.skipped += 1
+                        continue
+                    if index >= stop or self._stop.is_set():
+                        return
+                    rgb = frame.reformat(format="rgb24", src_colorspace=convert.matrix,
+                                         src_color_range=convert.range).to_ndarray()
+                    yield self._make(index, pts, rgb)
+                    index += 1
+            except av.FFmpegError as err:
+                raise MediaError(f"{path}: decoding failed at frame {index} ({err}); the file may be damaged") from err
+        if index < stop:
+            raise MediaError(f"{path}: expected {stop} frames, the video stream ended after {index}; "
+                             "the file may be truncated")
+
+
+def _pts(frame: Any) -> int:
+    """A decoded frame's timestamp (its dts where the container gives no pts)."""
+    stamp = frame.pts if frame.pts is not None else frame.dts
+    return stamp if stamp is not None else -(2**62)

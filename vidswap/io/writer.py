@@ -1,0 +1,307 @@
+"""Streaming video writer: encode frames, copy audio and subtitles packet for packet.
+
+What the writer keeps from the source (``like``): every frame's pts and the stream's time
+base (variable frame rate survives), rotation, colour tags (primaries, transfer, matrix,
+range), the start timecode (moved to the first written frame), and every audio packet (and
+subtitle packet where the container takes the codec) without re-encoding. When a frame range
+is rendered, only the audio of that range is copied and every timestamp moves by the same
+amount, so sync holds. The file is written under a temporary name in the output's folder
+and renamed when complete; on an error nothing is left at the output path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vidswap.errors import ConfigError, InputError, MediaError, OutputExistsError
+from vidswap.io.codecs import EncodeSettings, ResolvedEncode, resolve_encode
+from vidswap.io.color import conversion
+from vidswap.io.probe import MediaInfo, open_input
+from vidswap.io.ranges import FrameRange
+from vidswap.io.reader import VideoReader, stored
+from vidswap.io.timecode import shift_timecode
+
+if TYPE_CHECKING:
+    import av.container
+
+__all__ = ["VideoWriter", "temporary_path", "check_output"]
+
+log = logging.getLogger(__name__)
+
+
+def temporary_path(path: Path) -> Path:
+    """A unique temporary name beside ``path`` with the same extension (so the format is known)."""
+    return path.with_name(f".{path.stem}.vidswap-tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+
+
+def check_output(path: Path, *, source: Path | None, overwrite: bool) -> None:
+    """Refuse an output that is the input, or exists without ``overwrite``.
+
+    Raises:
+        OutputExistsError: the output is the source (always refused) or exists.
+        InputError: the output's folder does not exist.
+    """
+    if source is not None and (path.resolve() == source.resolve()
+                               or (path.exists() and source.exists() and os.path.samefile(path, source))):
+        raise OutputExistsError(f"{path}: is the input video; write the output to another file")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path}: exists; pass overwrite=True (--overwrite) to replace it")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: output folder {path.parent} does not exist; create it first")
+
+
+class _PacketCopy:
+    """Copies the source's audio/subtitle packets into the output, in step with the video.
+
+    Packets with a time in ``[start, end)`` seconds (None: unbounded) are muxed with their
+    timestamps moved back by ``shift`` seconds; :meth:`until` copies those before a time.
+    """
+
+    def __init__(self, source: Path, outputs: dict[int, Any], *, start: Fraction | None, end: Fraction | None,
+                 shift: Fraction) -> None:
+        self.container = open_input(source)
+        self.outputs = outputs
+        self.start, self.end, self.shift = start, end, shift
+        if start is not None:
+            self.container.seek(int(start * 1_000_000), backward=True)  # AV_TIME_BASE units
+        self.packets: Iterator[Any] = self.container.demux(*(self.container.streams[i] for i in outputs))
+        self.pending: Any = None
+        self.copied = 0
+
+    def until(self, output: av.container.OutputContainer, time: Fraction | None) -> None:
+        """Mux source packets before ``time`` seconds (None: all that remain in range)."""
+        while True:
+            packet = self.pending if self.pending is not None else next(self.packets, None)
+            self.pending = None
+            if packet is None:
+                return
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            if packet.size == 0 or stamp is None:
+                continue
+            at = stamp * packet.time_base
+            if time is not None and at >= time:
+                self.pending = packet
+                return
+            if (self.start is not None and at < self.start) or (self.end is not None and at >= self.end):
+                continue
+            offset = round(self.shift / packet.time_base)
+            packet.pts = None if packet.pts is None else packet.pts - offset
+            packet.dts = None if packet.dts is None else packet.dts - offset
+            packet.stream = self.outputs[packet.stream.index]
+            output.mux(packet)
+            self.copied += 1
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class VideoWriter:
+    """Encode RGB frames into a video that keeps the source's timing, metadata and audio.
+
+    Example::
+
+        with VideoReader(src) as reader, VideoWriter(out, like=reader) as writer:
+            for frame in reader:
+                writer.write(frame.pts, frame.rgb)
+
+    A second writer for a soft matte reuses the same timing: pass the same ``like`` and
+    ``frames``, ``settings=EncodeSettings.matte()``, ``copy_streams=False``, an ``.mkv``
+    path, and write ``(H, W)`` uint8 greyscale with the same pts.
+
+    Args:
+        path: the output file; its extension picks the container (.mp4, .mov, .mkv).
+        like: the source (a :class:`VideoReader` or its probed :class:`MediaInfo`).
+        settings: how to encode the video.
+        frames: the source frames being written (None: all); selects the audio copied and
+            moves timestamps and timecode so the output starts at its first frame.
+        overwrite: replace an existing output (the input itself is never replaced).
+        copy_streams: copy the source's audio and subtitle tracks.
+        turn_upright: frames come turned upright (``VideoReader(turn_upright=True)``);
+            turn them back so the rotation metadata still applies.
+
+    Attributes:
+        dropped: source tracks not copied, with the reason.
+    """
+
+    def __init__(self, path: str | Path, *, like: MediaInfo | VideoReader, settings: EncodeSettings | None = None,
+                 frames: FrameRange | None = None, overwrite: bool = False, copy_streams: bool = True,
+                 turn_upright: bool = False) -> None:
+        import av
+
+        self.path = Path(path)
+        self.info = like.info if isinstance(like, VideoReader) else like
+        video = self.info.video
+        self.frames = (frames or FrameRange()).resolve(video.frame_count, source=str(self.info.path))
+        check_output(self.path, source=None if self.info.sequence else self.info.path, overwrite=overwrite)
+        self.dropped: list[str] = []
+        self._turn = video.rotation if turn_upright else 0
+        self._convert = conversion(video.color, height=video.height, pix_fmt=video.pix_fmt)
+        self._first_pts, self._end_pts = _range_pts(self.info, self.frames)
+        self._shift = self._first_pts - video.start_pts  # ticks every timestamp moves back by
+        self._last_pts: int | None = None
+        self._copy: _PacketCopy | None = None
+        self._temp = temporary_path(self.path)
+        try:
+            self._output = av.open(str(self._temp), "w")
+        except (av.FFmpegError, ValueError) as err:
+            raise MediaError(f"{self.path}: cannot write this kind of file ({err}); use .mp4, .mov or .mkv") from err
+        try:
+            self.encode: ResolvedEncode = resolve_encode(settings or EncodeSettings(), source_pix_fmt=video.pix_fmt,
+                                                         container_codecs=self._output.supported_codecs,
+                                                         output=str(self.path))
+            self._stream = self._add_video()
+            if copy_streams and not self.info.sequence:
+                self._add_copies()
+            if self.info.timecode:
+                rate = self.info.timecode_rate
+                moved = round(self._shift * video.time_base * rate)
+                self._output.metadata["timecode"] = shift_timecode(self.info.timecode, moved, rate)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add_video(self) -> Any:
+        video, encode = self.info.video, self.encode
+        stream = self._output.add_stream(encode.codec, rate=video.rate, options=dict(encode.options))
+        stream.width, stream.height, stream.pix_fmt = video.width, video.height, encode.pix_fmt
+        # The encoder's time base must be the source's, or timestamps drift (and VFR is lost).
+        stream.codec_context.time_base = video.time_base
+        stream.time_base = video.time_base
+        stream.codec_context.thread_count = 0
+        color = video.color
+        context = stream.codec_context
+        context.color_primaries, context.color_trc = color.primaries, color.transfer
+        context.colorspace, context.color_range = color.matrix, color.range
+        if video.rotation:
+            stream.set_display_rotation(video.rotation)
+        return stream
+
+    def _add_copies(self) -> None:
+        outputs: dict[int, Any] = {}
+        with open_input(self.info.path) as source:
+            for track in source.streams:
+                if track.type not in ("audio", "subtitle"):
+                    continue  # data tracks (tmcd) are rebuilt from metadata by the muxer
+                codec = track.codec_context.name if track.codec_context else "unknown"
+                if codec not in self._output.supported_codecs:
+                    self.dropped.append(f"{track.type} track {track.index} ({codec}): "
+                                        f"{self._output.format.name} cannot hold it")
+                    log.warning("%s: not copying %s", self.path, self.dropped[-1])
+                    continue
+                outputs[track.index] = self._output.add_stream_from_template(track)
+        if outputs:
+            base = self.info.video.time_base
+            self._copy = _PacketCopy(
+                self.info.path, outputs, shift=self._shift * base,
+                start=self._first_pts * base if self.frames.start > 0 else None,
+                end=None if self._end_pts is None else self._end_pts * base)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, pts: int, image: np.ndarray) -> None:
+        """Encode one frame.
+
+        Args:
+            pts: the source frame's pts (``Frame.pts``), increasing from call to call.
+            image: ``(H, W, 3)`` uint8 RGB, or ``(H, W)`` uint8 greyscale for a matte, in
+                the source's size (turned upright when ``turn_upright``).
+        """
+        import av
+
+        video = self.info.video
+        if self._last_pts is not None and pts <= self._last_pts:
+            raise ConfigError(f"{self.path}: frames must come in presentation order; pts {pts} after {self._last_pts}")
+        if pts < self._first_pts:
+            raise ConfigError(f"{self.path}: pts {pts} is before the first frame of range {self.frames} "
+                              f"(pts {self._first_pts})")
+        image = stored(image, self._turn)
+        gray = image.ndim == 2
+        if image.dtype != np.uint8 or image.shape[:2] != (video.height, video.width) or not (
+                gray or image.shape[2] == 3):
+            raise ConfigError(f"{self.path}: expected ({video.height}, {video.width}, 3) or "
+                              f"({video.height}, {video.width}) uint8, got {image.shape} {image.dtype}")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="gray" if gray else "rgb24")
+        if frame.format.name != self.encode.pix_fmt:
+            frame = frame.reformat(format=self.encode.pix_fmt, dst_colorspace=self._convert.matrix,
+                                   dst_color_range=self._convert.range)
+        # Tag every frame too: some encoders (prores_ks) ignore the codec context's colour tags.
+        color = video.color
+        frame.color_primaries, frame.color_trc = color.primaries, color.transfer
+        frame.colorspace, frame.color_range = color.matrix, color.range
+        frame.pts = pts - self._shift
+        frame.time_base = video.time_base
+        self._last_pts = pts
+        try:
+            self._output.mux(self._stream.encode(frame))
+            if self._copy is not None:
+                self._copy.until(self._output, pts * video.time_base)
+        except av.FFmpegError as err:
+            raise MediaError(f"{self.path}: encoding failed at pts {pts} ({err})") from err
+
+    def close(self) -> None:
+        """Flush the encoder, copy the remaining audio, and move the file into place."""
+        import av
+
+        if self._output is None:
+            return
+        try:
+            if self._last_pts is None:
+                raise MediaError(f"{self.path}: no frame was written; nothing to save")
+            self._output.mux(self._stream.encode(None))
+            if self._copy is not None:
+                self._copy.until(self._output, None)
+            self._output.close()
+            self._output = None
+        except BaseException as err:
+            self.abort()
+            if isinstance(err, av.FFmpegError):
+                raise MediaError(f"{self.path}: finishing the file failed ({err})") from err
+            raise
+        finally:
+            if self._copy is not None:
+                self._copy.close()
+        os.replace(self._temp, self.path)
+
+    def abort(self) -> None:
+        """Stop writing and delete the temporary file; nothing appears at the output path."""
+        if self._copy is not None:
+            self._copy.close()
+        if self._output is not None:
+            try:
+                self._output.close()
+            except Exception:  # the file is being thrown away; its closing error does not matter
+                pass
+            self._output = None
+        self._temp.unlink(missing_ok=True)
+
+
+def _range_pts(info: MediaInfo, frames: FrameRange) -> tuple[int, int | None]:
+    """pts of the range's first frame and of the frame after it (None: the range runs to the end)."""
+    from vidswap.io.probe import packet_timestamps, video_stream
+    from vidswap.io.reader import REORDER_MARGIN
+
+    video = info.video
+    stop = frames.stop if frames.stop is not None else video.frame_count
+    end_open = stop >= video.frame_count
+    if frames.start == 0 and end_open:
+        return video.start_pts, None
+    if info.sequence:
+        return frames.start, None if end_open else stop
+    with open_input(info.path) as container:
+        stamps = packet_timestamps(container, video_stream(container, info.path), limit=stop + 1 + REORDER_MARGIN)
+    return stamps[frames.start], None if end_open else stamps[stop]

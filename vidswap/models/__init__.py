@@ -1,0 +1,54 @@
+"""The FaceShifter networks: AEI-Net, HEAR-Net, multi-scale discriminator, ArcFace identity.
+
+Names load on first use (PEP 562), so ``vidswap.models.config`` stays importable without torch.
+
+Example:
+    >>> from vidswap.models import FaceShifterConfig, AEINet, HEARNet
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "FaceShifterConfig",
+    "AEINet",
+    "HEARNet",
+    "MultiScaleDiscriminator",
+    "IResNet",
+    "IdentityEncoder",
+    "TorchIdentityEncoder",
+    "OnnxIdentityEncoder",
+    "build_identity_backbone",
+    "ModelBundle",
+    "build_bundle",
+    "save_checkpoint",
+    "load_checkpoint",
+]
+
+_HOMES = {
+    "FaceShifterConfig": "config",
+    "AEINet": "aei",
+    "HEARNet": "hear",
+    "MultiScaleDiscriminator": "discriminator",
+    "IResNet": "identity",
+    "IdentityEncoder": "identity",
+    "TorchIdentityEncoder": "identity",
+    "OnnxIdentityEncoder": "identity",
+    "build_identity_backbone": "identity",
+    "ModelBundle": "checkpoint",
+    "build_bundle": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "load_checkpoint": "checkpoint",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

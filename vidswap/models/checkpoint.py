@@ -1,0 +1,247 @@
+"""Model files: the FaceShifter networks as one safetensors file with their config inside.
+
+A model file holds the tensors of each network under a prefix (``aei.``, ``identity.``,
+optionally ``hear.`` and ``discriminator.``) and, in the safetensors header metadata, the
+:class:`~vidswap.models.config.FaceShifterConfig` as JSON and free-form provenance (source,
+licence, original sha256). safetensors stores raw tensors only, so loading one never runs
+code. Files are written to a temporary name in the same folder and renamed when complete;
+loading is strict (every key of every present network, nothing else).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from vidswap.errors import CheckpointError, ConfigError, InputError, OutputExistsError
+from vidswap.models.aei import AEINet
+from vidswap.models.config import FaceShifterConfig
+from vidswap.models.discriminator import MultiScaleDiscriminator
+from vidswap.models.hear import HEARNet
+from vidswap.models.identity import IResNet, TorchIdentityEncoder, build_identity_backbone
+
+__all__ = ["FORMAT_VERSION", "ModelBundle", "CheckpointInfo", "build_bundle", "build_part", "write_checkpoint",
+           "save_checkpoint", "read_checkpoint_info", "load_checkpoint"]
+
+FORMAT_VERSION = "1"
+PARTS = ("aei", "identity", "hear", "discriminator")
+REQUIRED_PARTS = ("aei", "identity")
+_KEY_FORMAT, _KEY_CONFIG, _KEY_PARTS, _KEY_METADATA = ("vidswap.format", "vidswap.config", "vidswap.parts",
+                                                        "vidswap.metadata")
+
+
+@dataclass
+class ModelBundle:
+    """The networks of one model and what describes them.
+
+    Attributes:
+        config: sizes and conventions of every network.
+        aei: AEI-Net.
+        identity: the ArcFace backbone that computes z_id (frozen).
+        hear: HEAR-Net, or None when the model has none (ghost ships AEI-Net only).
+        discriminator: present in training checkpoints only.
+        metadata: provenance as strings (e.g. ``source``, ``licence``, ``sha256``).
+    """
+
+    config: FaceShifterConfig
+    aei: AEINet
+    identity: IResNet
+    hear: HEARNet | None = None
+    discriminator: MultiScaleDiscriminator | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def parts(self) -> dict[str, nn.Module]:
+        """The present networks by file prefix, in file order."""
+        return {name: module for name in PARTS if (module := getattr(self, name)) is not None}
+
+    def identity_encoder(self) -> TorchIdentityEncoder:
+        """The identity backbone as an :class:`~vidswap.models.identity.IdentityEncoder`."""
+        return TorchIdentityEncoder(self.identity)
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a model file's header says, read without loading tensors."""
+
+    config: FaceShifterConfig
+    parts: tuple[str, ...]
+    metadata: dict[str, str]
+
+
+def build_part(name: str, cfg: FaceShifterConfig) -> nn.Module:
+    """A freshly initialised network for the file prefix ``name``."""
+    builders = {"aei": AEINet, "hear": HEARNet, "discriminator": MultiScaleDiscriminator,
+                "identity": lambda c: build_identity_backbone(c.identity_backbone, num_features=c.c_id)}
+    if name not in builders:
+        raise CheckpointError(f"unknown model part {name!r}; expected one of {', '.join(PARTS)}")
+    return builders[name](cfg)
+
+
+def build_bundle(cfg: FaceShifterConfig, *, hear: bool = True, discriminator: bool = False,
+                 metadata: Mapping[str, str] | None = None) -> ModelBundle:
+    """Randomly initialised networks for ``cfg`` (build under ``torch.device('meta')`` for shapes only)."""
+    return ModelBundle(config=cfg, aei=build_part("aei", cfg), identity=build_part("identity", cfg),
+                       hear=build_part("hear", cfg) if hear else None,
+                       discriminator=build_part("discriminator", cfg) if discriminator else None,
+                       metadata=dict(metadata or {}))
+
+
+def _check_state(part: str, state: Mapping[str, Tensor], expected: Mapping[str, Tensor], source: str) -> None:
+    """Refuse a state dict whose keys or shapes differ from the network's, listing the culprits."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        listed = "; ".join(f"{what}: {', '.join(f'{part}.{k}' for k in keys[:5])}"
+                           + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+                           for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys)
+        raise CheckpointError(f"{source}: the {part} tensors do not fit its config ({listed})")
+    for k, want in expected.items():
+        if tuple(state[k].shape) != tuple(want.shape):
+            raise CheckpointError(f"{source}: {part}.{k} has shape {tuple(state[k].shape)}, the config needs "
+                                  f"{tuple(want.shape)}")
+
+
+def _expected_state(part: str, cfg: FaceShifterConfig) -> dict[str, Tensor]:
+    with torch.device("meta"):
+        return build_part(part, cfg).state_dict()
+
+
+def _standalone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """CPU, contiguous tensors that share no storage (safetensors refuses shared tensors)."""
+    seen: set[int] = set()
+    out = {}
+    for name, t in tensors.items():
+        t = t.detach().cpu()
+        ptr = t.untyped_storage().data_ptr()
+        if ptr in seen or not t.is_contiguous():
+            t = t.clone(memory_format=torch.contiguous_format)
+        seen.add(t.untyped_storage().data_ptr())
+        out[name] = t
+    return out
+
+
+def write_checkpoint(path: str | Path, config: FaceShifterConfig, parts: Mapping[str, Mapping[str, Tensor]], *,
+                     metadata: Mapping[str, str] | None = None, overwrite: bool = False) -> Path:
+    """Write state dicts as a model file, atomically; the lower level of :func:`save_checkpoint`.
+
+    Args:
+        path: the ``.safetensors`` file to write.
+        config: the config the state dicts were made for.
+        parts: state dict per part (``aei`` and ``identity`` required; ``hear``, ``discriminator``).
+        metadata: provenance strings kept in the header (source, licence, sha256, ...).
+        overwrite: replace an existing file instead of refusing.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        CheckpointError: a part is unknown, missing, or does not fit ``config``.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists; choose another name or allow overwriting")
+    for name in REQUIRED_PARTS:
+        if name not in parts:
+            raise CheckpointError(f"a model file needs the {name} network; parts given: {', '.join(parts)}")
+    tensors: dict[str, Tensor] = {}
+    for name, state in parts.items():
+        if name not in PARTS:
+            raise CheckpointError(f"unknown model part {name!r}; expected some of {', '.join(PARTS)}")
+        _check_state(name, state, _expected_state(name, config), str(path))
+        tensors.update({f"{name}.{k}": v for k, v in state.items()})
+    header = {_KEY_FORMAT: FORMAT_VERSION, _KEY_CONFIG: config.to_json(),
+              _KEY_PARTS: ",".join(n for n in PARTS if n in parts),
+              _KEY_METADATA: json.dumps({str(k): str(v) for k, v in (metadata or {}).items()}, sort_keys=True)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(_standalone(tensors), tmp, metadata=header)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(path: str | Path, bundle: ModelBundle, *, metadata: Mapping[str, str] | None = None,
+                    overwrite: bool = False) -> Path:
+    """Save every network of ``bundle`` with its config and metadata (``metadata`` adds to
+    ``bundle.metadata``) as one safetensors file, atomically. See :func:`write_checkpoint`."""
+    return write_checkpoint(path, bundle.config, {n: m.state_dict() for n, m in bundle.parts().items()},
+                            metadata={**bundle.metadata, **(metadata or {})}, overwrite=overwrite)
+
+
+def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
+    """Config, parts and metadata of a model file, from its header only.
+
+    Raises:
+        InputError: the file does not exist.
+        CheckpointError: it is not a safetensors file or not a vidswap model file.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"model file {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"{path} is not a safetensors file: {err}") from err
+    if header.get(_KEY_FORMAT) != FORMAT_VERSION or _KEY_CONFIG not in header:
+        raise CheckpointError(f"{path} is not a vidswap model file (format {FORMAT_VERSION}): its header has "
+                              f"no {_KEY_CONFIG!r}. Foreign checkpoints must be converted first.")
+    try:
+        config = FaceShifterConfig.from_json(header[_KEY_CONFIG])
+        metadata = json.loads(header.get(_KEY_METADATA, "{}"))
+    except (ConfigError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: unreadable model header: {err}") from err
+    parts = tuple(p for p in header.get(_KEY_PARTS, "").split(",") if p)
+    return CheckpointInfo(config=config, parts=parts, metadata=metadata)
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> ModelBundle:
+    """Load a model file written by :func:`save_checkpoint`, strictly, onto ``device``.
+
+    The networks are built on the meta device and take the stored tensors as they are
+    (no random initialisation, dtypes kept), so a save → load round trip is bit-exact.
+
+    Raises:
+        InputError: the file does not exist.
+        CheckpointError: not a vidswap model file, or a network's tensors are missing,
+            unexpected or of the wrong shape (the message lists them).
+    """
+    from safetensors import safe_open
+
+    info = read_checkpoint_info(path)
+    with safe_open(str(path), framework="pt", device=str(device)) as f:
+        grouped: dict[str, dict[str, Tensor]] = {}
+        for key in f.keys():
+            prefix, _, rest = key.partition(".")
+            tensor = f.get_tensor(key)
+            # CPU tensors view the memory-mapped file at unaligned offsets; a copy gets the
+            # allocator's alignment, so kernels (and results) match the saved model's exactly.
+            grouped.setdefault(prefix, {})[rest] = tensor.clone() if tensor.device.type == "cpu" else tensor
+    unknown = sorted(set(grouped) - set(PARTS))
+    if unknown:
+        raise CheckpointError(f"{path}: unexpected tensors under {', '.join(p + '.' for p in unknown)}; "
+                              f"a model file holds {', '.join(PARTS)}")
+    for name in REQUIRED_PARTS:
+        if name not in grouped:
+            raise CheckpointError(f"{path}: missing the {name} network (no {name}.* tensors)")
+    modules: dict[str, nn.Module] = {}
+    for name, state in grouped.items():
+        with torch.device("meta"):
+            module = build_part(name, info.config)
+        _check_state(name, state, module.state_dict(), str(path))
+        module.load_state_dict(state, strict=True, assign=True)
+        modules[name] = module
+    return ModelBundle(config=info.config, metadata=info.metadata, **modules)  # type: ignore[arg-type]

@@ -1,0 +1,157 @@
+"""Import ai-forever/ghost AEI-Net checkpoints (``G_unet_{1block,2blocks,3blocks}.pth``).
+
+ghost saves a plain torch state dict (possibly fp16, from apex O2) whose layout matches our
+:class:`~vidswap.models.aei.AEINet` module for module; only the names differ
+(``encoder.conv1.0.weight`` → ``encoder.down.0.conv.weight``,
+``generator.AADBlk1.add_blocks.3.fc1.weight`` → ``generator.blocks.0.units.1.aad.id_gamma.weight``).
+Files are read with ``torch.load(weights_only=True)``: a pickle that carries code is refused.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vidswap.errors import CheckpointError, InputError
+from vidswap.models.config import FaceShifterConfig
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = ["ghost_config", "ghost_key", "convert_ghost_aei", "load_torch_state_dict"]
+
+_AAD = {"conv1": "att_gamma", "conv2": "att_beta", "fc1": "id_gamma", "fc2": "id_beta", "conv_h": "mask"}
+_BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
+
+
+def _unit(block: str, index: str) -> str:
+    """Our name of ghost's ``add_blocks`` entry ``index`` (AAD at 3j, ReLU at 3j+1, conv at 3j+2)."""
+    j, r = divmod(int(index), 3)
+    return f"generator.blocks.{int(block) - 1}.units.{j}." + ("aad" if r == 0 else "conv" if r == 2 else f"?{r}")
+
+
+_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tuple(
+    (re.compile(pattern), rename) for pattern, rename in (
+        (rf"encoder\.conv(\d+)\.0\.weight", lambda m: f"encoder.down.{int(m[1]) - 1}.conv.weight"),
+        (rf"encoder\.conv(\d+)\.1\.{_BN}", lambda m: f"encoder.down.{int(m[1]) - 1}.norm.{m[2]}"),
+        (rf"encoder\.deconv(\d+)\.deconv\.weight", lambda m: f"encoder.up.{int(m[1]) - 1}.conv.weight"),
+        (rf"encoder\.deconv(\d+)\.bn\.{_BN}", lambda m: f"encoder.up.{int(m[1]) - 1}.norm.{m[2]}"),
+        (r"generator\.up1\.(weight|bias)", lambda m: f"generator.stem.{m[1]}"),
+        (r"generator\.AADBlk(\d+)\.add_blocks\.(\d+)\.(conv1|conv2|fc1|fc2|conv_h)\.(weight|bias)",
+         lambda m: f"{_unit(m[1], m[2])}.{_AAD[m[3]]}.{m[4]}"),
+        (r"generator\.AADBlk(\d+)\.add_blocks\.(\d+)\.weight", lambda m: f"{_unit(m[1], m[2])}.weight"),
+        (r"generator\.AADBlk(\d+)\.last_add_block\.0\.(conv1|conv2|fc1|fc2|conv_h)\.(weight|bias)",
+         lambda m: f"generator.blocks.{int(m[1]) - 1}.shortcut.aad.{_AAD[m[2]]}.{m[3]}"),
+        (r"generator\.AADBlk(\d+)\.last_add_block\.2\.weight",
+         lambda m: f"generator.blocks.{int(m[1]) - 1}.shortcut.conv.weight"),
+    ))
+
+
+def ghost_config(*, aad_units: int = 2) -> FaceShifterConfig:
+    """The ``paper`` config with ghost's conventions: its pose-template alignment, raw
+    (not L2-normalised) iresnet100 embeddings, and ``aad_units`` (1, 2 or 3) per block."""
+    return FaceShifterConfig.preset("paper", aad_units=aad_units, alignment="insightface-poses",
+                                    id_normalized=False, identity_backbone="iresnet100")
+
+
+def ghost_key(name: str) -> str:
+    """Our AEINet state-dict key for a ghost AEI-Net key.
+
+    Raises:
+        CheckpointError: ``name`` is not a key of ghost's U-Net AEI-Net.
+    """
+    for pattern, rename in _RULES:
+        match = pattern.fullmatch(name)
+        if match:
+            return rename(match)
+    raise CheckpointError(f"unknown key {name!r} in the ghost checkpoint: expected the keys of ghost's "
+                          "U-Net AEI-Net (encoder.convN / encoder.deconvN / generator.up1 / generator.AADBlkN); "
+                          "is this a G_unet_*.pth file?")
+
+
+def _aad_units(state: Mapping[str, Tensor]) -> int:
+    """Units per AAD ResBlk, read off the highest ``AADBlk1.add_blocks`` index."""
+    indices = [int(m[1]) for k in state for m in [re.match(r"generator\.AADBlk1\.add_blocks\.(\d+)\.", k)] if m]
+    if not indices:
+        raise CheckpointError("the ghost checkpoint has no generator.AADBlk1.add_blocks.* keys; "
+                              "is this a G_unet_*.pth AEI-Net file?")
+    return max(indices) // 3 + 1
+
+
+def convert_ghost_aei(state: Mapping[str, Tensor],
+                      cfg: FaceShifterConfig | None = None) -> tuple[FaceShifterConfig, dict[str, Tensor]]:
+    """Map a ghost AEI-Net state dict onto our :class:`~vidswap.models.aei.AEINet`.
+
+    Args:
+        state: ghost's state dict (fp16 or fp32; BatchNorm running stats included).
+        cfg: the target config; default :func:`ghost_config` with the number of AAD units
+            found in ``state``.
+
+    Returns:
+        The config and a state dict that ``AEINet(cfg).load_state_dict(..., strict=True)``
+        accepts, floating tensors cast to float32.
+
+    Raises:
+        CheckpointError: a key is unknown, missing or of another shape; the message names the
+            first offending key (and both shapes).
+    """
+    import torch
+
+    from vidswap.models.aei import AEINet
+
+    cfg = cfg if cfg is not None else ghost_config(aad_units=_aad_units(state))
+    with torch.device("meta"):
+        expected = AEINet(cfg).state_dict()
+    converted: dict[str, Tensor] = {}
+    for name, tensor in state.items():
+        ours = ghost_key(name)
+        if ours not in expected:
+            raise CheckpointError(f"ghost key {name!r} (as {ours!r}) has no place in an AEI-Net with "
+                                  f"{cfg.aad_units} AAD unit(s) per block; the checkpoint and config disagree")
+        want = expected[ours]
+        if tuple(tensor.shape) != tuple(want.shape):
+            raise CheckpointError(f"ghost key {name!r} has shape {tuple(tensor.shape)} but {ours!r} needs "
+                                  f"{tuple(want.shape)}; the checkpoint is not the paper-size U-Net AEI-Net")
+        converted[ours] = tensor.detach().to(dtype=want.dtype if want.is_floating_point() else tensor.dtype)
+    missing = [k for k in expected if k not in converted]
+    if missing:
+        raise CheckpointError(f"the ghost checkpoint lacks {len(missing)} tensor(s) of AEI-Net, first {missing[0]!r}"
+                              f" ({tuple(expected[missing[0]].shape)}); the file is truncated or another model")
+    return cfg, converted
+
+
+def load_torch_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """Read a plain torch state dict (``.pth``) without running code from the file.
+
+    Uses ``torch.load(weights_only=True)`` on the CPU: only tensors and plain containers
+    unpickle; anything else (a pickled object whose ``__reduce__`` runs a command) is refused.
+
+    Raises:
+        InputError: the file does not exist.
+        CheckpointError: the file is not a torch checkpoint, holds more than tensors, or is not
+            a flat mapping of names to tensors.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"refused to load {path}: it holds more than tensors (unpickling it could run "
+                              f"code). Only plain state dicts are imported; re-save it with "
+                              f"torch.save(model.state_dict()) from trusted code. ({str(err).splitlines()[0]})"
+                              ) from err
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is not a readable torch checkpoint: {err}") from err
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a state dict (name → tensor)")
+    bad = next((k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
+    if bad is not None:
+        raise CheckpointError(f"{path} is not a flat state dict: entry {bad!r} is a {type(obj[bad]).__name__}, "
+                              "expected a tensor")
+    return dict(obj)
