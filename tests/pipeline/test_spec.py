@@ -83,6 +83,7 @@ class TestLoadPipeline:
         assert spec.swaps[0].target.select == "all"
         assert (spec.encode.codec, spec.encode.crf, spec.encode.preset) == ("libx264", 16, "slow")
         assert spec.detector.backend == "yunet_onnx" and spec.model.refine
+        assert spec.model.weights is None  # the weights manifest's defaults
 
     def test_to_json_reads_back_to_the_same_spec(self, project: Path) -> None:
         path = write(project, BASE.replace("shot_swap.mp4", "shot_swap.mov") + """\
@@ -151,6 +152,8 @@ overrides:
         inside = spec.with_override(override)
         assert inside.mask == override.mask and inside.overrides == ()
         assert inside.detector == spec.detector
+        assert (spec.model.weights, override.model.weights) == (
+            "tiny", project / "weights/model.safetensors")
 
     def test_sections_build_the_stage_settings(self, project: Path) -> None:
         from vidswap.faces.blend import BlendConfig
@@ -203,6 +206,7 @@ class TestErrors:
         ("encode: {codec: h264}", "encode.codec", "'libx264'"),
         ("model: {refine: 1}", "model.refine", "valid boolean, found 1"),
         ("model: {device: gpu}", "model.device", "expected auto, cpu, cuda or cuda:N"),
+        ("model: {name: tiny, path: weights/model.safetensors}", "model.path", "not both"),
         ("model: {batch_size: 0}", "model.batch_size", "'auto' or a whole number"),
         ("detector: {score_threshold: 2.0}", "detector.score_threshold",
          "less than or equal to 1"),

@@ -207,8 +207,9 @@ class ModelSpec(_Spec):
     """The swap network and where it runs.
 
     Attributes:
-        name: a weights-manifest or cache name (``default`` is the manifest's default set,
-            ``tiny`` a small random model for tests).
+        name: a weights-manifest or cache name (``ghost_unet_2blocks``, an imported name,
+            ``tiny`` …). None with no ``path``: the manifest's ``defaults`` set, fetched on
+            first use.
         path: a checkpoint file or folder instead of a name.
         refine: run HEAR-Net after AEI-Net (fixes occlusions; costs an extra AEI pass).
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
@@ -217,19 +218,12 @@ class ModelSpec(_Spec):
             ``fp16``.
     """
 
-    name: str | None = "default"
+    name: str | None = None
     path: InPath | None = None
     refine: Bool = True
     device: str = "auto"
     batch_size: BatchSize = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _path_replaces_name(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("path") is not None and "name" not in data:
-            return {**data, "name": None}
-        return data
 
     @field_validator("device")
     @classmethod
@@ -240,10 +234,14 @@ class ModelSpec(_Spec):
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
-        if (self.name is None) == (self.path is None):
-            raise SpecProblem("give the model's name or its path, not both" if self.name else
-                              "give the model's name (e.g. default) or a checkpoint path")
+        if self.name is not None and self.path is not None:
+            raise SpecProblem("give the model's name or its path, not both", "path")
         return self
+
+    @property
+    def weights(self) -> str | Path | None:
+        """What :func:`vidswap.weights.cache.resolve` takes (None: the manifest's defaults)."""
+        return self.path if self.path is not None else self.name
 
 
 class DetectorSpec(_Spec):
