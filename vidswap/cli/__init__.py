@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("vidswap.cli.doctor:doctor", "Check the installation: torch, CUDA, codecs, weights."),
     "model": ("vidswap.cli.model:model", "Inspect FaceShifter model sizes; write random-weight model files."),
     "probe": ("vidswap.cli.probe:probe", "Show streams, timing, rotation, colour and timecode of a video."),
+    "validate": ("vidswap.cli.validate:validate", "Check a pipeline YAML file and print it resolved."),
 }
 
 
