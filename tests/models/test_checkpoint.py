@@ -92,7 +92,8 @@ class TestStrictLoading:
             load_checkpoint(path)
 
     def test_unknown_part_and_missing_part(self, saved, tmp_path: Path) -> None:
-        path = self.tamper(saved[1], tmp_path / "p.safetensors", lambda t: t.update({"vae.w": torch.zeros(1)}))
+        path = self.tamper(saved[1], tmp_path / "p.safetensors",
+                           lambda t: t.update({"vae.w": torch.zeros(1)}))
         with pytest.raises(CheckpointError, match="vae"):
             load_checkpoint(path)
         path = self.tamper(saved[1], tmp_path / "q.safetensors",

@@ -27,8 +27,8 @@ from vidswap.models.discriminator import MultiScaleDiscriminator
 from vidswap.models.hear import HEARNet
 from vidswap.models.identity import IResNet, TorchIdentityEncoder, build_identity_backbone
 
-__all__ = ["FORMAT_VERSION", "ModelBundle", "CheckpointInfo", "build_bundle", "build_part", "write_checkpoint",
-           "save_checkpoint", "read_checkpoint_info", "load_checkpoint"]
+__all__ = ["FORMAT_VERSION", "ModelBundle", "CheckpointInfo", "build_bundle", "build_part",
+           "write_checkpoint", "save_checkpoint", "read_checkpoint_info", "load_checkpoint"]
 
 FORMAT_VERSION = "1"
 PARTS = ("aei", "identity", "hear", "discriminator")
@@ -128,7 +128,8 @@ def _standalone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
-def write_checkpoint(path: str | Path, config: FaceShifterConfig, parts: Mapping[str, Mapping[str, Tensor]], *,
+def write_checkpoint(path: str | Path, config: FaceShifterConfig,
+                     parts: Mapping[str, Mapping[str, Tensor]], *,
                      metadata: Mapping[str, str] | None = None, overwrite: bool = False) -> Path:
     """Write state dicts as a model file, atomically; the lower level of :func:`save_checkpoint`.
 
