@@ -31,8 +31,9 @@ def _unit(block: str, index: str, part: str) -> str:
     """Our name of ghost's ``add_blocks`` entry ``index``, an AAD layer (3j) or a conv (3j+2)."""
     j, r = divmod(int(index), 3)
     if r != {"aad": 0, "conv": 2}[part]:
-        raise CheckpointError(f"ghost's AADBlk{block}.add_blocks.{index} should be a ReLU or another layer, "
-                              f"but the checkpoint stores {part} weights there; not a ghost AEI-Net file")
+        raise CheckpointError(f"AADBlk{block}.add_blocks.{index} cannot hold {part} weights in ghost's "
+                              "layout (AAD layers at indices 3j, ReLUs at 3j+1, convs at 3j+2); "
+                              "not a ghost AEI-Net file")
     return f"generator.blocks.{int(block) - 1}.units.{j}.{part}"
 
 
