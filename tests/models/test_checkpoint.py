@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,9 @@ class TestSaveLoad:
             save_checkpoint(target, bundle)
         save_checkpoint(target, bundle, overwrite=True)
         assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+        umask = os.umask(0)
+        os.umask(umask)
+        assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not private like a mkstemp file
 
 
 class TestStrictLoading:
