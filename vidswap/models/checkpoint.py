@@ -128,6 +128,13 @@ def _standalone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_checkpoint(path: str | Path, config: FaceShifterConfig,
                      parts: Mapping[str, Mapping[str, Tensor]], *,
                      metadata: Mapping[str, str] | None = None, overwrite: bool = False) -> Path:
@@ -162,11 +169,11 @@ def write_checkpoint(path: str | Path, config: FaceShifterConfig,
         "format": FORMAT_VERSION, "config": config.to_dict(), "parts": [n for n in PARTS if n in parts],
         "metadata": {str(k): str(v) for k, v in (metadata or {}).items()}}, sort_keys=True)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name in the same folder (so the rename is atomic), created by safetensors itself
-    # so the file gets the user's umask permissions (mkstemp would make it private).
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # same folder: the rename is atomic
     try:
         save_file(_standalone(tensors), tmp, metadata=header)
+        # safetensors creates private (0600) files; give the usual permissions, as open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
