@@ -200,6 +200,7 @@ class AEINet(nn.Module):
         cfg: the model configuration (sizes; ``cfg.c_id`` is the size of z_id).
 
     Example:
+        >>> import torch
         >>> from vidswap.models import AEINet, FaceShifterConfig
         >>> net = AEINet(FaceShifterConfig.preset("tiny")).eval()
         >>> y, z_att = net(torch.zeros(1, 3, 256, 256), torch.zeros(1, 512))
