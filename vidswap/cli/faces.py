@@ -20,7 +20,8 @@ def _read_frames(path: Path) -> Iterator[tuple[float | None, "np.ndarray"]]:  # 
 
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
-            raise MediaError(f"{path}: cannot decode this image; expected a JPEG, PNG or other OpenCV-readable file")
+            raise MediaError(f"{path}: cannot decode this image; "
+                             "expected a JPEG, PNG or other OpenCV-readable file")
         yield None, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         return
     import av
@@ -96,10 +97,13 @@ def to_json(analysis) -> dict:
                    "insightface (SCRFD; needs the insightface extra and its model pack).")
 @click.option("--long-side", default=640, show_default=True, type=click.IntRange(min=0),
               help="Detect on frames downscaled to this long side (0 = full size).")
-@click.option("--device", default="cpu", show_default=True, help="Torch device for torch detectors (cpu, cuda).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document to stdout instead of a summary.")
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device for torch detectors (cpu, cuda).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document to stdout instead of a summary.")
 @click.option("--overlay", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.mp4",
-              help="Write a preview with boxes, track ids and smoothed landmarks drawn (a photo for a photo).")
+              help="Write a preview with boxes, track ids and smoothed landmarks drawn "
+                   "(an image when FILE is a photo).")
 @click.option("--overwrite", is_flag=True, help="Replace the --overlay file if it exists.")
 def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, overlay: Path | None,
           overwrite: bool) -> None:
