@@ -38,6 +38,36 @@ def _read_frames(path: Path) -> Iterator[tuple[float | None, "np.ndarray"]]:  # 
         raise MediaError(f"{path}: cannot decode as video ({err})") from err
 
 
+def _frame_count(path: Path) -> int | None:
+    """The frame count the container declares (None for a photo or when unknown)."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return None
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return (container.streams.video[0].frames or None) if container.streams.video else None
+    except av.FFmpegError:
+        return None
+
+
+def _with_progress(frames: Iterator, total: int | None) -> Iterator:
+    """Pass frames through while showing a progress bar with frames/s and ETA on stderr."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("faces"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("faces", total=total, fps=0.0)
+        start = time.perf_counter()
+        for done, item in enumerate(frames, 1):
+            yield item
+            progress.update(task, advance=1, fps=done / max(time.perf_counter() - start, 1e-9))
+
+
 def _draw(frame, faces):
     import cv2
 
@@ -124,7 +154,8 @@ def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, 
     if overlay is not None and overlay.exists() and not overwrite:
         raise OutputExistsError(f"{overlay} exists; pass --overwrite to replace it")
     detector = create_detector(DetectorConfig(backend=backend, long_side=long_side, device=device))
-    analysis = analyze(_read_frames(file), detector, tracker=TrackerConfig(), smoother=SmootherConfig())
+    frames = _with_progress(_read_frames(file), _frame_count(file))
+    analysis = analyze(frames, detector, tracker=TrackerConfig(), smoother=SmootherConfig())
     if overlay is not None:
         times = [a.pts for a in analysis if a.pts is not None]
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 25.0
