@@ -17,6 +17,7 @@ __all__ = [
     "DownloadError",
     "NoFaceError",
     "ShapeError",
+    "SpecError",
     "TrainingError",
 ]
 
@@ -59,6 +60,24 @@ class NoFaceError(VidswapError, ValueError):
 
 class ShapeError(VidswapError, ValueError):
     """A tensor given to a network has the wrong shape (batch, channels or size)."""
+
+
+class SpecError(ConfigError):
+    """A pipeline file (or the options laid over it) has problems.
+
+    Args:
+        problems: one line each, ``FILE:LINE:COL: key.path: problem``; the message is the
+            first, with a count of the others.
+    """
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems = tuple(problems)
+        more = len(self.problems) - 1
+        suffix = f" (and {more} more problem{'s' * (more > 1)}; `vidswap validate` lists all)"
+        super().__init__(self.problems[0] + (suffix if more else ""))
+
+    def __reduce__(self) -> tuple[type, tuple[tuple[str, ...]]]:
+        return (type(self), (self.problems,))
 
 
 class TrainingError(VidswapError, RuntimeError):

@@ -22,6 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "faces": ("vidswap.cli.faces:faces", "Detect, track and smooth faces in a video or photo."),
     "weights": ("vidswap.cli.weights:weights", "List, fetch, verify and import model weights."),
     "doctor": ("vidswap.cli.doctor:doctor", "Check the installation: torch, CUDA, codecs, weights."),
+    "model": ("vidswap.cli.model:model", "Inspect FaceShifter model sizes; write random-weight model files."),
+    "probe": ("vidswap.cli.probe:probe", "Show streams, timing, rotation, colour and timecode of a video."),
+    "validate": ("vidswap.cli.validate:validate", "Check a pipeline YAML file and print it resolved."),
     "prepare": ("vidswap.cli.prepare:prepare", "Detect and align faces of photos/videos into a training dataset."),
     "train": ("vidswap.cli.train:train", "Train AEI-Net and HEAR-Net on a prepared dataset."),
 }

@@ -20,7 +20,8 @@ def _read_frames(path: Path) -> Iterator[tuple[float | None, "np.ndarray"]]:  # 
 
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
-            raise MediaError(f"{path}: cannot decode this image; expected a JPEG, PNG or other OpenCV-readable file")
+            raise MediaError(f"{path}: cannot decode this image; "
+                             "expected a JPEG, PNG or other OpenCV-readable file")
         yield None, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         return
     import av
@@ -35,6 +36,36 @@ def _read_frames(path: Path) -> Iterator[tuple[float | None, "np.ndarray"]]:  # 
                 yield t, frame.to_ndarray(format="rgb24")
     except av.FFmpegError as err:
         raise MediaError(f"{path}: cannot decode as video ({err})") from err
+
+
+def _frame_count(path: Path) -> int | None:
+    """The frame count the container declares (None for a photo or when unknown)."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return None
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return (container.streams.video[0].frames or None) if container.streams.video else None
+    except av.FFmpegError:
+        return None
+
+
+def _with_progress(frames: Iterator, total: int | None) -> Iterator:
+    """Pass frames through while showing a progress bar with frames/s and ETA on stderr."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("faces"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("faces", total=total, fps=0.0)
+        start = time.perf_counter()
+        for done, item in enumerate(frames, 1):
+            yield item
+            progress.update(task, advance=1, fps=done / max(time.perf_counter() - start, 1e-9))
 
 
 def _draw(frame, faces):
@@ -96,10 +127,13 @@ def to_json(analysis) -> dict:
                    "insightface (SCRFD; needs the insightface extra and its model pack).")
 @click.option("--long-side", default=640, show_default=True, type=click.IntRange(min=0),
               help="Detect on frames downscaled to this long side (0 = full size).")
-@click.option("--device", default="cpu", show_default=True, help="Torch device for torch detectors (cpu, cuda).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document to stdout instead of a summary.")
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device for torch detectors (cpu, cuda).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document to stdout instead of a summary.")
 @click.option("--overlay", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.mp4",
-              help="Write a preview with boxes, track ids and smoothed landmarks drawn (a photo for a photo).")
+              help="Write a preview with boxes, track ids and smoothed landmarks drawn "
+                   "(an image when FILE is a photo).")
 @click.option("--overwrite", is_flag=True, help="Replace the --overlay file if it exists.")
 def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, overlay: Path | None,
           overwrite: bool) -> None:
@@ -120,7 +154,8 @@ def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, 
     if overlay is not None and overlay.exists() and not overwrite:
         raise OutputExistsError(f"{overlay} exists; pass --overwrite to replace it")
     detector = create_detector(DetectorConfig(backend=backend, long_side=long_side, device=device))
-    analysis = analyze(_read_frames(file), detector, tracker=TrackerConfig(), smoother=SmootherConfig())
+    frames = _with_progress(_read_frames(file), _frame_count(file))
+    analysis = analyze(frames, detector, tracker=TrackerConfig(), smoother=SmootherConfig())
     if overlay is not None:
         times = [a.pts for a in analysis if a.pts is not None]
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 25.0

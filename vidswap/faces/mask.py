@@ -28,8 +28,9 @@ class MaskConfig:
 
     Attributes:
         shape: ``hull`` (landmark hull, pushed out) or ``ellipse``.
-        scale: how far the shape reaches, as a multiple of the landmarks' spread about their
-            centre (hull) or of the eye-to-mouth distance (ellipse semi-axes).
+        scale: how far the shape reaches: the hull is the landmarks' hull scaled by it about
+            their centre; the ellipse's semi-axes are 0.6 x scale (eyes to mouth) and 0.5 x scale
+            (across) times the eye-to-mouth distance, centred between eyes and mouth.
         erosion: shrink the shape by this fraction of the crop side.
         blur: Gaussian feather sigma, fraction of the crop side.
     """
@@ -78,7 +79,8 @@ def _hull_mask(landmarks: torch.Tensor, size: int, scale: float) -> torch.Tensor
                             torch.arange(size, device=landmarks.device, dtype=landmarks.dtype), indexing="ij")
     masks = []
     for points in pushed.detach().cpu().double().tolist():
-        hull = torch.tensor(_convex_hull([tuple(p) for p in points]), device=landmarks.device, dtype=landmarks.dtype)
+        corners = _convex_hull([tuple(p) for p in points])
+        hull = torch.tensor(corners, device=landmarks.device, dtype=landmarks.dtype)
         a, b = hull, hull.roll(-1, dims=0)
         # Inside a convex polygon: on the same side of every edge.
         side = (b[:, 0, None, None] - a[:, 0, None, None]) * (ys - a[:, 1, None, None]) \
@@ -99,7 +101,7 @@ def _ellipse_mask(landmarks: torch.Tensor, size: int, scale: float) -> torch.Ten
     dy = ys[None] - centre[:, 1, None, None]
     along = dx * down[:, 0, None, None] + dy * down[:, 1, None, None]
     across = -dx * down[:, 1, None, None] + dy * down[:, 0, None, None]
-    semi_along, semi_across = scale * height, 0.8 * scale * height
+    semi_along, semi_across = 0.6 * scale * height, 0.5 * scale * height
     inside = (along / semi_along[:, None, None]) ** 2 + (across / semi_across[:, None, None]) ** 2 <= 1
     return inside[:, None].to(landmarks.dtype)
 

@@ -16,13 +16,14 @@ below a centred 5-frame mean on both jitter and shift on every clip.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from vidswap.errors import ConfigError
 
-__all__ = ["SmootherConfig", "Smoother", "smooth_landmarks", "jitter", "shift"]
+__all__ = ["SmootherConfig", "Smoother", "smooth_landmarks", "centred_mean", "jitter", "shift"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,18 +138,38 @@ def smooth_landmarks(landmarks: np.ndarray, sizes: np.ndarray, config: SmootherC
     return np.stack(out) if out else np.zeros((0, 5, 2), np.float32)
 
 
-def jitter(landmarks: np.ndarray, sizes: np.ndarray) -> float:
-    """RMS of the second difference of the landmarks over consecutive frames ÷ face size.
+def centred_mean(landmarks: np.ndarray, window: int = 5) -> np.ndarray:
+    """The plain centred moving average (window shrinking at the ends): the baseline benchmarks beat.
 
     Args:
-        landmarks: ``(T, K, 2)`` one track, consecutive frames.
-        sizes: ``(T,)`` face sizes in pixels.
+        landmarks: ``(T, K, 2)`` one track.
+        window: odd number of frames.
     """
-    second = landmarks[2:] - 2 * landmarks[1:-1] + landmarks[:-2]
-    norm = np.linalg.norm(second, axis=-1) / np.asarray(sizes)[1:-1, None]
-    return float(np.sqrt(np.mean(norm ** 2))) if norm.size else 0.0
+    half = window // 2
+    return np.stack([landmarks[max(0, t - half):t + half + 1].mean(axis=0) for t in range(len(landmarks))])
 
 
-def shift(smoothed: np.ndarray, raw: np.ndarray, sizes: np.ndarray) -> float:
-    """Mean distance between smoothed and raw landmarks ÷ face size (``(T, K, 2)`` each)."""
-    return float(np.mean(np.linalg.norm(smoothed - raw, axis=-1) / np.asarray(sizes)[:, None]))
+def jitter(tracks: Sequence[np.ndarray], sizes: Sequence[np.ndarray]) -> float:
+    """RMS of the second difference of landmarks over consecutive frames ÷ face size, pooled over tracks.
+
+    Args:
+        tracks: per track, ``(T, K, 2)`` landmarks in consecutive frames.
+        sizes: per track, ``(T,)`` face sizes in pixels.
+    """
+    parts = [np.linalg.norm(lm[2:] - 2 * lm[1:-1] + lm[:-2], axis=-1) / np.asarray(size)[1:-1, None]
+             for lm, size in zip(tracks, sizes)]
+    values = np.concatenate([p.ravel() for p in parts]) if parts else np.zeros(0)
+    return float(np.sqrt(np.mean(values ** 2))) if values.size else 0.0
+
+
+def shift(smoothed: Sequence[np.ndarray], raw: Sequence[np.ndarray], sizes: Sequence[np.ndarray]) -> float:
+    """Mean distance between smoothed and raw landmarks ÷ face size, pooled over tracks.
+
+    Args:
+        smoothed, raw: per track, ``(T, K, 2)`` landmarks.
+        sizes: per track, ``(T,)`` face sizes in pixels.
+    """
+    parts = [np.linalg.norm(s - r, axis=-1) / np.asarray(size)[:, None]
+             for s, r, size in zip(smoothed, raw, sizes)]
+    values = np.concatenate([p.ravel() for p in parts]) if parts else np.zeros(0)
+    return float(np.mean(values)) if values.size else 0.0

@@ -166,9 +166,8 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
         raise MediaError(f"{path}: has no video stream (streams found: {found}); give a video file")
     stream = videos[0]
     if stream.codec_context is None or stream.codec_context.name in (None, "", "none"):
-        tag = stream.codec_tag if hasattr(stream, "codec_tag") else "?"
-        raise MediaError(f"{path}: unsupported video codec (tag {tag!r}); this FFmpeg has no decoder for it, "
-                         "transcode it first (e.g. to ProRes or H.264)")
+        raise MediaError(f"{path}: unsupported video codec (this FFmpeg has no decoder for it); "
+                         "transcode it first, e.g. to ProRes or H.264")
     return stream
 
 
@@ -192,6 +191,18 @@ def packet_timestamps(container: av.container.InputContainer, stream: Any, limit
             break
     stamps.sort()
     return stamps
+
+
+def _index_timestamps(stream: Any) -> list[int] | None:
+    """Decode timestamps from the container's own index (MP4/MOV: every sample), or None.
+
+    They give the frame count and the frame durations without reading the media data, which
+    matters for long ProRes files; containers whose index is sparse (Matroska) return None.
+    """
+    if not stream.frames:
+        return None
+    stamps = [entry.timestamp for entry in stream.index_entries if not entry.is_discard]
+    return stamps if len(stamps) == stream.frames else None
 
 
 def _varies(stamps: list[int]) -> bool:
@@ -225,8 +236,9 @@ def _first_frame(container: av.container.InputContainer, stream: Any, path: Path
 def probe(path: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
     """Read what a video file (or image sequence ``shot.%04d.png``) holds.
 
-    Demuxes the video packets once (no decoding) to count frames and check for variable
-    frame rate, and decodes the first frame for rotation and colour tags.
+    Counts frames and checks for variable frame rate from the container's index (MP4/MOV)
+    or by demuxing the video packets once (no decoding), and decodes the first frame for
+    rotation and colour tags.
 
     Args:
         path: a video file, or an image-sequence pattern with ``%d``/``%04d``.
@@ -245,10 +257,13 @@ def probe(path: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
     with open_input(path) as container:
         stream = video_stream(container, path)
         time_base = stream.time_base or Fraction(1, 90000)
-        stamps = packet_timestamps(container, stream)
+        stamps = _index_timestamps(stream)
+        if stamps is None:
+            stamps = packet_timestamps(container, stream)
+            container.seek(0)
         if not stamps:
             raise MediaError(f"{path}: the video stream holds no frames; the file may be truncated")
-        container.seek(0)
+        start_pts = stream.start_time if stream.start_time is not None else stamps[0]
         first = _first_frame(container, stream, path)
         ctx = stream.codec_context
         rate_found = stream.average_rate or stream.guessed_rate
@@ -258,7 +273,7 @@ def probe(path: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
         video = VideoInfo(
             index=stream.index, codec=ctx.name, width=first.width, height=first.height, pix_fmt=pix_fmt,
             bit_depth=pixel_format_depth(pix_fmt), time_base=Fraction(time_base),
-            rate=Fraction(rate_found or 25), frame_count=len(stamps), vfr=_varies(stamps), start_pts=stamps[0],
+            rate=Fraction(rate_found or 25), frame_count=len(stamps), vfr=_varies(stamps), start_pts=start_pts,
             rotation=int(first.rotation or 0),
             color=ColorInfo(primaries=int(first.color_primaries), transfer=int(first.color_trc),
                             matrix=int(first.colorspace), range=int(first.color_range)))

@@ -186,7 +186,7 @@ class VideoReader:
             stream = video_stream(container, path)
             stream.thread_type = "AUTO"
             stream.codec_context.thread_count = self._threads
-            target = video.start_pts
+            target = -(2**62)  # from the first frame, whatever its pts
             if start > 0:
                 target = packet_timestamps(container, stream, limit=start + 1 + REORDER_MARGIN)[start]
                 container.seek(target, stream=stream, backward=True, any_frame=False)
@@ -195,7 +195,7 @@ class VideoReader:
                 first = next(decoded, None)
                 if first is not None and start > 0 and _pts(first) > target:
                     # The container seeked past the key frame before the range: decode from the top.
-                    container.seek(video.start_pts, stream=stream, backward=True, any_frame=False)
+                    container.seek(0)
                     decoded = container.decode(stream)
                     first = next(decoded, None)
                 for frame in itertools.chain([first] if first is not None else [], decoded):

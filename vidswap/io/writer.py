@@ -24,9 +24,9 @@ import numpy as np
 from vidswap.errors import ConfigError, InputError, MediaError, OutputExistsError
 from vidswap.io.codecs import EncodeSettings, ResolvedEncode, resolve_encode
 from vidswap.io.color import conversion
-from vidswap.io.probe import MediaInfo, open_input
+from vidswap.io.probe import MediaInfo, open_input, packet_timestamps, video_stream
 from vidswap.io.ranges import FrameRange
-from vidswap.io.reader import VideoReader, stored
+from vidswap.io.reader import REORDER_MARGIN, VideoReader, stored
 from vidswap.io.timecode import shift_timecode
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ class _PacketCopy:
                 return
             if (self.start is not None and at < self.start) or (self.end is not None and at >= self.end):
                 continue
+            if packet.size == 2 and packet.stream.codec_context.name == "mov_text" and bytes(packet) == b"\0\0":
+                continue  # an empty mov_text sample filling a gap: the MP4 muxer writes its own
             offset = round(self.shift / packet.time_base)
             packet.pts = None if packet.pts is None else packet.pts - offset
             packet.dts = None if packet.dts is None else packet.dts - offset
@@ -120,8 +122,9 @@ class VideoWriter:
         path: the output file; its extension picks the container (.mp4, .mov, .mkv).
         like: the source (a :class:`VideoReader` or its probed :class:`MediaInfo`).
         settings: how to encode the video.
-        frames: the source frames being written (None: all); selects the audio copied and
-            moves timestamps and timecode so the output starts at its first frame.
+        frames: the source frames being written (None: all, or the reader's range when
+            ``like`` is a reader); selects the audio copied and moves timestamps and timecode
+            so the output starts at its first frame.
         overwrite: replace an existing output (the input itself is never replaced).
         copy_streams: copy the source's audio and subtitle tracks.
         turn_upright: frames come turned upright (``VideoReader(turn_upright=True)``);
@@ -137,15 +140,18 @@ class VideoWriter:
         import av
 
         self.path = Path(path)
-        self.info = like.info if isinstance(like, VideoReader) else like
+        if isinstance(like, VideoReader):
+            self.info, frames = like.info, frames or like.frames
+        else:
+            self.info = like
         video = self.info.video
+        self.settings = settings or EncodeSettings()
         self.frames = (frames or FrameRange()).resolve(video.frame_count, source=str(self.info.path))
         check_output(self.path, source=None if self.info.sequence else self.info.path, overwrite=overwrite)
         self.dropped: list[str] = []
         self._turn = video.rotation if turn_upright else 0
         self._convert = conversion(video.color, height=video.height, pix_fmt=video.pix_fmt)
-        self._first_pts, self._end_pts = _range_pts(self.info, self.frames)
-        self._shift = self._first_pts - video.start_pts  # ticks every timestamp moves back by
+        self._first_pts, self._end_pts, self._shift = _range_pts(self.info, self.frames)
         self._last_pts: int | None = None
         self._copy: _PacketCopy | None = None
         self._temp = temporary_path(self.path)
@@ -154,7 +160,7 @@ class VideoWriter:
         except (av.FFmpegError, ValueError) as err:
             raise MediaError(f"{self.path}: cannot write this kind of file ({err}); use .mp4, .mov or .mkv") from err
         try:
-            self.encode: ResolvedEncode = resolve_encode(settings or EncodeSettings(), source_pix_fmt=video.pix_fmt,
+            self.encode: ResolvedEncode = resolve_encode(self.settings, source_pix_fmt=video.pix_fmt,
                                                          container_codecs=self._output.supported_codecs,
                                                          output=str(self.path))
             self._stream = self._add_video()
@@ -175,7 +181,7 @@ class VideoWriter:
         # The encoder's time base must be the source's, or timestamps drift (and VFR is lost).
         stream.codec_context.time_base = video.time_base
         stream.time_base = video.time_base
-        stream.codec_context.thread_count = 0
+        stream.codec_context.thread_count = self.settings.threads
         color = video.color
         context = stream.codec_context
         context.color_primaries, context.color_trc = color.primaries, color.transfer
@@ -290,18 +296,17 @@ class VideoWriter:
         self._temp.unlink(missing_ok=True)
 
 
-def _range_pts(info: MediaInfo, frames: FrameRange) -> tuple[int, int | None]:
-    """pts of the range's first frame and of the frame after it (None: the range runs to the end)."""
-    from vidswap.io.probe import packet_timestamps, video_stream
-    from vidswap.io.reader import REORDER_MARGIN
-
+def _range_pts(info: MediaInfo, frames: FrameRange) -> tuple[int, int | None, int]:
+    """Where a range lies in source pts ticks: its first frame's pts, the pts of the frame after
+    it (None: it runs to the end), and the shift that moves its first frame to the source's start.
+    """
     video = info.video
     stop = frames.stop if frames.stop is not None else video.frame_count
     end_open = stop >= video.frame_count
-    if frames.start == 0 and end_open:
-        return video.start_pts, None
     if info.sequence:
-        return frames.start, None if end_open else stop
+        return frames.start, None if end_open else stop, frames.start
+    if frames.start == 0 and end_open:
+        return -(2**62), None, 0  # everything, timestamps as they are
     with open_input(info.path) as container:
         stamps = packet_timestamps(container, video_stream(container, info.path), limit=stop + 1 + REORDER_MARGIN)
-    return stamps[frames.start], None if end_open else stamps[stop]
+    return stamps[frames.start], None if end_open else stamps[stop], stamps[frames.start] - stamps[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +27,15 @@ from vidswap.models.discriminator import MultiScaleDiscriminator
 from vidswap.models.hear import HEARNet
 from vidswap.models.identity import IResNet, TorchIdentityEncoder, build_identity_backbone
 
-__all__ = ["FORMAT_VERSION", "ModelBundle", "CheckpointInfo", "build_bundle", "build_part", "write_checkpoint",
-           "save_checkpoint", "read_checkpoint_info", "load_checkpoint"]
+__all__ = ["FORMAT_VERSION", "ModelBundle", "CheckpointInfo", "build_bundle", "build_part",
+           "write_checkpoint", "save_checkpoint", "read_checkpoint_info", "load_checkpoint"]
 
 FORMAT_VERSION = "1"
 PARTS = ("aei", "identity", "hear", "discriminator")
 REQUIRED_PARTS = ("aei", "identity")
-_KEY_FORMAT, _KEY_CONFIG, _KEY_PARTS, _KEY_METADATA = ("vidswap.format", "vidswap.config", "vidswap.parts",
-                                                        "vidswap.metadata")
+#: The one header metadata entry: a JSON object {format, config, parts, metadata}. One entry,
+#: because safetensors writes several in random order and equal models should be equal files.
+_HEADER_KEY = "vidswap"
 
 
 @dataclass
@@ -127,7 +128,15 @@ def _standalone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
-def write_checkpoint(path: str | Path, config: FaceShifterConfig, parts: Mapping[str, Mapping[str, Tensor]], *,
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_checkpoint(path: str | Path, config: FaceShifterConfig,
+                     parts: Mapping[str, Mapping[str, Tensor]], *,
                      metadata: Mapping[str, str] | None = None, overwrite: bool = False) -> Path:
     """Write state dicts as a model file, atomically; the lower level of :func:`save_checkpoint`.
 
@@ -156,17 +165,18 @@ def write_checkpoint(path: str | Path, config: FaceShifterConfig, parts: Mapping
             raise CheckpointError(f"unknown model part {name!r}; expected some of {', '.join(PARTS)}")
         _check_state(name, state, _expected_state(name, config), str(path))
         tensors.update({f"{name}.{k}": v for k, v in state.items()})
-    header = {_KEY_FORMAT: FORMAT_VERSION, _KEY_CONFIG: config.to_json(),
-              _KEY_PARTS: ",".join(n for n in PARTS if n in parts),
-              _KEY_METADATA: json.dumps({str(k): str(v) for k, v in (metadata or {}).items()}, sort_keys=True)}
+    header = {_HEADER_KEY: json.dumps({
+        "format": FORMAT_VERSION, "config": config.to_dict(), "parts": [n for n in PARTS if n in parts],
+        "metadata": {str(k): str(v) for k, v in (metadata or {}).items()}}, sort_keys=True)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # same folder: the rename is atomic
     try:
         save_file(_standalone(tensors), tmp, metadata=header)
+        # safetensors creates private (0600) files; give the usual permissions, as open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
@@ -196,16 +206,18 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
             header = f.metadata() or {}
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{path} is not a safetensors file: {err}") from err
-    if header.get(_KEY_FORMAT) != FORMAT_VERSION or _KEY_CONFIG not in header:
-        raise CheckpointError(f"{path} is not a vidswap model file (format {FORMAT_VERSION}): its header has "
-                              f"no {_KEY_CONFIG!r}. Foreign checkpoints must be converted first.")
+    if _HEADER_KEY not in header:
+        raise CheckpointError(f"{path} is not a vidswap model file: its header has no {_HEADER_KEY!r} entry. "
+                              "Foreign checkpoints must be converted first.")
     try:
-        config = FaceShifterConfig.from_json(header[_KEY_CONFIG])
-        metadata = json.loads(header.get(_KEY_METADATA, "{}"))
-    except (ConfigError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: unreadable model header: {err}") from err
-    parts = tuple(p for p in header.get(_KEY_PARTS, "").split(",") if p)
-    return CheckpointInfo(config=config, parts=parts, metadata=metadata)
+        doc = json.loads(header[_HEADER_KEY])
+        if doc.get("format") != FORMAT_VERSION:
+            raise CheckpointError(f"{path} is a vidswap model file of format {doc.get('format')!r}; this "
+                                  f"vidswap reads format {FORMAT_VERSION}")
+        return CheckpointInfo(config=FaceShifterConfig.from_dict(doc["config"]), parts=tuple(doc["parts"]),
+                              metadata=dict(doc["metadata"]))
+    except (ConfigError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{path}: unreadable vidswap model header: {err}") from err
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> ModelBundle:

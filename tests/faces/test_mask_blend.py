@@ -1,0 +1,93 @@
+"""Masks and compositing: shapes, feathering, exact frame outside the mask, colour matching."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vidswap.errors import ConfigError
+from vidswap.faces.align import (
+    ARCFACE_TEMPLATE,
+    AlignConfig,
+    crop_from_frame,
+    invert_affine,
+    transform_points,
+)
+from vidswap.faces.blend import BlendConfig, Compositor, match_colour, paste_back
+from vidswap.faces.mask import FaceMask, MaskConfig, face_mask
+
+CROP_LANDMARKS = torch.tensor([ARCFACE_TEMPLATE]) * 256 / 112
+
+
+class TestFaceMask:
+    @pytest.mark.parametrize("shape", ["hull", "ellipse"])
+    def test_range_and_centre(self, shape) -> None:
+        mask = FaceMask(256, MaskConfig(shape=shape))(CROP_LANDMARKS.expand(2, -1, -1))
+        assert mask.shape == (2, 1, 256, 256)
+        assert mask.min() >= 0 and mask.max() <= 1
+        nose = CROP_LANDMARKS[0, 2].round().long()
+        assert mask[0, 0, nose[1], nose[0]] == pytest.approx(1.0, abs=1e-4)
+        assert mask[0, 0, 0, 0] == 0 and mask[0, 0, -1, -1] == 0
+
+    def test_erosion_shrinks_and_blur_feathers(self) -> None:
+        hard = face_mask(CROP_LANDMARKS, 128, MaskConfig(erosion=0, blur=0, scale=1.5))
+        eroded = face_mask(CROP_LANDMARKS * 0.5, 128, MaskConfig(erosion=0.05, blur=0, scale=1.5))
+        hard_small = face_mask(CROP_LANDMARKS * 0.5, 128, MaskConfig(erosion=0, blur=0, scale=1.5))
+        assert set(hard.unique().tolist()) <= {0.0, 1.0}
+        assert eroded.sum() < hard_small.sum() and bool((eroded <= hard_small).all())
+        soft = face_mask(CROP_LANDMARKS * 0.5, 128, MaskConfig(erosion=0, blur=0.05, scale=1.5))
+        assert ((soft > 0.05) & (soft < 0.95)).sum() > 100
+
+    def test_exceptions(self) -> None:
+        for kwargs in ({"shape": "square"}, {"scale": 0}, {"erosion": 0.7}, {"blur": -0.1}):
+            with pytest.raises(ConfigError):
+                MaskConfig(**kwargs)
+
+
+class TestPasteBack:
+    def test_outside_dilated_mask_unchanged(self) -> None:
+        torch.manual_seed(0)
+        frame = torch.rand(3, 200, 300)
+        landmarks = torch.tensor([ARCFACE_TEMPLATE]) * 0.9 + torch.tensor([[100.0, 40.0]])
+        matrix = crop_from_frame(landmarks, AlignConfig(crop_size=128))
+        masks = face_mask(transform_points(matrix, landmarks), 128, MaskConfig())
+        crops = torch.rand(1, 3, 128, 128)
+        out = paste_back(frame, crops, masks, invert_affine(matrix))
+        from kornia.geometry.transform import warp_affine
+
+        # The mask in the frame, dilated by 2 px: outside it the frame is bit-identical.
+        warped = warp_affine(masks, invert_affine(matrix), (200, 300), align_corners=True)[0, 0]
+        dilated = torch.nn.functional.max_pool2d(warped[None, None], 5, 1, 2)[0, 0] > 0
+        assert torch.equal(out[:, ~dilated], frame[:, ~dilated])
+        assert (out != frame).any(dim=0)[dilated].float().mean() > 0.5
+        inside = warped > 0.999
+        pasted = warp_affine(crops, invert_affine(matrix), (200, 300), align_corners=True)[0]
+        torch.testing.assert_close(out[:, inside], pasted[:, inside], atol=1e-3, rtol=0)
+
+    def test_face_off_frame_is_ignored(self) -> None:
+        frame = torch.rand(3, 50, 50)
+        far = torch.tensor([[[1.0, 0.0, 500.0], [0.0, 1.0, 500.0]]])
+        out = paste_back(frame, torch.rand(1, 3, 32, 32), torch.ones(1, 1, 32, 32), far)
+        assert torch.equal(out, frame)
+
+
+class TestMatchColour:
+    @pytest.mark.parametrize("space", ["rgb", "lab"])
+    def test_statistics_follow_original(self, space) -> None:
+        torch.manual_seed(1)
+        original = (torch.rand(2, 3, 32, 32) * 0.3 + torch.tensor([0.6, 0.4, 0.3])[:, None, None]).clamp(0, 1)
+        swapped = (torch.rand(2, 3, 32, 32) * 0.5 + 0.1).clamp(0, 1)
+        mask = torch.ones(2, 1, 32, 32)
+        out = match_colour(swapped, original, mask, space)
+        assert out.shape == swapped.shape
+        torch.testing.assert_close(out.mean(dim=(2, 3)), original.mean(dim=(2, 3)), atol=0.03, rtol=0)
+
+    def test_compositor_module(self) -> None:
+        frame = torch.rand(3, 64, 64)
+        matrix = torch.tensor([[[1.0, 0.0, -10.0], [0.0, 1.0, -10.0]]])  # crop_from_frame
+        crops = torch.rand(1, 3, 32, 32)
+        masks = torch.zeros(1, 1, 32, 32)
+        out = Compositor(BlendConfig(colour="lab"))(frame, crops, crops, masks, invert_affine(matrix))
+        assert torch.equal(out, frame)
+        with pytest.raises(ConfigError):
+            BlendConfig(colour="hsv")  # type: ignore[arg-type]

@@ -1,0 +1,196 @@
+"""``vidswap doctor``: what this installation can do, and what ``vidswap run`` still needs.
+
+Checks Python, torch and CUDA, the FFmpeg inside PyAV (each encoder is opened on a tiny
+frame, so a listed but unusable encoder such as NVENC without an NVIDIA driver shows as
+unusable), onnxruntime's execution providers, and the weights cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import click
+
+from vidswap.weights.cache import CacheSettings, cached_names
+from vidswap.weights.manifest import DEFAULT_MANIFEST, Manifest, load_manifest
+
+__all__ = ["ENCODERS", "DECODERS", "DoctorReport", "doctor", "gather"]
+
+#: Encoders worth knowing about for post-production output (delivery, mezzanine, lossless, GPU).
+ENCODERS = ("libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc", "hevc_nvenc")
+#: Decoders for the usual camera and mezzanine inputs.
+DECODERS = ("h264", "hevc", "prores", "dnxhd", "ffv1", "vp9", "av1", "mpeg4")
+#: What `vidswap run` cannot do without (encoder of the default output, decoder of most inputs).
+_RUN_NEEDS_ENCODER = "libx264"
+_RUN_NEEDS_DECODER = "h264"
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Something `vidswap run` needs and lacks, with how to get it."""
+
+    what: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """Everything ``vidswap doctor`` found (printed as text or as one JSON document)."""
+
+    python: str
+    platform: str
+    torch: str | None
+    cuda: str | None
+    gpus: list[str]
+    pyav: str | None
+    ffmpeg: str | None
+    encoders: dict[str, str]
+    decoders: dict[str, bool]
+    onnxruntime: str | None
+    onnx_providers: list[str]
+    cache: str
+    weights_cached: list[str]
+    defaults: list[str]
+    missing: list[Missing] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        """Whether `vidswap run` has everything it needs."""
+        return not self.missing
+
+
+def _torch() -> tuple[str | None, str | None, list[str]]:
+    """(torch version, CUDA version when usable, GPU names)."""
+    try:
+        import torch
+    except ImportError:
+        return None, None, []
+    if not torch.cuda.is_available():
+        return torch.__version__, None, []
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return torch.__version__, torch.version.cuda, gpus
+
+
+def _encoder_state(name: str) -> str:
+    """``ok``, ``absent`` (not in this FFmpeg build) or ``unusable: why`` (opening it failed)."""
+    from fractions import Fraction
+
+    import av
+
+    try:
+        codec = av.codec.Codec(name, "w")
+    except Exception:  # noqa: BLE001 - PyAV raises several types for an unknown codec
+        return "absent"
+    context = av.codec.CodecContext.create(codec)
+    context.width, context.height = 64, 64
+    context.pix_fmt = codec.video_formats[0].name if codec.video_formats else "yuv420p"
+    context.time_base = Fraction(1, 25)
+    if name == "libx265":
+        context.options = {"x265-params": "log-level=none"}  # x265 logs to stderr from C otherwise
+    try:
+        context.open()
+    except Exception as err:  # noqa: BLE001 - the reason is what the user needs to see
+        return f"unusable: {err}"
+    return "ok"
+
+
+def _decoder_present(name: str) -> bool:
+    import av
+
+    try:
+        av.codec.Codec(name, "r")
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def _pyav() -> tuple[str | None, str | None, dict[str, str], dict[str, bool]]:
+    try:
+        import av
+    except ImportError:
+        return None, None, {}, {}
+    ffmpeg = getattr(av, "ffmpeg_version_info", None)
+    return (av.__version__, ffmpeg, {name: _encoder_state(name) for name in ENCODERS},
+            {name: _decoder_present(name) for name in DECODERS})
+
+
+def _onnxruntime() -> tuple[str | None, list[str]]:
+    try:
+        import onnxruntime
+    except ImportError:
+        return None, []
+    return onnxruntime.__version__, list(onnxruntime.get_available_providers())
+
+
+def gather(*, cache: CacheSettings, manifest: Manifest) -> DoctorReport:
+    """Run every check; nothing is downloaded or changed."""
+    from vidswap.weights.fetch import how_to_get, missing_defaults
+
+    torch_version, cuda, gpus = _torch()
+    pyav, ffmpeg, encoders, decoders = _pyav()
+    ort_version, providers = _onnxruntime()
+    missing = []
+    if torch_version is None:
+        missing.append(Missing("torch", "pip install 'torch>=2.3,<2.14'"))
+    if pyav is None:
+        missing.append(Missing("PyAV", "pip install 'av>=18.1,<20'"))
+    else:
+        if encoders.get(_RUN_NEEDS_ENCODER) != "ok":
+            missing.append(Missing(f"{_RUN_NEEDS_ENCODER} encoder",
+                                   "install a PyAV wheel from PyPI (its FFmpeg includes libx264), or choose "
+                                   "another codec in the pipeline's output"))
+        if not decoders.get(_RUN_NEEDS_DECODER):
+            missing.append(Missing(f"{_RUN_NEEDS_DECODER} decoder", "install a PyAV wheel from PyPI"))
+    if ort_version is None:
+        missing.append(Missing("onnxruntime", "pip install onnxruntime (onnxruntime-gpu for CUDA)"))
+    for name in missing_defaults(cache=cache, manifest=manifest):
+        entry = manifest.get(name)
+        missing.append(Missing(f"weights {name} ({entry.role}, licence: {entry.licence})",
+                               f"vidswap weights fetch {name}  (offline: {how_to_get(entry)})"))
+    return DoctorReport(python=platform.python_version(), platform=platform.platform(), torch=torch_version,
+                        cuda=cuda, gpus=gpus, pyav=pyav, ffmpeg=ffmpeg, encoders=encoders, decoders=decoders,
+                        onnxruntime=ort_version, onnx_providers=providers, cache=str(cache.weights_dir),
+                        weights_cached=list(cached_names(cache)), defaults=list(manifest.defaults),
+                        missing=missing)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="VIDSWAP_HOME",
+              metavar="DIR", help="Cache folder (default: $VIDSWAP_HOME, else ~/.cache/vidswap).")
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=DEFAULT_MANIFEST, show_default="vidswap's weights/manifest.yaml", metavar="YAML",
+              help="Weights manifest whose default set `vidswap run` needs.")
+def doctor(as_json: bool, home: Path | None, manifest_path: Path) -> None:
+    """Check the installation: Python, torch, CUDA, FFmpeg codecs in PyAV, onnxruntime, weights.
+
+    Ends with what `vidswap run` still lacks and how to get it. Nothing is downloaded.
+    """
+    cache = CacheSettings(home=home) if home else CacheSettings.from_environ(os.environ)
+    report = gather(cache=cache, manifest=load_manifest(manifest_path))
+    if as_json:
+        click.echo(json.dumps({**asdict(report), "ready": report.ready}, indent=2))
+        return
+    gpu = f"CUDA {report.cuda}: {', '.join(report.gpus)}" if report.cuda else "no CUDA device (CPU only, slow)"
+    lines = [
+        f"python       {report.python} ({sys.executable})",
+        f"torch        {report.torch or 'missing'}; {gpu}",
+        f"PyAV         {report.pyav or 'missing'} (FFmpeg {report.ffmpeg or '?'})",
+        *(f"  encoder    {name}: {state}" for name, state in report.encoders.items()),
+        "  decoders   " + ", ".join(f"{name}: {'ok' if ok else 'absent'}" for name, ok in report.decoders.items()),
+        f"onnxruntime  {report.onnxruntime or 'missing'}; providers: {', '.join(report.onnx_providers) or '-'}",
+        f"weights      {report.cache}: {', '.join(report.weights_cached) or 'nothing cached'}",
+        f"  defaults   {', '.join(report.defaults)}",
+    ]
+    click.echo("\n".join(lines))
+    if report.ready:
+        click.echo("ready: `vidswap run` has everything it needs")
+    else:
+        click.echo("missing for `vidswap run`:")
+        for item in report.missing:
+            click.echo(f"  - {item.what}\n      {item.fix}")

@@ -1,0 +1,597 @@
+"""The pipeline schema: what a YAML pipeline (or ``vidswap run``'s options) may say.
+
+One frozen pydantic model per section; unknown keys are errors. Validation resolves relative
+paths against the pipeline file's folder (``context={"base_dir": …}``; values given on the
+command line are relative to the working directory), checks that inputs exist, and fills in
+codec-dependent defaults, so the validated :class:`PipelineSpec` is the fully resolved plan
+that :meth:`PipelineSpec.to_json` prints and a job stores.
+
+Convention:
+    Frame numbers are 0-based, ranges inclusive (see :mod:`vidswap.pipeline.ranges`). Mask
+    sizes (``erosion``, ``blur``) are pixels of the 256x256 aligned face crop, so they do not
+    depend on the shot's resolution; detector sizes are pixels of the input frame. A photo
+    holding several faces picks one with ``face``: 0-based, counted left to right.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+
+from vidswap.pipeline.compat import CURRENT_VERSION
+from vidswap.pipeline.values import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, BatchSize, Bool, Fps,
+                                     FrameRange, InPath, OutPath, SpecProblem,
+                                     is_sequence_pattern, sequence_files)
+
+if TYPE_CHECKING:
+    from vidswap.faces.blend import BlendConfig
+    from vidswap.faces.detect import DetectorConfig
+    from vidswap.faces.mask import MaskConfig
+    from vidswap.faces.smooth import SmootherConfig
+    from vidswap.faces.track import SelectConfig
+    from vidswap.io.codecs import EncodeSettings
+
+__all__ = [
+    "PhotoRef", "InputSpec", "OutputSpec", "TargetSpec",
+    "SwapSpec", "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec",
+    "OverrideSpec", "PipelineSpec", "PRORES_PROFILES",
+]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str | dict) else value
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _PathFirst(_Spec):
+    """A section that may be written as just its path (``input: clip.mov``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str | Path) else data
+
+
+class PhotoRef(_PathFirst):
+    """A photo of a face: a source identity or a target reference.
+
+    YAML: ``photo.jpg`` or ``{path: group.jpg, face: 1}``.
+
+    Attributes:
+        path: the photo (must exist).
+        face: which face when the photo shows several (0-based, left to right); None = the
+            photo must show exactly one face.
+    """
+
+    path: InPath
+    face: Annotated[int, Strict(), Field(ge=0)] | None = None
+
+
+class InputSpec(_PathFirst):
+    """The shot: a video file or an image sequence.
+
+    YAML: ``clip.mov`` or ``{path: plates/sh010.%04d.exr, fps: 24}``.
+
+    Attributes:
+        path: video file, or image-sequence pattern (``%04d``, ``%d`` or ``####`` in the name).
+        fps: frame rate of an image sequence (24, 25, 29.97, "24000/1001"); videos carry
+            their own timestamps, so it is only for sequences.
+    """
+
+    path: OutPath
+    fps: Fps | None = None
+
+    @property
+    def is_sequence(self) -> bool:
+        """True when the input is an image sequence."""
+        return is_sequence_pattern(self.path)
+
+    @model_validator(mode="after")
+    def _check(self) -> InputSpec:
+        if self.is_sequence:
+            if not sequence_files(self.path):
+                raise SpecProblem(f"no image of the sequence {self.path.name} found in "
+                                  f"{self.path.parent}", "path")
+            if self.fps is None:
+                raise SpecProblem("an image sequence needs its frame rate, e.g. fps: 24", "fps")
+        elif not self.path.is_file():
+            raise SpecProblem(f"file not found: {self.path}", "path")
+        elif self.fps is not None:
+            raise SpecProblem("only image sequences take fps; a video's timestamps come from "
+                              "its file", "fps")
+        return self
+
+
+class OutputSpec(_PathFirst):
+    """Where the result goes: a video, an image sequence, or both.
+
+    YAML: ``out.mov`` or ``{path: out.mov, sequence: renders/sh010.%04d.png, overwrite: true}``.
+
+    Attributes:
+        path: the output video (its extension must suit ``encode.codec``).
+        sequence: also (or only) write frames as images: a pattern like ``out.%04d.png``.
+        overwrite: replace existing outputs; without it an existing output is an error.
+    """
+
+    path: OutPath | None = None
+    sequence: OutPath | None = None
+    overwrite: Bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> OutputSpec:
+        if self.path is None and self.sequence is None:
+            raise SpecProblem("give path (a video), sequence (an image pattern) or both")
+        if self.path is not None:
+            if is_sequence_pattern(self.path):
+                raise SpecProblem(f"{self.path.name} is an image pattern; put it under "
+                                  f"output.sequence", "path")
+            if self.path.suffix.lower() not in VIDEO_SUFFIXES:
+                raise SpecProblem(f"expected a video file ({', '.join(sorted(VIDEO_SUFFIXES))}), "
+                                  f"found {self.path.name}", "path")
+        if self.sequence is not None and not (is_sequence_pattern(self.sequence)
+                                              and self.sequence.suffix.lower() in IMAGE_SUFFIXES):
+            raise SpecProblem(f"expected an image pattern such as out.%04d.png (image types "
+                              f"{', '.join(sorted(IMAGE_SUFFIXES))}), found {self.sequence.name}",
+                              "sequence")
+        return self
+
+
+class TargetSpec(_Spec):
+    """Which faces in the shot a swap replaces.
+
+    YAML: ``all``, ``largest``, a reference photo, a list of them, or
+    ``{select: reference, photos: [...], min_similarity: 0.4}``.
+
+    Attributes:
+        select: ``all`` faces, the ``largest`` face (by its track's median size), or faces
+            matching the ``reference`` photos.
+        photos: reference photos of the person to replace (``select: reference`` only).
+        min_similarity: cosine similarity of identity embeddings above which a face matches
+            a reference, in [-1, 1].
+    """
+
+    select: Literal["all", "largest", "reference"] = "all"
+    photos: tuple[PhotoRef, ...] = ()
+    min_similarity: Annotated[float, Strict(), Field(ge=-1.0, le=1.0)] = 0.4
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if data in ("all", "largest") or (isinstance(data, str) and not Path(data).suffix):
+            # A word without a file extension is a selection (a typo gets the list of them).
+            return {"select": data}
+        if isinstance(data, str | Path | list) or (isinstance(data, dict) and "path" in data):
+            return {"select": "reference", "photos": _as_list(data)}
+        if isinstance(data, dict) and "photos" in data and "select" not in data:
+            return {**data, "select": "reference"}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> TargetSpec:
+        if self.select == "reference" and not self.photos:
+            raise SpecProblem("select: reference needs at least one photo", "photos")
+        if self.select != "reference" and self.photos:
+            raise SpecProblem(f"select: {self.select} takes no photos; use select: reference",
+                              "photos")
+        return self
+
+    def config(self) -> SelectConfig:
+        """The track selector's own settings (the photos' embeddings are passed separately)."""
+        from vidswap.faces.track import SelectConfig
+
+        return SelectConfig(mode=self.select, threshold=self.min_similarity)
+
+
+class SwapSpec(_Spec):
+    """One (target → source) pair. Swaps are tried in order; a face takes the first that
+    matches it.
+
+    Attributes:
+        target: the faces to replace (default: all faces).
+        source: name of a set in ``sources``, the identity to put in.
+        frames: restrict this swap to a range of frames.
+    """
+
+    target: TargetSpec = TargetSpec()
+    source: str
+    frames: FrameRange | None = None
+
+
+class ModelSpec(_Spec):
+    """The swap network and where it runs.
+
+    Attributes:
+        name: a weights-manifest or cache name (``ghost_unet_2blocks``, an imported name,
+            ``tiny`` …). None with no ``path``: the manifest's ``defaults`` set, fetched on
+            first use.
+        path: a checkpoint file or folder instead of a name.
+        refine: run HEAR-Net after AEI-Net (fixes occlusions; costs an extra AEI pass).
+        device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
+        batch_size: face crops per batch, or ``auto`` (fit to device memory).
+        precision: ``auto`` (bf16/fp16 autocast on CUDA, fp32 on CPU), ``fp32``, ``bf16``,
+            ``fp16``.
+    """
+
+    name: str | None = None
+    path: InPath | None = None
+    refine: Bool = True
+    device: str = "auto"
+    batch_size: BatchSize = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+            raise SpecProblem(f"expected auto, cpu, cuda or cuda:N, found {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSpec:
+        if self.name is not None and self.path is not None:
+            raise SpecProblem("give the model's name or its path, not both", "path")
+        return self
+
+    @property
+    def weights(self) -> str | Path | None:
+        """What :func:`vidswap.weights.cache.resolve` takes (None: the manifest's defaults)."""
+        return self.path if self.path is not None else self.name
+
+
+class DetectorSpec(_Spec):
+    """Face detection (:class:`vidswap.faces.detect.DetectorConfig`, same names and defaults).
+
+    Attributes:
+        backend: ``yunet_onnx`` (YuNet, ONNX, in the install, works offline, MIT),
+            ``yunet_kornia`` (kornia's YuNet, torch, GPU), ``insightface`` (SCRFD; its pack).
+        long_side: detect on frames downscaled to this long side (pixels; never upscaled);
+            0 = full size.
+        score_threshold: drop faces scoring lower, in [0, 1].
+        nms_threshold: IoU above which the lower-scoring of two boxes is dropped, in [0, 1].
+        min_face_size: drop faces smaller than this (``sqrt(w * h)`` of the box, frame pixels).
+        batch_size: frames per detector pass.
+        model_pack: insightface pack (``insightface`` backend only).
+        model_root: folder holding insightface packs; None = insightface's ``~/.insightface``.
+    """
+
+    backend: Literal["yunet_onnx", "yunet_kornia", "insightface"] = "yunet_onnx"
+    long_side: Annotated[int, Strict(), Field(ge=0, le=8192)] = 640
+    score_threshold: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] = 0.75
+    nms_threshold: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] = 0.3
+    min_face_size: Annotated[float, Strict(), Field(ge=0.0)] = 16.0
+    batch_size: Annotated[int, Strict(), Field(ge=1)] = 8
+    model_pack: str = "buffalo_l"
+    model_root: OutPath | None = None
+
+    @field_validator("long_side")
+    @classmethod
+    def _long_side(cls, value: int) -> int:
+        if 0 < value < 64:
+            raise SpecProblem(f"expected 0 (full size) or at least 64 pixels, found {value}")
+        return value
+
+    def config(self, *, device: str = "cpu") -> DetectorConfig:
+        """The detector's own settings, for ``device`` (torch backends)."""
+        from vidswap.faces.detect import DetectorConfig
+
+        return DetectorConfig(**self.model_dump(exclude={"model_root"}), device=device,
+                              model_root=None if self.model_root is None else str(self.model_root))
+
+
+class SmoothingSpec(_Spec):
+    """Temporal smoothing of each track's landmarks: a fixed-lag smoother
+    (:class:`vidswap.faces.smooth.SmootherConfig`, same names and defaults).
+
+    Attributes:
+        lag: lookahead in frames (frame t is final once frame t + lag is seen); 0 = filter
+            only, no lookahead.
+        process_noise: variance of the per-frame acceleration, in face sizes²; larger follows
+            motion more closely and smooths less (only its ratio to ``measurement_noise``
+            matters).
+        measurement_noise: variance of detected landmarks around the truth, in face sizes².
+    """
+
+    lag: Annotated[int, Strict(), Field(ge=0, le=120)] = 8
+    process_noise: Annotated[float, Strict(), Field(gt=0.0)] = 2.5e-5
+    measurement_noise: Annotated[float, Strict(), Field(gt=0.0)] = 1e-4
+
+    def config(self) -> SmootherConfig:
+        """The smoother's own settings."""
+        from vidswap.faces.smooth import SmootherConfig
+
+        return SmootherConfig(**self.model_dump())
+
+
+class MaskSpec(_Spec):
+    """The soft mask that pastes the swapped face back into the frame
+    (:class:`vidswap.faces.mask.MaskConfig` and the compositor's colour matching).
+
+    Attributes:
+        shape: ``hull`` (landmark hull, pushed out) or ``ellipse``.
+        scale: how far the shape reaches, as a multiple of the landmarks' spread (hull) or of
+            the eye-to-mouth distance (ellipse semi-axes).
+        erosion: shrink the shape by this fraction of the 256² crop's side, in [0, 0.5).
+        blur: Gaussian feather sigma as a fraction of the crop's side, in [0, 0.5).
+        colour_match: give the swapped face the original's colour statistics inside the mask:
+            ``none``, or matched in ``lab`` or ``rgb``.
+    """
+
+    shape: Literal["hull", "ellipse"] = "hull"
+    scale: Annotated[float, Strict(), Field(gt=0.0)] = 1.9
+    erosion: Annotated[float, Strict(), Field(ge=0.0, lt=0.5)] = 0.02
+    blur: Annotated[float, Strict(), Field(ge=0.0, lt=0.5)] = 0.03
+    colour_match: Literal["none", "lab", "rgb"] = "none"
+
+    def config(self) -> MaskConfig:
+        """The mask's own settings."""
+        from vidswap.faces.mask import MaskConfig
+
+        return MaskConfig(**self.model_dump(exclude={"colour_match"}))
+
+    def blend(self) -> BlendConfig:
+        """The compositor's settings."""
+        from vidswap.faces.blend import BlendConfig
+
+        return BlendConfig(colour=self.colour_match)
+
+
+#: prores_ks profiles by name, as FFmpeg numbers them.
+PRORES_PROFILES = {"proxy": 0, "lt": 1, "standard": 2, "hq": 3, "4444": 4, "4444xq": 5}
+_CODEC_DEFAULTS: dict[str, dict[str, Any]] = {
+    "libx264": {"crf": 16, "preset": "slow"},
+    "libx265": {"crf": 18, "preset": "slow"},
+    "h264_nvenc": {"crf": 19, "preset": "p5"},
+    "auto": {"crf": 16},
+}
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                 "slower", "veryslow", "placebo")
+_PRESETS = {"libx264": _X26X_PRESETS, "libx265": _X26X_PRESETS,
+            "h264_nvenc": tuple(f"p{n}" for n in range(1, 8))}
+_BIT_DEPTHS = {"libx264": (8, 10), "libx265": (8, 10, 12), "h264_nvenc": (8, 10),
+               "prores_ks": (10,), "ffv1": (8, 10, 12), "auto": (8, 10)}
+_H264_CONTAINERS = (".mp4", ".mov", ".mkv", ".m4v")
+_CONTAINERS = {"libx264": _H264_CONTAINERS, "libx265": _H264_CONTAINERS,
+               "h264_nvenc": _H264_CONTAINERS, "auto": _H264_CONTAINERS,
+               "prores_ks": (".mov", ".mkv"), "ffv1": (".mkv", ".mov", ".avi", ".nut")}
+
+
+def _pix_fmt_depth(pix_fmt: str) -> int:
+    """Bits per sample of an FFmpeg pixel format (``yuv422p10le`` 10, ``rgb48le`` 16)."""
+    match = re.search(r"(\d+)(le|be)$", pix_fmt)
+    return min(int(match.group(1)), 16) if match else 8
+
+
+class EncodeSpec(_Spec):
+    """How the output video is encoded (:class:`vidswap.io.codecs.EncodeSettings`).
+
+    Unset ``crf`` and ``preset`` take the codec's post-production default (libx264 crf 16
+    slow, libx265 crf 18 slow, h264_nvenc cq 19 p5), written into the resolved pipeline so a
+    re-render on another machine encodes the same way.
+
+    Attributes:
+        codec: ``libx264``, ``libx265``, ``prores_ks``, ``ffv1`` (lossless), ``h264_nvenc``,
+            or ``auto`` (h264_nvenc when a GPU encoder opens, else libx264).
+        crf: constant quality 0-51, lower is better (x264/x265 crf, nvenc cq); ProRes and
+            FFV1 have none.
+        preset: speed/size trade-off (x264/x265: ultrafast … placebo; nvenc: p1 … p7).
+        pix_fmt: FFmpeg pixel format (e.g. ``yuv422p10le``); None = the input's chroma and
+            depth where the codec allows it (checked against the encoder at run time).
+        profile: prores_ks profile: proxy, lt, standard, hq, 4444, 4444xq; None = hq, or
+            4444 for a 4:4:4 pixel format.
+        bit_depth: bits per sample when ``pix_fmt`` is None; None = the input's.
+        threads: encoder threads; 0 lets FFmpeg choose.
+        audio: ``copy`` the audio (and subtitle) streams packet for packet, or ``none``.
+    """
+
+    codec: Literal["libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc", "auto"] = "libx264"
+    crf: Annotated[int, Strict(), Field(ge=0, le=51)] | None = None
+    preset: str | None = None
+    pix_fmt: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] | None = None
+    profile: Literal["proxy", "lt", "standard", "hq", "4444", "4444xq"] | None = None
+    bit_depth: Literal[8, 10, 12] | None = None
+    threads: Annotated[int, Strict(), Field(ge=0)] = 0
+    audio: Literal["copy", "none"] = "copy"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _codec_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        defaults = _CODEC_DEFAULTS.get(data.get("codec", "libx264"), {})
+        return {**data, **{k: v for k, v in defaults.items() if data.get(k) is None}}
+
+    @model_validator(mode="after")
+    def _check(self) -> EncodeSpec:
+        codec = self.codec
+        if self.crf is not None and codec in ("prores_ks", "ffv1"):
+            why = "its profile sets the quality" if codec == "prores_ks" else "it is lossless"
+            raise SpecProblem(f"{codec} has no crf ({why}); remove crf", "crf")
+        if self.preset is not None and self.preset not in _PRESETS.get(codec, ()):
+            allowed = _PRESETS.get(codec)
+            expected = (f"one of {', '.join(allowed)}" if allowed else
+                        "none: presets depend on the codec auto picks" if codec == "auto" else
+                        "none (remove it)")
+            raise SpecProblem(f"{codec} preset: expected {expected}, found {self.preset!r}",
+                              "preset")
+        if self.profile is not None and codec != "prores_ks":
+            raise SpecProblem(f"profile is for prores_ks; {codec} takes none", "profile")
+        if self.bit_depth is not None and self.bit_depth not in _BIT_DEPTHS[codec]:
+            raise SpecProblem(f"{codec} encodes {'/'.join(map(str, _BIT_DEPTHS[codec]))}-bit "
+                              f"video, not {self.bit_depth}-bit", "bit_depth")
+        if self.pix_fmt is not None:
+            depth = _pix_fmt_depth(self.pix_fmt)
+            if self.bit_depth is not None and depth != self.bit_depth:
+                raise SpecProblem(f"pix_fmt {self.pix_fmt} is {depth}-bit but bit_depth is "
+                                  f"{self.bit_depth}; set one of them", "pix_fmt")
+            if (self.profile or "").startswith("4444") and "444" not in self.pix_fmt:
+                raise SpecProblem(f"ProRes {self.profile} needs a 4:4:4 pix_fmt (yuv444p10le, "
+                                  f"yuva444p10le), found {self.pix_fmt}", "pix_fmt")
+        return self
+
+    def suits(self, path: Path) -> bool:
+        """True when the container of ``path`` (by extension) can hold this codec."""
+        return path.suffix.lower() in _CONTAINERS[self.codec]
+
+    def settings(self) -> EncodeSettings:
+        """The writer's own settings (``audio`` is the writer's ``copy_streams``)."""
+        from vidswap.io.codecs import EncodeSettings
+
+        profile = None if self.profile is None else PRORES_PROFILES[self.profile]
+        return EncodeSettings(codec=self.codec, crf=self.crf, preset=self.preset,
+                              pix_fmt=self.pix_fmt, bit_depth=self.bit_depth,
+                              prores_profile=profile, threads=self.threads)
+
+
+class OverrideSpec(_Spec):
+    """Different settings for a range of frames (frame-range reprocessing).
+
+    Each section given is the top-level section with the override's keys changed (merged when
+    the file is loaded); sections not given keep the top-level settings. Where overrides
+    overlap, the later one wins for the sections it names. Encode, input, output and sources
+    apply to the whole render and cannot be overridden.
+
+    Attributes:
+        frames: the range the override applies to.
+    """
+
+    frames: FrameRange
+    swaps: tuple[SwapSpec, ...] | None = None
+    model: ModelSpec | None = None
+    detector: DetectorSpec | None = None
+    smoothing: SmoothingSpec | None = None
+    mask: MaskSpec | None = None
+    watermark: Bool | None = None
+
+
+_MERGED_SECTIONS = ("model", "detector", "smoothing", "mask")
+
+
+def _deep_merge(base: Any, changes: Any) -> Any:
+    if not (isinstance(base, dict) and isinstance(changes, dict)):
+        return changes
+    merged = dict(base)
+    # A model named in one place and given by path in another: the override's choice wins.
+    if "path" in changes:
+        merged.pop("name", None)
+    if "name" in changes:
+        merged.pop("path", None)
+    for key, value in changes.items():
+        merged[key] = _deep_merge(base.get(key), value)
+    return merged
+
+
+class PipelineSpec(_Spec):
+    """A whole render: the shot, who is swapped with whom, and every setting.
+
+    Build it with :func:`vidswap.pipeline.load_pipeline`, which reads YAML, applies
+    command-line overrides and reports problems as ``FILE:LINE:COL: key: problem``.
+
+    Attributes:
+        version: format version of the file (see :mod:`vidswap.pipeline.compat`).
+        input: the shot.
+        output: where the result goes.
+        matte: also write the soft face mask as a greyscale video (lossless, same frames and
+            timestamps) or image sequence, for re-compositing.
+        frames: process only this range (default: every frame).
+        sources: named identities: name -> photos of that person (their embeddings are
+            averaged).
+        swaps: (target → source) pairs; may be omitted when there is one source set (then all
+            faces take it).
+        watermark: burn a visible "synthetic" mark into the frames.
+        overrides: settings for frame ranges, applied on top of the rest.
+    """
+
+    version: Literal[1] = CURRENT_VERSION
+    input: InputSpec
+    output: OutputSpec
+    matte: OutPath | None = None
+    frames: FrameRange | None = None
+    sources: Annotated[dict[str, Annotated[tuple[PhotoRef, ...], Field(min_length=1)]],
+                       Field(min_length=1)]
+    swaps: tuple[SwapSpec, ...] = ()
+    model: ModelSpec = ModelSpec()
+    detector: DetectorSpec = DetectorSpec()
+    smoothing: SmoothingSpec = SmoothingSpec()
+    mask: MaskSpec = MaskSpec()
+    encode: EncodeSpec = EncodeSpec()
+    watermark: Bool = False
+    overrides: tuple[OverrideSpec, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        sources = data.get("sources")
+        if isinstance(sources, dict):
+            data["sources"] = {name: _as_list(photos) for name, photos in sources.items()}
+            if "swaps" not in data and len(sources) == 1:
+                data["swaps"] = [{"source": next(iter(sources))}]
+        if isinstance(data.get("overrides"), list):
+            data["overrides"] = [
+                {key: _deep_merge(data.get(key), value) if key in _MERGED_SECTIONS else value
+                 for key, value in item.items()} if isinstance(item, dict) else item
+                for item in data["overrides"]]
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> PipelineSpec:
+        if not self.swaps:
+            raise SpecProblem(f"there are {len(self.sources)} source sets; say which faces "
+                              f"take which with swaps: [{{target: …, source: NAME}}]", "swaps")
+        named = [(("swaps", i), swap) for i, swap in enumerate(self.swaps)]
+        named += [(("overrides", j, "swaps", i), swap) for j, o in enumerate(self.overrides)
+                  for i, swap in enumerate(o.swaps or ())]
+        for loc, swap in named:
+            if swap.source not in self.sources:
+                raise SpecProblem(f"{swap.source!r} is not a source set; sources has "
+                                  f"{', '.join(self.sources)}", *loc, "source")
+        outputs = [(("output", "path"), self.output.path), (("output", "sequence"),
+                                                            self.output.sequence),
+                   (("matte",), self.matte)]
+        seen = {self.input.path.resolve(): "input.path"}
+        for loc, path in outputs:
+            if path is None:
+                continue
+            if path.resolve() in seen:
+                raise SpecProblem(f"{path} is also {seen[path.resolve()]}; vidswap never writes "
+                                  f"over its input or one output with another", *loc)
+            seen[path.resolve()] = ".".join(loc)
+        if self.output.path is not None and not self.encode.suits(self.output.path):
+            raise SpecProblem(f"a {self.output.path.suffix} file cannot hold {self.encode.codec}; "
+                              f"use {', '.join(_CONTAINERS[self.encode.codec])}", "output", "path")
+        if self.matte is not None and not (
+                (is_sequence_pattern(self.matte) and self.matte.suffix.lower() in IMAGE_SUFFIXES)
+                or self.matte.suffix.lower() in _CONTAINERS["ffv1"]):
+            raise SpecProblem(f"the matte is written losslessly (FFV1): use .mkv, .mov, .avi or "
+                              f"an image pattern such as matte.%04d.png, found {self.matte.name}",
+                              "matte")
+        return self
+
+    def with_override(self, override: OverrideSpec) -> PipelineSpec:
+        """This pipeline's settings inside ``override``'s frames (without the overrides list).
+
+        Args:
+            override: one of ``self.overrides``.
+
+        Returns:
+            A copy whose sections named by the override are replaced by the override's.
+        """
+        changes = {key: getattr(override, key) for key in (*_MERGED_SECTIONS, "swaps",
+                                                          "watermark")
+                   if getattr(override, key) is not None}
+        return self.model_copy(update={**changes, "overrides": ()})
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The resolved pipeline as JSON: absolute paths, every default filled in.
+
+        ``load_pipeline`` reads this back (JSON is YAML) to the same spec.
+        """
+        return self.model_dump_json(indent=indent)
