@@ -85,3 +85,23 @@ def test_help_lists_options() -> None:
     assert result.exit_code == 0
     for option in ("--identity", "--preset", "--same-share", "--resume", "--precision", "--sample-every"):
         assert option in result.output
+
+
+@pytest.mark.slow
+def test_two_process_ddp_run_with_gloo(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """`torchrun --nproc_per_node 2` on the CPU (gloo): one report, one checkpoint, both ranks in step."""
+    import os
+    import subprocess
+    import sys
+
+    _, data, identity = setup
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+                           "-m", "vidswap", "train", "aei", "--data", str(data), "--identity", str(identity),
+                           "-o", str(run), "--steps", "2", *COMMON],
+                          capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reports = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == 1 and reports[0]["step"] == 2
+    assert load_training_state(latest_checkpoint(run)[1], kind="aei").step == 2

@@ -112,6 +112,6 @@ def test_prepare_command_on_shared_photos(shared: Path, tmp_path: Path) -> None:
     assert len(entries) == second["total_crops"] == 2
     with Image.open(out / entries[0].crop) as crop:
         assert crop.size == (256, 256)
-    # The crop is aligned: the eyes land near the ArcFace template's eye positions (38, 52), (74, 52) x 256/112.
+    # Landmarks are kept in source pixels, eyes left to right on screen.
     lm = np.array(entries[0].landmarks)
     assert lm[0, 0] < lm[1, 0] and entries[0].sharpness > 20

@@ -86,6 +86,10 @@ def _train_config(ctx: click.Context, run: Path, resume: bool, values: dict[str,
 
 
 def _report(result: Any, run: Path, as_json: bool) -> None:
+    import os
+
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun only rank 0 reports
     last = result.history[-1] if result.history else {}
     summary = {"run": str(run), "step": result.step, "checkpoint": str(result.checkpoint) if result.checkpoint else None,
                "losses": {k: v for k, v in last.items() if k != "step"}}
