@@ -53,7 +53,8 @@ def test_train_aei_then_resume_then_hear(setup: tuple[Path, Path, Path]) -> None
 
     hear_run = root / "hear"
     hear = _run(["train", "hear", "--data", str(data), "--aei", str(run), "-o", str(hear_run), "--steps", "1",
-                 "--batch-size", "2", "--workers", "0", "--device", "cpu", "--sample-every", "1", "--quiet", "--json"])
+                 "--batch-size", "2", "--workers", "0", "--device", "cpu", "--sample-every", "1", "--hardest-share", "0.5",
+                 "--quiet", "--json"])
     assert hear["step"] == 1 and set(hear["losses"]) == {"total", "id", "chg", "rec"}
     assert all(math.isfinite(v) for v in hear["losses"].values())
     bundle = load_checkpoint(hear["checkpoint"])
@@ -61,6 +62,7 @@ def test_train_aei_then_resume_then_hear(setup: tuple[Path, Path, Path]) -> None
     aei = load_checkpoint(latest_checkpoint(run)[0]).aei.state_dict()
     assert all(torch.equal(v, aei[k]) for k, v in bundle.aei.state_dict().items())  # AEI-Net stayed frozen
     assert (hear_run / "samples" / "step_000000001.png").is_file()
+    assert len(json.loads((hear_run / "hardest_crops.json").read_text())["indices"]) == 2  # round(0.5 * 3)
     resumed = _run(["train", "hear", "--data", str(data), "-o", str(hear_run), "--resume", "--steps", "2", "--quiet",
                     "--json"])
     assert resumed["step"] == 2
@@ -105,3 +107,14 @@ def test_two_process_ddp_run_with_gloo(setup: tuple[Path, Path, Path], tmp_path:
     reports = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert len(reports) == 1 and reports[0]["step"] == 2
     assert load_training_state(latest_checkpoint(run)[1], kind="aei").step == 2
+
+
+def test_hardest_crops_takes_the_largest_errors() -> None:
+    from vidswap.errors import ConfigError
+    from vidswap.train.hear import hardest_crops
+
+    errors = torch.tensor([0.1, 0.5, 0.05, 0.4, 0.2])
+    assert hardest_crops(errors, 0.4) == [1, 3]
+    assert hardest_crops(errors, 0.01) == [1]
+    with pytest.raises(ConfigError):
+        hardest_crops(errors, 0.0)

@@ -139,10 +139,12 @@ def aei(ctx: click.Context, identity: Path | None, preset: str, identity_backbon
               "Not needed with --resume.")
 @click.option("--occlusions", default="shape,hand,glasses,cutout", show_default=True,
               help="Comma-separated occluder kinds pasted on targets.")
+@click.option("--hardest-share", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Train on this share of the crops AEI-Net reconstructs worst (taotaonice: 0.1).")
 @_common(same_share=0.5)
 @click.pass_context
-def hear(ctx: click.Context, aei_path: Path | None, occlusions: str, data: Path, run: Path, resume: bool,
-         quiet: bool, as_json: bool, **values: Any) -> None:
+def hear(ctx: click.Context, aei_path: Path | None, occlusions: str, hardest_share: float, data: Path, run: Path,
+         resume: bool, quiet: bool, as_json: bool, **values: Any) -> None:
     """Train HEAR-Net (L'_id + L_chg + L'_rec) on occluded targets, AEI-Net frozen."""
     from vidswap.train.hear import train_hear
     from vidswap.train.occlusion import OcclusionConfig
@@ -151,6 +153,6 @@ def hear(ctx: click.Context, aei_path: Path | None, occlusions: str, data: Path,
         raise click.UsageError("--aei is required for a new run (an AEI-Net model file or run folder)")
     occlusion = OcclusionConfig(kinds=tuple(k.strip() for k in occlusions.split(",") if k.strip()))
     config = _train_config(ctx, run, resume, values)
-    result = train_hear(data=data, run=run, train_config=config, aei=aei_path, occlusion=occlusion, resume=resume,
-                        progress=not quiet)
+    result = train_hear(data=data, run=run, train_config=config, aei=aei_path, occlusion=occlusion,
+                        hardest_share=hardest_share, resume=resume, progress=not quiet)
     _report(result, run, as_json)

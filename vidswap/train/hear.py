@@ -9,6 +9,7 @@ The checkpoint is a complete inference model file: AEI-Net, identity and HEAR-Ne
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,14 +17,14 @@ import torch
 from torch import Tensor, nn
 
 from vidswap import __version__
-from vidswap.errors import InputError
+from vidswap.errors import ConfigError, InputError
 from vidswap.models.aei import AEINet
 from vidswap.models.checkpoint import ModelBundle
 from vidswap.models.config import FaceShifterConfig
 from vidswap.models.hear import HEARNet
 from vidswap.models.identity import TorchIdentityEncoder
 from vidswap.train.config import TrainConfig
-from vidswap.train.data import step_generator
+from vidswap.train.data import FaceCrops, step_generator
 from vidswap.train.identity import identity_embedding
 from vidswap.train.loop import LoopResult, StepResult, check_run_folder, pair_batches, run_loop
 from vidswap.train.losses import hear_loss
@@ -32,7 +33,10 @@ from vidswap.train.runtime import Runtime, distribute, setup_runtime, teardown_r
 from vidswap.train.state import (TrainingState, latest_checkpoint, load_model_file, load_training_state,
                                  save_training_checkpoint)
 
-__all__ = ["HEARTrainer", "train_hear"]
+__all__ = ["HEARTrainer", "self_reconstruction_errors", "hardest_crops", "train_hear"]
+
+#: Where a HEAR-Net run keeps the crop indices it trains on (chosen once, reused on resume).
+SUBSET_NAME = "hardest_crops.json"
 
 
 @dataclass(eq=False)
@@ -126,8 +130,51 @@ class HEARTrainer:
         return save_training_checkpoint(run, config=self.model_config, networks=networks, state=state)
 
 
+def self_reconstruction_errors(trainer: HEARTrainer, crops: FaceCrops, *, batch_size: int = 8) -> Tensor:
+    """½ mean((X − AEI(X, z_id(X)))²) of every crop: how badly the frozen AEI-Net reconstructs it.
+
+    Returns:
+        ``len(crops)`` float32 errors, in dataset order.
+    """
+    errors = []
+    with torch.no_grad(), trainer.runtime.autocast():
+        for start in range(0, len(crops), batch_size):
+            x = torch.stack([crops[i] for i in range(start, min(start + batch_size, len(crops)))])
+            x = x.to(trainer.runtime.device)
+            y, _ = trainer.aei(x, identity_embedding(trainer.identity, x, trainer.model_config))
+            errors.append(0.5 * (y.float() - x).pow(2).flatten(1).mean(dim=1).cpu())
+    return torch.cat(errors)
+
+
+def hardest_crops(errors: Tensor, share: float) -> list[int]:
+    """Indices of the ``share`` of crops with the largest errors (at least one), sorted.
+
+    taotaonice trains HEAR-Net on the worst 10%: faces with occlusions are those AEI-Net
+    cannot reproduce, so they carry what HEAR-Net has to learn.
+    """
+    if not 0.0 < share <= 1.0:
+        raise ConfigError(f"hardest share must lie in (0, 1], got {share}")
+    count = max(1, round(share * len(errors)))
+    return sorted(torch.argsort(errors, descending=True)[:count].tolist())
+
+
+def _subset(run: Path, trainer: HEARTrainer, data: str | Path, share: float, resumed: bool) -> list[int] | None:
+    """The crops to train on: all (share 1), or the hardest, chosen on a fresh run and reread on resume."""
+    path = run / SUBSET_NAME
+    if resumed and path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))["indices"]
+    if share >= 1.0:
+        return None
+    crops = FaceCrops(data, image_size=trainer.model_config.image_size)
+    indices = hardest_crops(self_reconstruction_errors(trainer, crops), share)
+    if trainer.runtime.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"share": share, "indices": indices}), encoding="utf-8")
+    return indices
+
+
 def train_hear(*, data: str | Path, run: str | Path, train_config: TrainConfig, aei: str | Path | None = None,
-               occlusion: OcclusionConfig = OcclusionConfig(), resume: bool = False,
+               occlusion: OcclusionConfig = OcclusionConfig(), hardest_share: float = 1.0, resume: bool = False,
                progress: bool = True) -> LoopResult:
     """Train HEAR-Net for a trained AEI-Net, from scratch or from the run's last checkpoint.
 
@@ -137,6 +184,8 @@ def train_hear(*, data: str | Path, run: str | Path, train_config: TrainConfig, 
         train_config: steps, batch, optimiser, intervals, device, precision.
         aei: an AEI-Net model file or run folder (its latest checkpoint); a fresh run needs it.
         occlusion: the synthetic occluders pasted on targets.
+        hardest_share: train on this share of the crops that AEI-Net reconstructs worst (1: all;
+            taotaonice: 0.1). Chosen once on a fresh run and kept in ``RUN/hardest_crops.json``.
         resume: continue the run in ``run``.
         progress: show a progress bar on stderr.
 
@@ -148,15 +197,16 @@ def train_hear(*, data: str | Path, run: str | Path, train_config: TrainConfig, 
     run = Path(run)
     runtime = setup_runtime(train_config.device, train_config.precision)
     try:
-        if check_run_folder(run, resume=resume):
+        resumed = check_run_folder(run, resume=resume)
+        if resumed:
             trainer = HEARTrainer.resume(run, train_config, runtime, occlusion=occlusion)
         else:
             if aei is None:
                 raise InputError("a new HEAR-Net run needs --aei: an AEI-Net model file or training run folder")
             trainer = HEARTrainer.create(load_model_file(aei, runtime.device), train_config, runtime,
                                          occlusion=occlusion)
-        batches = pair_batches(data, config=train_config, runtime=runtime,
-                               image_size=trainer.model_config.image_size, start_step=trainer.step)
+        batches = pair_batches(data, config=train_config, runtime=runtime, image_size=trainer.model_config.image_size,
+                               start_step=trainer.step, subset=_subset(run, trainer, data, hardest_share, resumed))
         return run_loop(trainer, batches, run=run, config=train_config, runtime=runtime, progress=progress)
     finally:
         teardown_runtime(runtime)

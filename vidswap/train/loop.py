@@ -15,7 +15,7 @@ from typing import Protocol
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from vidswap.errors import OutputExistsError, TrainingError
 from vidswap.train.config import TrainConfig
@@ -60,10 +60,15 @@ class LoopResult:
     history: list[dict[str, float]]
 
 
-def pair_batches(data: str | Path, *, config: TrainConfig, runtime: Runtime, image_size: int,
-                 start_step: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    """Endless ``(x_s, x_t, same)`` batches of the dataset ``data`` from ``start_step`` on, on the device."""
-    crops = FaceCrops(data, image_size=image_size)
+def pair_batches(data: str | Path, *, config: TrainConfig, runtime: Runtime, image_size: int, start_step: int,
+                 subset: Sequence[int] | None = None) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """Endless ``(x_s, x_t, same)`` batches of the dataset ``data`` from ``start_step`` on, on the device.
+
+    ``subset`` restricts the pairs to those crop indices (e.g. HEAR-Net's hardest crops).
+    """
+    crops: Dataset[Tensor] = FaceCrops(data, image_size=image_size)
+    if subset is not None:
+        crops = Subset(crops, list(subset))
     sampler = PairSampler(len(crops), batch_size=config.batch_size, same_share=config.same_share, seed=config.seed,
                           start_step=start_step, rank=runtime.rank)
     loader = DataLoader(PairDataset(crops), batch_sampler=sampler, num_workers=config.num_workers,
