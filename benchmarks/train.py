@@ -52,37 +52,42 @@ def step_fn(net: str, cfg: FaceShifterConfig, batch: int, device: str):
     runtime = setup_runtime(device, "auto")
     torch.manual_seed(0)
     if net == "aei":
-        trainer = AEITrainer.create(cfg, build_identity_backbone(cfg.identity_backbone, num_features=cfg.c_id),
-                                    train, runtime)
+        identity = build_identity_backbone(cfg.identity_backbone, num_features=cfg.c_id)
+        trainer = AEITrainer.create(cfg, identity, train, runtime)
     else:
         trainer = HEARTrainer.create(build_bundle(cfg, hear=False), train, runtime)
     g = torch.Generator().manual_seed(0)
     x_s = (torch.rand(batch, 3, 256, 256, generator=g) * 2 - 1).to(runtime.device)
     x_t = (torch.rand(batch, 3, 256, 256, generator=g) * 2 - 1).to(runtime.device)
     same = (torch.arange(batch) < train.same_share * batch).to(runtime.device)
-    precision = "fp32" if runtime.autocast_dtype is None else str(runtime.autocast_dtype).removeprefix("torch.")
+    dtype = runtime.autocast_dtype
+    precision = "fp32" if dtype is None else str(dtype).removeprefix("torch.")
     return (lambda: trainer.train_step(x_s, x_t, same)), runtime.device, precision
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default="tiny,paper", help="comma-separated presets (default: both)")
     parser.add_argument("--nets", default="aei,hear", help="comma-separated trainers: aei, hear")
     parser.add_argument("--batches", default="1,4", help="tiny preset batch sizes (default: 1,4)")
     parser.add_argument("--paper-batches", default=None,
                         help="paper preset batch sizes (default: 1 on the CPU, 1,8 on CUDA)")
-    parser.add_argument("--devices", default=None, help="comma-separated devices (default: cpu, and cuda if present)")
+    parser.add_argument("--devices", default=None,
+                        help="comma-separated devices (default: cpu, and cuda if present)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default: 1)")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps, median reported (default: 3)")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = (args.devices.split(",") if args.devices
+               else ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     rows: list[Row] = []
-    print(f"{'net':5} {'preset':6} {'device':6} {'prec':5} {'batch':>5} {'median ms':>10} {'min..max ms':>19} "
-          f"{'images/s':>9}")
+    print(f"{'net':5} {'preset':6} {'device':6} {'prec':5} {'batch':>5} {'median ms':>10} "
+          f"{'min..max ms':>19} {'images/s':>9}")
     for device in devices:
         for preset in args.presets.split(","):
             cfg = FaceShifterConfig.preset(preset)
@@ -97,15 +102,18 @@ def main(argv: list[str] | None = None) -> int:
                     row = Row(net=net, preset=preset, device=dev.type, precision=precision, batch=batch,
                               timing=timing)
                     rows.append(row)
-                    print(f"{net:5} {preset:6} {dev.type:6} {precision:5} {batch:5d} {timing.median_s * 1e3:10.1f} "
-                          f"{timing.min_s * 1e3:9.1f}..{timing.max_s * 1e3:<9.1f} {row.images_per_s:9.2f}",
+                    print(f"{net:5} {preset:6} {dev.type:6} {precision:5} {batch:5d} "
+                          f"{timing.median_s * 1e3:10.1f} "
+                          f"{timing.min_s * 1e3:9.1f}..{timing.max_s * 1e3:<9.1f} "
+                          f"{row.images_per_s:9.2f}",
                           flush=True)
                     del fn
     if args.json:
         write_json(args.json, {
             "benchmark": "train.step", "environment": environment(torch.device(devices[-1])),
             "results": [{"net": r.net, "preset": r.preset, "device": r.device, "precision": r.precision,
-                         "batch": r.batch, "images_per_s": r.images_per_s, "timing": r.timing} for r in rows]})
+                         "batch": r.batch, "images_per_s": r.images_per_s, "timing": r.timing}
+                        for r in rows]})
     return 0
 
 

@@ -40,8 +40,8 @@ def _run(args: list[str]) -> dict:
 def test_train_aei_then_resume_then_hear(setup: tuple[Path, Path, Path]) -> None:
     root, data, identity = setup
     run = root / "aei"
-    first = _run(["train", "aei", "--data", str(data), "--identity", str(identity), "-o", str(run), "--steps", "1",
-                  *COMMON])
+    first = _run(["train", "aei", "--data", str(data), "--identity", str(identity), "-o", str(run),
+                  "--steps", "1", *COMMON])
     assert first["step"] == 1 and all(math.isfinite(v) for v in first["losses"].values())
     assert set(first["losses"]) == {"total", "adv", "att", "id", "rec", "d"}
     # --resume keeps the saved settings; a larger --steps given here extends the run.
@@ -53,8 +53,8 @@ def test_train_aei_then_resume_then_hear(setup: tuple[Path, Path, Path]) -> None
 
     hear_run = root / "hear"
     hear = _run(["train", "hear", "--data", str(data), "--aei", str(run), "-o", str(hear_run), "--steps", "1",
-                 "--batch-size", "2", "--workers", "0", "--device", "cpu", "--sample-every", "1", "--hardest-share", "0.5",
-                 "--quiet", "--json"])
+                 "--batch-size", "2", "--workers", "0", "--device", "cpu", "--sample-every", "1",
+                 "--hardest-share", "0.5", "--quiet", "--json"])
     assert hear["step"] == 1 and set(hear["losses"]) == {"total", "id", "chg", "rec"}
     assert all(math.isfinite(v) for v in hear["losses"].values())
     bundle = load_checkpoint(hear["checkpoint"])
@@ -63,8 +63,8 @@ def test_train_aei_then_resume_then_hear(setup: tuple[Path, Path, Path]) -> None
     assert all(torch.equal(v, aei[k]) for k, v in bundle.aei.state_dict().items())  # AEI-Net stayed frozen
     assert (hear_run / "samples" / "step_000000001.png").is_file()
     assert len(json.loads((hear_run / "hardest_crops.json").read_text())["indices"]) == 2  # round(0.5 * 3)
-    resumed = _run(["train", "hear", "--data", str(data), "-o", str(hear_run), "--resume", "--steps", "2", "--quiet",
-                    "--json"])
+    resumed = _run(["train", "hear", "--data", str(data), "-o", str(hear_run), "--resume", "--steps", "2",
+                    "--quiet", "--json"])
     assert resumed["step"] == 2
 
 
@@ -77,8 +77,8 @@ def test_train_aei_errors(setup: tuple[Path, Path, Path], args: list[str], messa
     onnx = root / "w600k_r50.onnx"
     onnx.write_bytes(b"\0")
     args = [a.format(onnx=onnx) for a in args]
-    result = CliRunner().invoke(main, ["train", "aei", "--data", str(data), "-o", str(root / "bad"), "--steps", "1",
-                                       *COMMON, *args])
+    result = CliRunner().invoke(main, ["train", "aei", "--data", str(data), "-o", str(root / "bad"),
+                                       "--steps", "1", *COMMON, *args])
     assert result.exit_code != 0 and message in result.output
 
 
@@ -99,9 +99,9 @@ def test_two_process_ddp_run_with_gloo(setup: tuple[Path, Path, Path], tmp_path:
     _, data, identity = setup
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-                           "-m", "vidswap", "train", "aei", "--data", str(data), "--identity", str(identity),
-                           "-o", str(run), "--steps", "2", *COMMON],
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--standalone", "-m", "vidswap", "train", "aei", "--data", str(data),
+                           "--identity", str(identity), "-o", str(run), "--steps", "2", *COMMON],
                           capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     reports = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]

@@ -17,7 +17,8 @@ from vidswap.train.data import (INDEX_NAME, FaceCrops, IndexEntry, PairDataset, 
 class TestIndex:
     def test_round_trip_and_append(self, tmp_path: Path) -> None:
         make_dataset(tmp_path, 2, size=8)
-        append_index(tmp_path, [IndexEntry(crop="x.png", source="v.mp4", frame=30, landmarks=((1.5, 2.0),) * 5)])
+        extra = IndexEntry(crop="x.png", source="v.mp4", frame=30, landmarks=((1.5, 2.0),) * 5)
+        append_index(tmp_path, [extra])
         entries = read_index(tmp_path)
         assert [e.crop for e in entries] == ["crop0.png", "crop1.png", "x.png"]
         assert entries[2].frame == 30 and entries[2].landmarks[0] == (1.5, 2.0) and entries[2].person is None
@@ -53,7 +54,8 @@ class TestFaceCrops:
 
 
 class TestPairSampler:
-    @pytest.mark.parametrize(("share", "batch", "same"), [(0.2, 10, 2), (0.0, 4, 0), (1.0, 3, 3), (0.5, 5, 2)])
+    @pytest.mark.parametrize(("share", "batch", "same"),
+                             [(0.2, 10, 2), (0.0, 4, 0), (1.0, 3, 3), (0.5, 5, 2)])
     def test_same_share(self, share: float, batch: int, same: int) -> None:
         sampler = PairSampler(1000, batch_size=batch, same_share=share, seed=1)
         for step in range(5):

@@ -35,7 +35,10 @@ class FakeDetector:
 
 def _photo(path: Path, *, smooth: bool = False) -> Path:
     rng = np.random.default_rng(0)
-    rgb = np.full((200, 200, 3), 128, np.uint8) if smooth else rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    if smooth:
+        rgb = np.full((200, 200, 3), 128, np.uint8)
+    else:
+        rgb = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(path)
     return path
 
@@ -44,7 +47,8 @@ class TestPrepareDataset:
     def test_crops_index_and_resume(self, tmp_path: Path) -> None:
         photos = tmp_path / "in" / "alice"
         photos.mkdir(parents=True)
-        a, b = _photo(photos / "a.png"), _photo(photos / "b.png")
+        a = _photo(photos / "a.png")
+        _photo(photos / "b.png")
         out = tmp_path / "ds"
         detector = FakeDetector()
         config = PrepareConfig(crop_size=64, person_from_folder=True)

@@ -23,7 +23,8 @@ import click
               help="Skip crops whose variance of the Laplacian is lower (blurry faces).")
 @click.option("--every", type=click.IntRange(min=1), default=10, show_default=True,
               help="In videos, use every N-th frame.")
-@click.option("--person-from-folder", is_flag=True, help="Label each crop with its input's parent folder name.")
+@click.option("--person-from-folder", is_flag=True,
+              help="Label each crop with its input's parent folder name.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document on stdout.")
 def prepare(inputs: tuple[Path, ...], output: Path, alignment: str, backend: str, min_face_size: float,
@@ -41,11 +42,12 @@ def prepare(inputs: tuple[Path, ...], output: Path, alignment: str, backend: str
                            every=every, person_from_folder=person_from_folder)
     detector = create_detector(DetectorConfig(backend=backend))
     report = prepare_dataset(inputs, output, detector=detector, config=config,
-                             wrap=lambda todo: track(todo, total=len(todo), description="prepare", unit="inputs",
-                                                     disable=quiet))
+                             wrap=lambda todo: track(todo, total=len(todo), description="prepare",
+                                                     unit="inputs", disable=quiet))
     if as_json:
         click.echo(json.dumps(asdict(report), sort_keys=True))
     else:
         crops = sum(r.crops for r in report.processed)
-        click.echo(f"{len(report.processed)} inputs prepared ({crops} crops), {len(report.already_done)} already "
-                   f"done; {report.total_crops} crops in {output}", err=True)
+        click.echo(f"{len(report.processed)} inputs prepared ({crops} crops), "
+                   f"{len(report.already_done)} already done; {report.total_crops} crops in {output}",
+                   err=True)

@@ -29,25 +29,30 @@ def _common(same_share: float) -> Callable[[Callable[..., Any]], Callable[..., A
                      help="Run folder: checkpoints/, samples/, losses.csv."),
         click.option("--steps", type=click.IntRange(min=1), default=defaults.steps, show_default=True,
                      help="Total optimiser steps (a resumed run stops at this total)."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=defaults.batch_size, show_default=True,
+        click.option("--batch-size", type=click.IntRange(min=1), default=defaults.batch_size,
+                     show_default=True,
                      help="Pairs per step (per process under torchrun)."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr, show_default=True,
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr,
+                     show_default=True,
                      help="Adam learning rate (betas 0, 0.999)."),
         click.option("--same-share", type=click.FloatRange(0, 1), default=same_share, show_default=True,
-                     help="Share of each batch with the same image as source and target (where L_rec applies)."),
+                     help="Share of each batch with the same image as source and target (where L_rec "
+                     "applies)."),
         click.option("--seed", type=int, default=defaults.seed, show_default=True,
                      help="Seed of weights, pairs and occlusions."),
         click.option("--log-every", type=click.IntRange(min=1), default=defaults.log_every, show_default=True,
                      help="Write losses to losses.csv (and TensorBoard if installed) every N steps."),
-        click.option("--sample-every", type=click.IntRange(min=0), default=defaults.sample_every, show_default=True,
+        click.option("--sample-every", type=click.IntRange(min=0), default=defaults.sample_every,
+                     show_default=True,
                      help="Save a sample grid (sources, targets, swaps) every N steps; 0 = never."),
         click.option("--checkpoint-every", type=click.IntRange(min=0), default=defaults.checkpoint_every,
                      show_default=True, help="Save a checkpoint every N steps (always at the end)."),
-        click.option("--device", default="cuda" if _cuda() else "cpu", show_default="cuda if present, else cpu",
+        click.option("--device", default="cuda" if _cuda() else "cpu",
+                     show_default="cuda if present, else cpu",
                      help="Torch device: cpu, cuda or cuda:N."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
-                     show_default=True, help="auto: bf16 autocast on CUDA (fp16 + grad scaler on older GPUs), "
-                     "fp32 on the CPU."),
+                     show_default=True, help="auto: bf16 autocast on CUDA (fp16 + grad scaler on older "
+                     "GPUs), fp32 on the CPU."),
         click.option("--workers", "num_workers", type=click.IntRange(min=0), default=2, show_default=True,
                      help="DataLoader processes reading crops."),
         click.option("--resume", is_flag=True,
@@ -91,7 +96,8 @@ def _report(result: Any, run: Path, as_json: bool) -> None:
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only rank 0 reports
     last = result.history[-1] if result.history else {}
-    summary = {"run": str(run), "step": result.step, "checkpoint": str(result.checkpoint) if result.checkpoint else None,
+    summary = {"run": str(run), "step": result.step,
+               "checkpoint": str(result.checkpoint) if result.checkpoint else None,
                "losses": {k: v for k, v in last.items() if k != "step"}}
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
@@ -106,8 +112,9 @@ def train() -> None:
 
 @train.command("aei")
 @click.option("--identity", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="ArcFace torch weights for the frozen identity encoder: an arcface_torch .pth or a vidswap "
-              "model file (.safetensors). ONNX models cannot be trained through. Not needed with --resume.")
+              help="ArcFace torch weights for the frozen identity encoder: an arcface_torch .pth or a "
+              "vidswap model file (.safetensors). ONNX models cannot be trained through. Not needed with "
+              "--resume.")
 @click.option("--preset", type=click.Choice(["paper", "tiny"]), default="paper", show_default=True,
               help="Network sizes: paper (184 M parameters) or tiny (tests).")
 @click.option("--identity-backbone", type=click.Choice(["iresnet50", "iresnet100", "iresnet-tiny"]),
@@ -143,8 +150,8 @@ def aei(ctx: click.Context, identity: Path | None, preset: str, identity_backbon
               help="Train on this share of the crops AEI-Net reconstructs worst (taotaonice: 0.1).")
 @_common(same_share=0.5)
 @click.pass_context
-def hear(ctx: click.Context, aei_path: Path | None, occlusions: str, hardest_share: float, data: Path, run: Path,
-         resume: bool, quiet: bool, as_json: bool, **values: Any) -> None:
+def hear(ctx: click.Context, aei_path: Path | None, occlusions: str, hardest_share: float, data: Path,
+         run: Path, resume: bool, quiet: bool, as_json: bool, **values: Any) -> None:
     """Train HEAR-Net (L'_id + L_chg + L'_rec) on occluded targets, AEI-Net frozen."""
     from vidswap.train.hear import train_hear
     from vidswap.train.occlusion import OcclusionConfig

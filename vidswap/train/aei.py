@@ -101,8 +101,8 @@ class AEITrainer:
         return trainer
 
     @classmethod
-    def _assemble(cls, model_config: FaceShifterConfig, train_config: TrainConfig, runtime: Runtime, aei: AEINet,
-                  disc: MultiScaleDiscriminator, identity: IResNet, *, step: int) -> AEITrainer:
+    def _assemble(cls, model_config: FaceShifterConfig, train_config: TrainConfig, runtime: Runtime,
+                  aei: AEINet, disc: MultiScaleDiscriminator, identity: IResNet, *, step: int) -> AEITrainer:
         adam = {"lr": train_config.lr, "betas": train_config.betas}
         return cls(model_config=model_config, train_config=train_config, runtime=runtime, aei=aei,
                    discriminator=disc, identity=TorchIdentityEncoder(identity.to(runtime.device)),
@@ -181,7 +181,8 @@ def train_aei(*, data: str | Path, run: str | Path, train_config: TrainConfig,
         else:
             if model_config is None or identity is None:
                 raise InputError("a new AEI-Net run needs a model config and --identity weights")
-            backbone = identity if isinstance(identity, IResNet) else load_identity_backbone(identity, model_config)
+            backbone = (identity if isinstance(identity, IResNet)
+                        else load_identity_backbone(identity, model_config))
             trainer = AEITrainer.create(model_config, backbone, train_config, runtime)
         batches = pair_batches(data, config=train_config, runtime=runtime,
                                image_size=trainer.model_config.image_size, start_step=trainer.step)

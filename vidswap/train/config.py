@@ -62,7 +62,8 @@ class TrainConfig:
         if not 0.0 <= self.same_share <= 1.0:
             raise ConfigError(f"same_share must lie in [0, 1], got {self.same_share!r}")
         if self.precision not in get_args(Precision):
-            raise ConfigError(f"precision must be one of {', '.join(get_args(Precision))}, got {self.precision!r}")
+            raise ConfigError(f"precision must be one of {', '.join(get_args(Precision))}, "
+                              f"got {self.precision!r}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
 

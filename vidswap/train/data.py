@@ -24,8 +24,8 @@ from torch.utils.data import Dataset
 
 from vidswap.errors import ConfigError, InputError
 
-__all__ = ["INDEX_NAME", "IndexEntry", "read_index", "append_index", "FaceCrops", "PairSampler", "PairDataset", "step_generator",
-           "image_to_tensor", "tensor_to_image"]
+__all__ = ["INDEX_NAME", "IndexEntry", "read_index", "append_index", "FaceCrops", "PairSampler",
+           "PairDataset", "step_generator", "image_to_tensor", "tensor_to_image"]
 
 #: The index file of a dataset folder.
 INDEX_NAME = "index.jsonl"
@@ -79,8 +79,8 @@ def read_index(folder: str | Path) -> list[IndexEntry]:
         try:
             entries.append(IndexEntry.from_json(line))
         except (KeyError, TypeError, ValueError) as err:
-            raise InputError(f"{path}:{number}: not a dataset index entry ({err}); expected a JSON object with "
-                             "crop, source, frame, landmarks") from err
+            raise InputError(f"{path}:{number}: not a dataset index entry ({err}); expected a JSON object "
+                             "with crop, source, frame, landmarks") from err
     return entries
 
 

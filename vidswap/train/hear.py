@@ -95,7 +95,8 @@ class HEARTrainer:
         return cls(model_config=bundle.config, train_config=train_config, runtime=runtime,
                    aei=bundle.aei.to(runtime.device), hear=hear,
                    identity=TorchIdentityEncoder(bundle.identity.to(runtime.device)),
-                   optimizer=torch.optim.Adam(hear.parameters(), lr=train_config.lr, betas=train_config.betas),
+                   optimizer=torch.optim.Adam(hear.parameters(), lr=train_config.lr,
+                                              betas=train_config.betas),
                    scaler=runtime.grad_scaler(), occlusion=occlusion, step=step)
 
     def train_step(self, x_s: Tensor, x_t: Tensor, same: Tensor) -> StepResult:
@@ -158,7 +159,8 @@ def hardest_crops(errors: Tensor, share: float) -> list[int]:
     return sorted(torch.argsort(errors, descending=True)[:count].tolist())
 
 
-def _subset(run: Path, trainer: HEARTrainer, data: str | Path, share: float, resumed: bool) -> list[int] | None:
+def _subset(run: Path, trainer: HEARTrainer, data: str | Path, share: float,
+            resumed: bool) -> list[int] | None:
     """The crops to train on: all (share 1), or the hardest, chosen on a fresh run and reread on resume."""
     path = run / SUBSET_NAME
     if resumed and path.is_file():
@@ -174,8 +176,8 @@ def _subset(run: Path, trainer: HEARTrainer, data: str | Path, share: float, res
 
 
 def train_hear(*, data: str | Path, run: str | Path, train_config: TrainConfig, aei: str | Path | None = None,
-               occlusion: OcclusionConfig = OcclusionConfig(), hardest_share: float = 1.0, resume: bool = False,
-               progress: bool = True) -> LoopResult:
+               occlusion: OcclusionConfig = OcclusionConfig(), hardest_share: float = 1.0,
+               resume: bool = False, progress: bool = True) -> LoopResult:
     """Train HEAR-Net for a trained AEI-Net, from scratch or from the run's last checkpoint.
 
     Args:
@@ -202,11 +204,14 @@ def train_hear(*, data: str | Path, run: str | Path, train_config: TrainConfig, 
             trainer = HEARTrainer.resume(run, train_config, runtime, occlusion=occlusion)
         else:
             if aei is None:
-                raise InputError("a new HEAR-Net run needs --aei: an AEI-Net model file or training run folder")
+                raise InputError("a new HEAR-Net run needs --aei: an AEI-Net model file or training run "
+                                 "folder")
             trainer = HEARTrainer.create(load_model_file(aei, runtime.device), train_config, runtime,
                                          occlusion=occlusion)
-        batches = pair_batches(data, config=train_config, runtime=runtime, image_size=trainer.model_config.image_size,
-                               start_step=trainer.step, subset=_subset(run, trainer, data, hardest_share, resumed))
+        subset = _subset(run, trainer, data, hardest_share, resumed)
+        batches = pair_batches(data, config=train_config, runtime=runtime,
+                               image_size=trainer.model_config.image_size, start_step=trainer.step,
+                               subset=subset)
         return run_loop(trainer, batches, run=run, config=train_config, runtime=runtime, progress=progress)
     finally:
         teardown_runtime(runtime)

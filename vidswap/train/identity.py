@@ -20,12 +20,13 @@ __all__ = ["load_identity_backbone", "identity_embedding"]
 
 
 def _read_state(path: Path) -> dict[str, Tensor]:
-    """The backbone's tensors: ``identity.*`` of a vidswap model file, a plain safetensors or .pth state dict."""
+    """The backbone's tensors: ``identity.*`` of a vidswap model file, or a safetensors / .pth state dict."""
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         raise ConfigError(f"--identity {path}: an ONNX recognition model is not differentiable, and training "
-                          "needs gradients of L_id through it. Give the torch weights of the same backbone: an "
-                          "arcface_torch .pth (e.g. ghost's backbone.pth) or a vidswap model file (.safetensors)")
+                          "needs gradients of L_id through it. Give the torch weights of the same backbone: "
+                          "an arcface_torch .pth (e.g. ghost's backbone.pth) or a vidswap model file "
+                          "(.safetensors)")
     if suffix == ".safetensors":
         from safetensors import SafetensorError, safe_open
 
@@ -61,7 +62,8 @@ def load_identity_backbone(path: str | Path, cfg: FaceShifterConfig) -> IResNet:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"--identity {path} does not exist; give ArcFace torch weights (.pth or .safetensors)")
+        raise InputError(f"--identity {path} does not exist; give ArcFace torch weights "
+                         "(.pth or .safetensors)")
     state = _read_state(path)
     backbone = build_identity_backbone(cfg.identity_backbone, num_features=cfg.c_id)
     expected = backbone.state_dict()
@@ -71,8 +73,8 @@ def load_identity_backbone(path: str | Path, cfg: FaceShifterConfig) -> IResNet:
     if missing or unexpected or wrong:
         raise CheckpointError(
             f"--identity {path} does not fit the {cfg.identity_backbone} backbone with {cfg.c_id} features "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]}); pick the matching "
-            "--identity-backbone (iresnet50 / iresnet100) or other weights")
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]}); pick the "
+            "matching --identity-backbone (iresnet50 / iresnet100) or other weights")
     backbone.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return backbone.eval().requires_grad_(False)
 

@@ -69,8 +69,8 @@ def pair_batches(data: str | Path, *, config: TrainConfig, runtime: Runtime, ima
     crops: Dataset[Tensor] = FaceCrops(data, image_size=image_size)
     if subset is not None:
         crops = Subset(crops, list(subset))
-    sampler = PairSampler(len(crops), batch_size=config.batch_size, same_share=config.same_share, seed=config.seed,
-                          start_step=start_step, rank=runtime.rank)
+    sampler = PairSampler(len(crops), batch_size=config.batch_size, same_share=config.same_share,
+                          seed=config.seed, start_step=start_step, rank=runtime.rank)
     loader = DataLoader(PairDataset(crops), batch_sampler=sampler, num_workers=config.num_workers,
                         pin_memory=runtime.device.type == "cuda", persistent_workers=config.num_workers > 0)
     for x_s, x_t, same in loader:
@@ -86,8 +86,8 @@ def check_run_folder(run: Path, *, resume: bool) -> bool:
     """
     has = latest_checkpoint(run) is not None
     if has and not resume:
-        raise OutputExistsError(f"{run} already holds a training run; pass --resume to continue it, or choose "
-                                "another -o folder")
+        raise OutputExistsError(f"{run} already holds a training run; pass --resume to continue it, or "
+                                "choose another -o folder")
     return has and resume
 
 
@@ -112,11 +112,11 @@ def run_loop(trainer: Trainer, batches: Iterator[tuple[Tensor, Tensor, Tensor]],
                 result = trainer.train_step(*next(batches))
                 step = trainer.step
                 bad = [k for k, v in result.losses.items() if not math.isfinite(v)]
-                # fp16's grad scaler skips steps with inf gradients; a non-finite loss value is a real failure.
+                # fp16's grad scaler skips steps with inf gradients; a non-finite loss is a real failure.
                 if bad:
                     raise TrainingError(f"step {step}: loss {', '.join(bad)} is not finite "
-                                        f"({ {k: result.losses[k] for k in bad} }); lower --lr or use --precision "
-                                        "fp32, then --resume from the last checkpoint")
+                                        f"({ {k: result.losses[k] for k in bad} }); lower --lr or use "
+                                        "--precision fp32, then --resume from the last checkpoint")
                 history.append({"step": float(step), **result.losses})
                 bar.advance(task)
                 if not runtime.is_main:
@@ -124,7 +124,8 @@ def run_loop(trainer: Trainer, batches: Iterator[tuple[Tensor, Tensor, Tensor]],
                 if step % config.log_every == 0 or step == config.steps:
                     log.write(step, result.losses)  # type: ignore[union-attr]
                 if config.sample_every and step % config.sample_every == 0:
-                    save_sample_grid(run / "samples" / f"step_{step:09d}.png", [s.detach() for s in result.samples])
+                    save_sample_grid(run / "samples" / f"step_{step:09d}.png",
+                                     [s.detach() for s in result.samples])
                 if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
                     checkpoint = trainer.save(run)
     finally:

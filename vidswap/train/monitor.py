@@ -62,7 +62,8 @@ class LossLog:
     def read(path: str | Path) -> list[dict[str, float]]:
         """The rows of a ``losses.csv`` as floats (``step`` included)."""
         with Path(path).open(newline="", encoding="utf-8") as f:
-            return [{k: float(v) if v != "" else math.nan for k, v in row.items()} for row in csv.DictReader(f)]
+            return [{k: float(v) if v != "" else math.nan for k, v in row.items()}
+                    for row in csv.DictReader(f)]
 
 
 def sample_grid(rows: Sequence[Tensor], *, columns: int = 4) -> np.ndarray:
@@ -76,7 +77,8 @@ def sample_grid(rows: Sequence[Tensor], *, columns: int = 4) -> np.ndarray:
         ``(len(rows)·H) x (columns·W) x 3`` uint8 RGB.
     """
     n = min(columns, min(r.shape[0] for r in rows))
-    return np.concatenate([np.concatenate([tensor_to_image(r[i]) for i in range(n)], axis=1) for r in rows], axis=0)
+    lines = [np.concatenate([tensor_to_image(r[i]) for i in range(n)], axis=1) for r in rows]
+    return np.concatenate(lines, axis=0)
 
 
 def save_sample_grid(path: str | Path, rows: Sequence[Tensor], *, columns: int = 4) -> Path:

@@ -185,7 +185,8 @@ def glasses_patch(size: int, generator: torch.Generator) -> Tensor:
     frame = lenses.abs() - thickness
     frame = torch.minimum(frame, _capsule(x, y, (-0.45 + rx, -0.05), (0.45 - rx, -0.05), thickness))
     for side in (-1.0, 1.0):
-        frame = torch.minimum(frame, _capsule(x, y, (side * (0.45 + rx), -0.05), (side * 0.98, -0.1), thickness))
+        temple = _capsule(x, y, (side * (0.45 + rx), -0.05), (side * 0.98, -0.1), thickness)
+        frame = torch.minimum(frame, temple)
     frame_alpha = _soft(frame, 2.0 / size)
     lens_alpha = _soft(lenses, 2.0 / size) * float(_uniform(generator, 0.1, 0.6))
     frame_colour, tint = _colour(generator, -1.0, 0.2), _colour(generator)
@@ -209,7 +210,8 @@ def cutout_patch(donor: Tensor, size: int, generator: torch.Generator) -> Tensor
     return torch.cat([rgb, alpha[None]])
 
 
-def paste_patches(images: Tensor, patches: Tensor, *, angle: Tensor, scale: Tensor, centre: Tensor) -> Occlusion:
+def paste_patches(images: Tensor, patches: Tensor, *, angle: Tensor, scale: Tensor,
+                  centre: Tensor) -> Occlusion:
     """Rotate, scale and paste one RGBA patch on each image (alpha compositing).
 
     Args:
@@ -223,8 +225,8 @@ def paste_patches(images: Tensor, patches: Tensor, *, angle: Tensor, scale: Tens
         The composited images and the pasted alpha.
     """
     if images.ndim != 4 or images.shape[1] != 3 or patches.shape[:2] != (images.shape[0], 4):
-        raise ShapeError(f"paste_patches expects images Bx3xHxW and patches Bx4xPxP, got {tuple(images.shape)} "
-                         f"and {tuple(patches.shape)}")
+        raise ShapeError(f"paste_patches expects images Bx3xHxW and patches Bx4xPxP, got "
+                         f"{tuple(images.shape)} and {tuple(patches.shape)}")
     dtype, device = images.dtype, images.device
     rad = torch.deg2rad(angle.to(device, torch.float32))
     cos, sin = rad.cos() / scale.to(device), rad.sin() / scale.to(device)

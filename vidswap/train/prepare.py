@@ -119,7 +119,8 @@ def _frames(path: Path, every: int) -> Iterator[tuple[int, np.ndarray]]:
 
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
-            raise MediaError(f"{path}: cannot decode this image; expected a JPEG, PNG or other OpenCV-readable file")
+            raise MediaError(f"{path}: cannot decode this image; expected a JPEG, PNG or other "
+                             "OpenCV-readable file")
         yield 0, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         return
     from vidswap.io.reader import VideoReader
@@ -201,9 +202,10 @@ def _prepare_input(path: Path, folder: Path, detector: Detector,
                 continue
             name = f"{path.stem}-{tag}-f{index:06d}-{k}.png"
             Image.fromarray(crop).save(folder / name)
-            entries.append(IndexEntry(crop=name, source=str(path), frame=index, person=person, sharpness=score,
-                                      landmarks=tuple((float(x), float(y)) for x, y in lm)))
-    return InputReport(source=str(path), frames=frames, crops=len(entries), small=small, blurry=blurry), entries
+            entries.append(IndexEntry(crop=name, source=str(path), frame=index, person=person,
+                                      sharpness=score, landmarks=tuple((float(x), float(y)) for x, y in lm)))
+    report = InputReport(source=str(path), frames=frames, crops=len(entries), small=small, blurry=blurry)
+    return report, entries
 
 
 def prepare_dataset(inputs: Sequence[str | Path], folder: str | Path, *, detector: Detector,
@@ -240,5 +242,6 @@ def prepare_dataset(inputs: Sequence[str | Path], folder: str | Path, *, detecto
         append_index(folder, entries)
         _record_done(folder, report)
         reports.append(report)
-    return PrepareReport(processed=tuple(reports), already_done=tuple(str(p) for p in paths if str(p) in done),
+    return PrepareReport(processed=tuple(reports),
+                         already_done=tuple(str(p) for p in paths if str(p) in done),
                          total_crops=len(read_index(folder)))

@@ -71,7 +71,8 @@ def save_training_checkpoint(run: str | Path, *, config: FaceShifterConfig, netw
     """Write the checkpoint of ``state.step`` (model file, then state file); returns the model file."""
     model_path, state_path = checkpoint_paths(run, state.step)
     write_checkpoint(model_path, config, {name: m.state_dict() for name, m in networks.items()},
-                     metadata={"source": f"vidswap train {state.kind}", "step": str(state.step), **(metadata or {})},
+                     metadata={"source": f"vidswap train {state.kind}", "step": str(state.step),
+                               **(metadata or {})},
                      overwrite=True)
     payload = {"format": STATE_FORMAT, "kind": state.kind, "step": state.step, "optimizers": state.optimizers,
                "scaler": state.scaler, "train_config": state.train_config, "version": state.version}
@@ -103,7 +104,8 @@ def load_training_state(path: str | Path, *, kind: str) -> TrainingState:
     if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path} is not a vidswap training state of format {STATE_FORMAT}")
     if data["kind"] != kind:
-        raise CheckpointError(f"{path} is a checkpoint of `vidswap train {data['kind']}`, not of `train {kind}`")
+        raise CheckpointError(f"{path} is a checkpoint of `vidswap train {data['kind']}`, "
+                              f"not of `train {kind}`")
     return TrainingState(kind=data["kind"], step=int(data["step"]), optimizers=data["optimizers"],
                          scaler=data["scaler"], train_config=data["train_config"], version=data["version"])
 
@@ -131,11 +133,10 @@ def load_model_file(path: str | Path, device: torch.device) -> ModelBundle:
     if path.is_dir():
         found = latest_checkpoint(path)
         if found is None:
-            raise InputError(f"{path} is a folder without checkpoints; give a run folder of `vidswap train aei` "
-                             "that saved one, or a model file (.safetensors)")
+            raise InputError(f"{path} is a folder without checkpoints; give a run folder of "
+                             "`vidswap train aei` that saved one, or a model file (.safetensors)")
         path = found[0]
     return load_checkpoint(path, device=device)
-
 
 
 def stored_train_config(run: str | Path) -> TrainConfig | None:
