@@ -119,3 +119,22 @@ def test_prepare_command_on_shared_photos(shared: Path, tmp_path: Path) -> None:
     # Landmarks are kept in source pixels, eyes left to right on screen.
     lm = np.array(entries[0].landmarks)
     assert lm[0, 0] < lm[1, 0] and entries[0].sharpness > 20
+
+
+def test_video_uses_every_nth_frame(tmp_path: Path) -> None:
+    import av
+
+    path = tmp_path / "clip.mp4"
+    rng = np.random.default_rng(2)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width = stream.height = 200
+        stream.pix_fmt = "yuv420p"
+        for _ in range(12):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (200, 200, 3), dtype=np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    report = prepare_dataset([path], tmp_path / "ds", detector=FakeDetector(),
+                             config=PrepareConfig(crop_size=64, every=5))
+    assert report.processed[0].frames == 3
+    assert [e.frame for e in read_index(tmp_path / "ds")] == [0, 5, 10]
