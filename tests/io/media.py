@@ -68,12 +68,15 @@ def make_clip(path: Path, *, frames: int = 24, width: int = 64, height: int = 48
         if rotation:
             video.set_display_rotation(rotation)
         sound = out.add_stream("aac", rate=48000, layout="stereo") if audio else None
+        if sound is not None:
+            sound.metadata["language"] = "fra"
         subs = None
         if subtitles:
             srt = av.open(str(_write_subtitles(path)))
             template = srt.streams.subtitles[0]
             subs = out.add_mux_stream("mov_text" if path.suffix in (".mp4", ".mov") else "subrip")
             subs.time_base = template.time_base
+            subs.metadata["language"] = "deu"
         pts = 0
         for index in range(frames):
             frame = av.VideoFrame.from_ndarray(frame_image(index, width, height), format="rgb24")

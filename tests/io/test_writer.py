@@ -45,7 +45,8 @@ def assert_same_metadata(source: Path, output: Path) -> None:
     # default): "unspecified" and "limited" are the same for YUV video.
     assert replace(b.video.color, range=b.video.color.range or 1) == replace(a.video.color, range=a.video.color.range or 1)
     assert b.timecode == a.timecode
-    assert [t.codec for t in b.audio] == [t.codec for t in a.audio]
+    assert [(t.codec, t.language) for t in b.audio] == [(t.codec, t.language) for t in a.audio]
+    assert [(t.codec, t.language) for t in b.subtitles] == [(t.codec, t.language) for t in a.subtitles]
 
 
 def assert_audio_copied(output: Path, expected: list[tuple[Fraction, bytes]]) -> None:

@@ -42,17 +42,21 @@ class ColorInfo:
     range: int = 0
 
     def names(self) -> dict[str, str]:
-        """The tags by FFmpeg's names (``bt709``, ``smpte170m``, ``tv`` ...)."""
-        from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
+        """The tags by ffprobe's names (``bt709``, ``smpte170m``, ``tv`` ...); unknown values as numbers."""
+        return {"primaries": _PRIMARIES.get(self.primaries, str(self.primaries)),
+                "transfer": _TRANSFERS.get(self.transfer, str(self.transfer)),
+                "matrix": _MATRICES.get(self.matrix, str(self.matrix)),
+                "range": _RANGES.get(self.range, str(self.range))}
 
-        def name(enum: Any, value: int) -> str:
-            try:
-                return enum(value).name.lower()
-            except ValueError:
-                return str(value)
 
-        return {"primaries": name(ColorPrimaries, self.primaries), "transfer": name(ColorTrc, self.transfer),
-                "matrix": name(Colorspace, self.matrix), "range": name(ColorRange, self.range)}
+# FFmpeg's enum values -> the names ffprobe prints (libavutil/pixdesc.c).
+_PRIMARIES = {1: "bt709", 2: "unknown", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film",
+              9: "bt2020", 10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213"}
+_TRANSFERS = {1: "bt709", 2: "unknown", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
+              13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 18: "arib-std-b67"}
+_MATRICES = {0: "gbr", 1: "bt709", 2: "unknown", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m",
+             8: "ycgco", 9: "bt2020nc", 10: "bt2020c"}
+_RANGES = {0: "unknown", 1: "tv", 2: "pc"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -74,7 +74,6 @@ class _PacketCopy:
             self.container.seek(int(start * 1_000_000), backward=True)  # AV_TIME_BASE units
         self.packets: Iterator[Any] = self.container.demux(*(self.container.streams[i] for i in outputs))
         self.pending: Any = None
-        self.copied = 0
 
     def until(self, output: av.container.OutputContainer, time: Fraction | None) -> None:
         """Mux source packets before ``time`` seconds (None: all that remain in range)."""
@@ -99,7 +98,6 @@ class _PacketCopy:
             packet.dts = None if packet.dts is None else packet.dts - offset
             packet.stream = self.outputs[packet.stream.index]
             output.mux(packet)
-            self.copied += 1
 
     def close(self) -> None:
         self.container.close()
@@ -164,8 +162,8 @@ class VideoWriter:
                                                          container_codecs=self._output.supported_codecs,
                                                          output=str(self.path))
             self._stream = self._add_video()
-            if copy_streams and not self.info.sequence:
-                self._add_copies()
+            if not self.info.sequence:
+                self._add_copies(tracks=copy_streams)
             if self.info.timecode:
                 rate = self.info.timecode_rate
                 moved = round(self._shift * video.time_base * rate)
@@ -190,10 +188,16 @@ class VideoWriter:
             stream.set_display_rotation(video.rotation)
         return stream
 
-    def _add_copies(self) -> None:
+    def _add_copies(self, *, tracks: bool) -> None:
+        """Copy the source's metadata (file and video stream) and, when ``tracks``, set up the
+        audio and subtitle tracks to copy."""
         outputs: dict[int, Any] = {}
         with open_input(self.info.path) as source:
-            for track in source.streams:
+            self._output.metadata.update(_kept_metadata(source.metadata))
+            video = source.streams[self.info.video.index]
+            self._stream.metadata.update(_kept_metadata(video.metadata))
+            self._stream.disposition = video.disposition
+            for track in source.streams if tracks else ():
                 if track.type not in ("audio", "subtitle"):
                     continue  # data tracks (tmcd) are rebuilt from metadata by the muxer
                 codec = track.codec_context.name if track.codec_context else "unknown"
@@ -202,7 +206,10 @@ class VideoWriter:
                                         f"{self._output.format.name} cannot hold it")
                     log.warning("%s: not copying %s", self.path, self.dropped[-1])
                     continue
-                outputs[track.index] = self._output.add_stream_from_template(track)
+                copied = self._output.add_stream_from_template(track)
+                copied.metadata.update(_kept_metadata(track.metadata))
+                copied.disposition = track.disposition
+                outputs[track.index] = copied
         if outputs:
             base = self.info.video.time_base
             self._copy = _PacketCopy(
@@ -294,6 +301,16 @@ class VideoWriter:
                 pass
             self._output = None
         self._temp.unlink(missing_ok=True)
+
+
+# Tags the muxer writes itself (or that describe the old encode): never copied.
+_OWN_TAGS = ("encoder", "major_brand", "minor_version", "compatible_brands", "timecode", "duration", "bps",
+             "number_of_", "_statistics_", "vendor_id")
+
+
+def _kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """Metadata worth carrying over (language, title, handler, creation time ...)."""
+    return {key: value for key, value in metadata.items() if not key.lower().startswith(_OWN_TAGS)}
 
 
 def _range_pts(info: MediaInfo, frames: FrameRange) -> tuple[int, int | None, int]:
