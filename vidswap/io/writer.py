@@ -49,8 +49,10 @@ def check_output(path: Path, *, source: Path | None, overwrite: bool) -> None:
         OutputExistsError: the output is the source (always refused) or exists.
         InputError: the output's folder does not exist.
     """
-    if source is not None and (path.resolve() == source.resolve()
-                               or (path.exists() and source.exists() and os.path.samefile(path, source))):
+    if source is not None and (
+        path.resolve() == source.resolve()
+        or (path.exists() and source.exists() and os.path.samefile(path, source))
+    ):
         raise OutputExistsError(f"{path}: is the input video; write the output to another file")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path}: exists; pass overwrite=True (--overwrite) to replace it")
@@ -65,8 +67,15 @@ class _PacketCopy:
     timestamps moved back by ``shift`` seconds; :meth:`until` copies those before a time.
     """
 
-    def __init__(self, source: Path, outputs: dict[int, Any], *, start: Fraction | None, end: Fraction | None,
-                 shift: Fraction) -> None:
+    def __init__(
+        self,
+        source: Path,
+        outputs: dict[int, Any],
+        *,
+        start: Fraction | None,
+        end: Fraction | None,
+        shift: Fraction,
+    ) -> None:
         self.container = open_input(source)
         self.outputs = outputs
         self.start, self.end, self.shift = start, end, shift
@@ -91,7 +100,11 @@ class _PacketCopy:
                 return
             if (self.start is not None and at < self.start) or (self.end is not None and at >= self.end):
                 continue
-            if packet.size == 2 and packet.stream.codec_context.name == "mov_text" and bytes(packet) == b"\0\0":
+            if (
+                packet.size == 2
+                and packet.stream.codec_context.name == "mov_text"
+                and bytes(packet) == b"\0\0"
+            ):
                 continue  # an empty mov_text sample filling a gap: the MP4 muxer writes its own
             offset = round(self.shift / packet.time_base)
             packet.pts = None if packet.pts is None else packet.pts - offset
@@ -132,9 +145,17 @@ class VideoWriter:
         dropped: source tracks not copied, with the reason.
     """
 
-    def __init__(self, path: str | Path, *, like: MediaInfo | VideoReader, settings: EncodeSettings | None = None,
-                 frames: FrameRange | None = None, overwrite: bool = False, copy_streams: bool = True,
-                 turn_upright: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        like: MediaInfo | VideoReader,
+        settings: EncodeSettings | None = None,
+        frames: FrameRange | None = None,
+        overwrite: bool = False,
+        copy_streams: bool = True,
+        turn_upright: bool = False,
+    ) -> None:
         import av
 
         self.path = Path(path)
@@ -156,11 +177,16 @@ class VideoWriter:
         try:
             self._output = av.open(str(self._temp), "w")
         except (av.FFmpegError, ValueError) as err:
-            raise MediaError(f"{self.path}: cannot write this kind of file ({err}); use .mp4, .mov or .mkv") from err
+            raise MediaError(
+                f"{self.path}: cannot write this kind of file ({err}); use .mp4, .mov or .mkv"
+            ) from err
         try:
-            self.encode: ResolvedEncode = resolve_encode(self.settings, source_pix_fmt=video.pix_fmt,
-                                                         container_codecs=self._output.supported_codecs,
-                                                         output=str(self.path))
+            self.encode: ResolvedEncode = resolve_encode(
+                self.settings,
+                source_pix_fmt=video.pix_fmt,
+                container_codecs=self._output.supported_codecs,
+                output=str(self.path),
+            )
             self._stream = self._add_video()
             if not self.info.sequence:
                 self._add_copies(tracks=copy_streams)
@@ -202,8 +228,10 @@ class VideoWriter:
                     continue  # data tracks (tmcd) are rebuilt from metadata by the muxer
                 codec = track.codec_context.name if track.codec_context else "unknown"
                 if codec not in self._output.supported_codecs:
-                    self.dropped.append(f"{track.type} track {track.index} ({codec}): "
-                                        f"{self._output.format.name} cannot hold it")
+                    self.dropped.append(
+                        f"{track.type} track {track.index} ({codec}): "
+                        f"{self._output.format.name} cannot hold it"
+                    )
                     log.warning("%s: not copying %s", self.path, self.dropped[-1])
                     continue
                 copied = self._output.add_stream_from_template(track)
@@ -213,9 +241,12 @@ class VideoWriter:
         if outputs:
             base = self.info.video.time_base
             self._copy = _PacketCopy(
-                self.info.path, outputs, shift=self._shift * base,
+                self.info.path,
+                outputs,
+                shift=self._shift * base,
                 start=self._first_pts * base if self.frames.start > 0 else None,
-                end=None if self._end_pts is None else self._end_pts * base)
+                end=None if self._end_pts is None else self._end_pts * base,
+            )
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -238,20 +269,32 @@ class VideoWriter:
 
         video = self.info.video
         if self._last_pts is not None and pts <= self._last_pts:
-            raise ConfigError(f"{self.path}: frames must come in presentation order; pts {pts} after {self._last_pts}")
+            raise ConfigError(
+                f"{self.path}: frames must come in presentation order; pts {pts} after {self._last_pts}"
+            )
         if pts < self._first_pts:
-            raise ConfigError(f"{self.path}: pts {pts} is before the first frame of range {self.frames} "
-                              f"(pts {self._first_pts})")
+            raise ConfigError(
+                f"{self.path}: pts {pts} is before the first frame of range {self.frames} "
+                f"(pts {self._first_pts})"
+            )
         image = stored(image, self._turn)
         gray = image.ndim == 2
-        if image.dtype != np.uint8 or image.shape[:2] != (video.height, video.width) or not (
-                gray or image.shape[2] == 3):
-            raise ConfigError(f"{self.path}: expected ({video.height}, {video.width}, 3) or "
-                              f"({video.height}, {video.width}) uint8, got {image.shape} {image.dtype}")
+        if (
+            image.dtype != np.uint8
+            or image.shape[:2] != (video.height, video.width)
+            or not (gray or image.shape[2] == 3)
+        ):
+            raise ConfigError(
+                f"{self.path}: expected ({video.height}, {video.width}, 3) or "
+                f"({video.height}, {video.width}) uint8, got {image.shape} {image.dtype}"
+            )
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="gray" if gray else "rgb24")
         if frame.format.name != self.encode.pix_fmt:
-            frame = frame.reformat(format=self.encode.pix_fmt, dst_colorspace=self._convert.matrix,
-                                   dst_color_range=self._convert.range)
+            frame = frame.reformat(
+                format=self.encode.pix_fmt,
+                dst_colorspace=self._convert.matrix,
+                dst_color_range=self._convert.range,
+            )
         # Tag every frame too: some encoders (prores_ks) ignore the codec context's colour tags.
         color = video.color
         frame.color_primaries, frame.color_trc = color.primaries, color.transfer
@@ -304,8 +347,18 @@ class VideoWriter:
 
 
 # Tags the muxer writes itself (or that describe the old encode): never copied.
-_OWN_TAGS = ("encoder", "major_brand", "minor_version", "compatible_brands", "timecode", "duration", "bps",
-             "number_of_", "_statistics_", "vendor_id")
+_OWN_TAGS = (
+    "encoder",
+    "major_brand",
+    "minor_version",
+    "compatible_brands",
+    "timecode",
+    "duration",
+    "bps",
+    "number_of_",
+    "_statistics_",
+    "vendor_id",
+)
 
 
 def _kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
@@ -325,5 +378,7 @@ def _range_pts(info: MediaInfo, frames: FrameRange) -> tuple[int, int | None, in
     if frames.start == 0 and end_open:
         return -(2**62), None, 0  # everything, timestamps as they are
     with open_input(info.path) as container:
-        stamps = packet_timestamps(container, video_stream(container, info.path), limit=stop + 1 + REORDER_MARGIN)
+        stamps = packet_timestamps(
+            container, video_stream(container, info.path), limit=stop + 1 + REORDER_MARGIN
+        )
     return stamps[frames.start], None if end_open else stamps[stop], stamps[frames.start] - stamps[0]
