@@ -61,6 +61,9 @@ class TestShiftTimecode:
         assert shift_timecode("00:59:59;29", 1, NTSC) == "01:00:00;00"
         assert shift_timecode("00:59:59:29", 1, NTSC) == "01:00:00:00"
         assert shift_timecode("01:00:00:00", 100, Fraction(25)) == "01:00:04:00"
+        # Minute 60 is a tenth minute: no frame numbers are dropped there.
+        assert shift_timecode("00:59:59;28", 3, NTSC) == "01:00:00;01"
+        assert shift_timecode("00:00:59;29", 1, NTSC) == "00:01:00;02"
 
     def test_inverse(self) -> None:
         assert shift_timecode(shift_timecode("10:00:00;00", 4321, NTSC), -4321, NTSC) == "10:00:00;00"

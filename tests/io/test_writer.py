@@ -114,7 +114,8 @@ class TestPassThrough:
 class TestRangeCopy:
     @pytest.mark.parametrize(
         ("clip", "start", "stop"),
-        [("audio", 5, 15), ("vfr", 9, 22), ("rotated_tc", 10, 24), ("prores", 3, 9), ("hd_tagged", 0, 12)],
+        [("audio", 5, 15), ("vfr", 9, 22), ("rotated_tc", 10, 24), ("prores", 3, 9), ("hd_tagged", 0, 12),
+         ("ten_bit_mkv", 7, 20), ("hevc_mp4", 17, 24)],
     )
     def test_keeps_the_frames_asked_for(
         self, clips: dict[str, Path], tmp_path: Path, clip: str, start: int, stop: int

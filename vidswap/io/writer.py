@@ -80,7 +80,9 @@ class _PacketCopy:
         self.outputs = outputs
         self.start, self.end, self.shift = start, end, shift
         if start is not None:
-            self.container.seek(int(start * 1_000_000), backward=True)  # AV_TIME_BASE units
+            # Seek a second early: some containers (Matroska) seek to a cluster by the video's
+            # key frame, and audio muxed ahead of the video must not be missed.
+            self.container.seek(max(0, int((start - 1) * 1_000_000)), backward=True)  # AV_TIME_BASE units
         self.packets: Iterator[Any] = self.container.demux(*(self.container.streams[i] for i in outputs))
         self.pending: Any = None
 
