@@ -41,7 +41,7 @@ class TestVideoReader:
         _, sequential = _read(clips[clip])
         reader, ranged = _read(clips[clip], frames=FrameRange(start=start, stop=start + 4))
         assert [f.index for f in ranged] == list(range(start, start + 4))
-        for got, want in zip(ranged, sequential[start:start + 4], strict=True):
+        for got, want in zip(ranged, sequential[start : start + 4], strict=True):
             assert got.pts == want.pts and np.array_equal(got.rgb, want.rgb)
         # Past the first key-frame interval (8 frames) the seek skips decoding from frame 0;
         # ProRes frames are all key frames, so nothing is decoded in vain.

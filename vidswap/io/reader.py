@@ -99,12 +99,22 @@ class VideoReader:
         skipped: frames decoded and dropped to reach ``frames.start`` after the seek.
     """
 
-    def __init__(self, path: str | Path, *, frames: FrameRange | None = None, queue_size: int = 8,
-                 threads: int = 0, turn_upright: bool = False, rate: Fraction | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        frames: FrameRange | None = None,
+        queue_size: int = 8,
+        threads: int = 0,
+        turn_upright: bool = False,
+        rate: Fraction | None = None,
+    ) -> None:
         if queue_size < 1:
             raise ConfigError(f"queue_size must be >= 1, got {queue_size}")
         self.info: MediaInfo = probe(path, rate=rate)
-        self.frames = (frames or FrameRange()).resolve(self.info.video.frame_count, source=str(self.info.path))
+        self.frames = (frames or FrameRange()).resolve(
+            self.info.video.frame_count, source=str(self.info.path)
+        )
         self.skipped = 0
         self._threads = threads
         self._turn = self.info.video.rotation if turn_upright else 0
@@ -120,7 +130,9 @@ class VideoReader:
 
     def __iter__(self) -> Iterator[Frame]:
         if self._thread is not None:
-            raise MediaError(f"{self.info.path}: a VideoReader is iterated once; open a new one to read again")
+            raise MediaError(
+                f"{self.info.path}: a VideoReader is iterated once; open a new one to read again"
+            )
         self._thread = threading.Thread(target=self._run, name="vidswap-decode", daemon=True)
         self._thread.start()
         while True:
@@ -205,15 +217,20 @@ class VideoReader:
                         continue
                     if index >= stop or self._stop.is_set():
                         return
-                    rgb = frame.reformat(format="rgb24", src_colorspace=convert.matrix,
-                                         src_color_range=convert.range).to_ndarray()
+                    rgb = frame.reformat(
+                        format="rgb24", src_colorspace=convert.matrix, src_color_range=convert.range
+                    ).to_ndarray()
                     yield self._make(index, pts, rgb)
                     index += 1
             except av.FFmpegError as err:
-                raise MediaError(f"{path}: decoding failed at frame {index} ({err}); the file may be damaged") from err
+                raise MediaError(
+                    f"{path}: decoding failed at frame {index} ({err}); the file may be damaged"
+                ) from err
         if index < stop:
-            raise MediaError(f"{path}: expected {stop} frames, the video stream ended after {index}; "
-                             "the file may be truncated")
+            raise MediaError(
+                f"{path}: expected {stop} frames, the video stream ended after {index}; "
+                "the file may be truncated"
+            )
 
 
 def _pts(frame: Any) -> int:
