@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from fractions import Fraction
 from pathlib import Path
 
@@ -63,9 +65,9 @@ class TestVideoReader:
         reader = VideoReader(clips["audio"], queue_size=2)
         iterator = iter(reader)
         first = next(iterator)
-        assert first.index == 0 and reader._queue.qsize() <= 2
+        assert first.index == 0
         reader.close()
-        assert reader._thread is not None and not reader._thread.is_alive()
+        assert not [t for t in threading.enumerate() if t.name == "vidswap-decode"]
 
     def test_tensor(self, clips: dict[str, Path]) -> None:
         _, frames = _read(clips["audio"], frames=FrameRange(stop=1))
