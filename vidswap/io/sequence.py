@@ -128,7 +128,6 @@ class ImageSequenceWriter:
             )
         self.pattern = str(pattern)
         self.number = start_number
-        self._codec, self._pix_fmt = _IMAGE_CODECS[Path(pattern).suffix.lower()]
 
     def __enter__(self) -> ImageSequenceWriter:
         return self
@@ -138,20 +137,30 @@ class ImageSequenceWriter:
 
     def write(self, rgb: np.ndarray) -> Path:
         """Write one ``(H, W, 3)`` uint8 RGB frame as the next file; returns its path."""
-        import av
-
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ConfigError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
-        context = av.CodecContext.create(self._codec, "w")
-        context.width, context.height, context.pix_fmt = rgb.shape[1], rgb.shape[0], self._pix_fmt
-        context.time_base = Fraction(1, 25)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        if self._pix_fmt != "rgb24":
-            frame = frame.reformat(format=self._pix_fmt, dst_colorspace=5, dst_color_range=2)
-        data = b"".join(bytes(p) for p in context.encode(frame) + context.encode(None))
-        path = Path(self.pattern % self.number)
-        temp = path.with_name(f".{path.name}.vidswap-tmp-{uuid.uuid4().hex[:8]}")
-        temp.write_bytes(data)
-        os.replace(temp, path)
+        path = write_image(Path(self.pattern % self.number), rgb)
         self.number += 1
         return path
+
+
+def write_image(path: Path, rgb: np.ndarray) -> Path:
+    """Write one ``(H, W, 3)`` uint8 RGB image (``.png``, ``.jpg``, ``.tif``) under a temporary
+    name in its folder, then rename it, so ``path`` never holds a partial file."""
+    import av
+
+    if path.suffix.lower() not in _IMAGE_CODECS:
+        raise ConfigError(f"{path}: cannot write images of this type; use one of "
+                          f"{', '.join(sorted(_IMAGE_CODECS))}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ConfigError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
+    codec, pix_fmt = _IMAGE_CODECS[path.suffix.lower()]
+    context = av.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt = rgb.shape[1], rgb.shape[0], pix_fmt
+    context.time_base = Fraction(1, 25)
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    if pix_fmt != "rgb24":
+        frame = frame.reformat(format=pix_fmt, dst_colorspace=5, dst_color_range=2)
+    data = b"".join(bytes(p) for p in context.encode(frame) + context.encode(None))
+    temp = path.with_name(f".{path.name}.vidswap-tmp-{uuid.uuid4().hex[:8]}")
+    temp.write_bytes(data)
+    os.replace(temp, path)
+    return path
