@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from tests.weights.helpers import files_under, payload, sha256, write_manifest
 from vidswap.errors import CheckpointError, ConfigError, InputError, OutputExistsError, WeightsError
 from vidswap.weights.cache import CacheSettings, read_record, resolve, verify
-from vidswap.weights.importer import import_file, load_pth_state_dict
+from vidswap.weights.importer import import_file
 from vidswap.weights.manifest import Manifest, load_manifest
 from vidswap.weights.metadata import read_provenance
 
@@ -72,15 +72,41 @@ class TestImportFile:
     def test_unsafe_pickle_is_refused(self, tmp_path: Path, cache: CacheSettings, manifest: Manifest) -> None:
         src = tmp_path / "evil.pth"
         torch.save({"w": torch.zeros(1), "x": Evil()}, src)
-        with pytest.raises(CheckpointError, match="weights_only"):
+        with pytest.raises(CheckpointError, match="more than tensors"):
             import_file(src, name="evil", cache=cache, manifest=manifest)
         assert files_under(cache.weights_dir) == []
 
-    def test_nested_checkpoint_names_the_key(self, tmp_path: Path) -> None:
+    def test_nested_checkpoint_names_the_key(self, tmp_path: Path, cache: CacheSettings,
+                                             manifest: Manifest) -> None:
         src = tmp_path / "train.pth"
         torch.save({"model.w": torch.zeros(1), "optimizer": {"lr": 0.1}}, src)
-        with pytest.raises(CheckpointError, match="'optimizer' holds a dict"):
-            load_pth_state_dict(src)
+        with pytest.raises(CheckpointError, match="'optimizer' is a dict"):
+            import_file(src, name="train", cache=cache, manifest=manifest)
+
+    def test_safetensors_keeps_carried_provenance(self, tmp_path: Path, cache: CacheSettings,
+                                                  manifest: Manifest) -> None:
+        from vidswap.weights.metadata import Provenance, save_tensors
+
+        carried = Provenance(source="https://example.org/G.pth", licence="Apache-2.0", original_sha256="cd" * 32,
+                             original_name="G.pth", converted_from="ghost", created="2026-01-01T00:00:00+00:00")
+        src = tmp_path / "converted.safetensors"
+        save_tensors({"w": torch.ones(3)}, src, provenance=carried)
+        resolved = import_file(src, name="conv", cache=cache, manifest=manifest)
+        assert read_provenance(resolved.path) == carried
+        assert (resolved.licence, resolved.source) == ("Apache-2.0", "https://example.org/G.pth")
+        relicensed = import_file(src, name="conv", cache=cache, manifest=manifest, licence="MIT", force=True)
+        assert read_provenance(relicensed.path).licence == "MIT"
+
+    def test_plain_safetensors_gains_provenance(self, tmp_path: Path, cache: CacheSettings,
+                                                manifest: Manifest) -> None:
+        from safetensors.torch import save_file
+
+        src = tmp_path / "plain.safetensors"
+        save_file({"w": torch.arange(4.0)}, str(src))
+        resolved = import_file(src, name="plain", cache=cache, manifest=manifest, licence="CC0-1.0")
+        provenance = read_provenance(resolved.path)
+        assert provenance.licence == "CC0-1.0" and provenance.original_sha256 == sha256(src.read_bytes())
+        torch.testing.assert_close(load_file(str(resolved.path))["w"], torch.arange(4.0))
 
     def test_existing_name_needs_force(self, tmp_path: Path, cache: CacheSettings, manifest: Manifest) -> None:
         src = tmp_path / "a.onnx"

@@ -160,6 +160,44 @@ def import_(obj: _Context, file: Path, name: str, licence: str | None, role: str
     click.echo(str(resolved.path))
 
 
+@weights.command()
+@click.option("--from", "layout", type=click.Choice(["ghost", "arcface-onnx"]), required=True,
+              help="What SOURCE is: a ghost AEI-Net G_unet_*.pth, or an insightface recognition ONNX model.")
+@click.argument("source", metavar="SOURCE")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              metavar="OUT.safetensors", help="File to write.")
+@click.option("--identity", default="ghost_arcface_backbone", show_default=True, metavar="REF",
+              help="ghost: the ArcFace iresnet100 backbone to put in the model file (name or path).")
+@click.option("--backbone", type=click.Choice(["iresnet50", "iresnet100"]), default=None,
+              help="arcface-onnx: the IResNet SOURCE is (found from its blocks when not given).")
+@click.option("--offline", is_flag=True, help="Never download: SOURCE and --identity must be cached or paths.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@pass_context
+def convert(obj: _Context, layout: str, source: str, output: Path, identity: str, backbone: str | None,
+            offline: bool, force: bool) -> None:
+    """Convert a community checkpoint into a vidswap file with its provenance.
+
+    SOURCE is a manifest name (fetched on first use), a cache name or a path.
+    `--from ghost` writes a model file (ghost's AEI-Net plus the --identity backbone) that
+    `vidswap run` loads; `--from arcface-onnx` writes an IResNet state dict (e.g. from
+    buffalo_l's w600k_r50 or antelopev2's glintr100), usable as --identity and for training.
+    Unknown or mismatching keys are refused, naming the first.
+    """
+    from vidswap.weights.convert import convert_arcface_file, convert_ghost_file
+    from vidswap.weights.fetch import ensure
+
+    where = {"cache": obj.cache, "manifest": obj.manifest, "offline": offline}
+    weights_in = ensure(source, **where)
+    if layout == "ghost":
+        identity_in = ensure(identity, **where)
+        convert_ghost_file(weights_in, identity_in, output, overwrite=force)
+        click.echo(f"licence: {weights_in.licence}; identity encoder: {identity_in.licence}", err=True)
+    else:
+        name, _ = convert_arcface_file(weights_in, output, backbone=backbone, overwrite=force)  # type: ignore[arg-type]
+        click.echo(f"{name}; licence: {weights_in.licence}", err=True)
+    click.echo(str(output))
+
+
 def _rows(obj: _Context) -> list[dict]:
     """One row per manifest entry, then per imported entry, for `list`."""
     from vidswap.errors import WeightsError

@@ -101,7 +101,8 @@ class CacheRecord(_Frozen):
     """What a cache entry holds and where it came from (``vidswap-record.json``).
 
     Attributes:
-        origin: ``download`` (fetched from ``source``) or ``import`` (copied or converted from it).
+        origin: ``download`` (fetched from ``source``), ``import`` (copied or converted from it)
+            or ``convert`` (made by a converter from cached weights).
         main: the file a reference resolves to; ``None`` for a pack, which resolves to its folder.
         original_sha256: sha256 of what was downloaded or imported, before extraction or
             conversion.
@@ -111,7 +112,7 @@ class CacheRecord(_Frozen):
 
     version: Literal[1] = 1
     name: str
-    origin: Literal["download", "import"]
+    origin: Literal["download", "import", "convert"]
     role: Role | None
     format: Format
     main: str | None
