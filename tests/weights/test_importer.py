@@ -150,3 +150,20 @@ class TestImportFile:
         (tmp_path / "x.txt").write_text("hi")
         with pytest.raises(ConfigError, match="'.txt'"):
             import_file(tmp_path / "x.txt", name="x", cache=cache, manifest=manifest)
+
+
+class TestPermissions:
+    def test_cache_entries_follow_the_umask(self, tmp_path: Path, cache: CacheSettings, manifest: Manifest) -> None:
+        """A studio shares one cache: entries must not be private to whoever imported them."""
+        import os
+        import stat
+
+        src = tmp_path / "shared.pth"
+        torch.save({"w": torch.ones(2)}, src)
+        previous = os.umask(0o022)
+        try:
+            resolved = import_file(src, name="shared", cache=cache, manifest=manifest)
+        finally:
+            os.umask(previous)
+        assert stat.S_IMODE(resolved.path.stat().st_mode) == 0o644
+        assert stat.S_IMODE(resolved.path.parent.stat().st_mode) == 0o755

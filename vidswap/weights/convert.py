@@ -13,7 +13,7 @@ calls: it fetches ghost's weights on first use and keeps the converted model in 
 from __future__ import annotations
 
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -154,7 +154,8 @@ def ensure_ghost_model(*, aei: str = "ghost_unet_2blocks", identity: str = "ghos
     aei_weights = ensure(aei, cache=cache, manifest=manifest, offline=offline, progress=progress)
     identity_weights = ensure(identity, cache=cache, manifest=manifest, offline=offline, progress=progress)
     cache.staging_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{name}.convert-", dir=cache.staging_dir))
+    staging = cache.staging_dir / f"{name}.convert-{uuid.uuid4().hex}"  # mkdtemp would make it private
+    staging.mkdir()
     try:
         output = convert_ghost_file(aei_weights, identity_weights, staging / "model.safetensors")
         record = CacheRecord(name=name, origin="convert", role="aei", format="safetensors", main=output.name,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 
 from vidswap.errors import ConfigError, InputError, OutputExistsError, WeightsError
@@ -64,7 +64,8 @@ def import_file(src: Path, *, name: str, cache: CacheSettings, manifest: Manifes
         raise OutputExistsError(f"{name!r} is already in the cache ({cache.entry_dir(name)}); "
                                 f"pass --force to replace it")
     cache.staging_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{name}.import-", dir=cache.staging_dir))
+    staging = cache.staging_dir / f"{name}.import-{uuid.uuid4().hex}"  # mkdtemp would make it private
+    staging.mkdir()
     try:
         if name in manifest:
             return _import_original(src, name=name, staging=staging, cache=cache, manifest=manifest,

@@ -172,4 +172,8 @@ def save_tensors(tensors: Mapping[str, torch.Tensor], dest: Path, *, provenance:
     tmp = dest.with_name(dest.name + ".tmp")
     save_file(plain, str(tmp), metadata={HEADER_KEY: json.dumps({"metadata": provenance.to_metadata()},
                                                                 sort_keys=True)})
+    # safetensors creates private (0600) files; a shared cache needs the usual permissions.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
     os.replace(tmp, dest)
