@@ -10,7 +10,7 @@ import torch
 
 from vidswap.errors import ConfigError, ShapeError
 from vidswap.models import IdentityEncoder, IResNet, OnnxIdentityEncoder, TorchIdentityEncoder
-from vidswap.models.identity import build_identity_backbone
+from vidswap.models.identity import build_identity_backbone, resize_for_identity
 
 
 class TestIResNet:
@@ -20,8 +20,9 @@ class TestIResNet:
             sd = build_identity_backbone(name).state_dict()
         assert f"layer3.{stage3 - 1}.conv2.weight" in sd and f"layer3.{stage3}.bn1.weight" not in sd
         for key, shape in {"conv1.weight": (64, 3, 3, 3), "prelu.weight": (64,),
-                           "layer1.0.downsample.0.weight": (64, 64, 1, 1), "layer2.0.downsample.1.running_var": (128,),
-                           "layer4.2.prelu.weight": (512,), "bn2.weight": (512,), "fc.weight": (512, 512 * 49),
+                           "layer1.0.downsample.0.weight": (64, 64, 1, 1),
+                           "layer2.0.downsample.1.running_var": (128,), "layer4.2.prelu.weight": (512,),
+                           "bn2.weight": (512,), "fc.weight": (512, 512 * 49),
                            "features.running_mean": (512,)}.items():
             assert tuple(sd[key].shape) == shape, key
         assert "layer1.1.downsample.0.weight" not in sd
@@ -85,3 +86,13 @@ class TestOnnxIdentityEncoder:
         fed = crops * 127.5 + 127.5 if mxnet_style else crops
         expected = fed.reshape(2, -1).numpy() @ weight
         np.testing.assert_allclose(enc.embed(crops).numpy(), expected, rtol=1e-4, atol=1e-3)
+
+
+class TestResizeForIdentity:
+    def test_whole_crop_to_112(self) -> None:
+        images = torch.rand(2, 3, 256, 256) * 2 - 1
+        crops = resize_for_identity(images)
+        assert crops.shape == (2, 3, 112, 112)
+        torch.testing.assert_close(crops.mean(dim=(2, 3)), images.mean(dim=(2, 3)), atol=2e-2, rtol=0)
+        flat = resize_for_identity(torch.full((1, 3, 256, 256), 0.5))
+        torch.testing.assert_close(flat, torch.full((1, 3, 112, 112), 0.5))

@@ -9,7 +9,22 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vidswap.models.aei import AEINet
+    from vidswap.models.checkpoint import ModelBundle, build_bundle, load_checkpoint, save_checkpoint
+    from vidswap.models.config import FaceShifterConfig
+    from vidswap.models.discriminator import MultiScaleDiscriminator
+    from vidswap.models.hear import HEARNet
+    from vidswap.models.identity import (
+        IdentityEncoder,
+        IResNet,
+        OnnxIdentityEncoder,
+        TorchIdentityEncoder,
+        build_identity_backbone,
+        resize_for_identity,
+    )
 
 __all__ = [
     "FaceShifterConfig",
@@ -21,6 +36,7 @@ __all__ = [
     "TorchIdentityEncoder",
     "OnnxIdentityEncoder",
     "build_identity_backbone",
+    "resize_for_identity",
     "ModelBundle",
     "build_bundle",
     "save_checkpoint",
@@ -37,6 +53,7 @@ _HOMES = {
     "TorchIdentityEncoder": "identity",
     "OnnxIdentityEncoder": "identity",
     "build_identity_backbone": "identity",
+    "resize_for_identity": "identity",
     "ModelBundle": "checkpoint",
     "build_bundle": "checkpoint",
     "save_checkpoint": "checkpoint",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vidswap.errors import ConfigError, InputError, ShapeError
@@ -25,8 +26,8 @@ from vidswap.errors import ConfigError, InputError, ShapeError
 if TYPE_CHECKING:
     from vidswap.models.config import IdentityBackbone
 
-__all__ = ["IBasicBlock", "IResNet", "build_identity_backbone", "IdentityEncoder", "TorchIdentityEncoder",
-           "OnnxIdentityEncoder", "CROP_SIZE", "EMBEDDING_SIZE"]
+__all__ = ["IBasicBlock", "IResNet", "build_identity_backbone", "resize_for_identity", "IdentityEncoder",
+           "TorchIdentityEncoder", "OnnxIdentityEncoder", "CROP_SIZE", "EMBEDDING_SIZE"]
 
 CROP_SIZE = 112
 EMBEDDING_SIZE = 512
@@ -41,7 +42,8 @@ _ARCHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 
 def _check_crops(crops: Tensor) -> None:
     if crops.ndim != 4 or tuple(crops.shape[1:]) != (3, CROP_SIZE, CROP_SIZE):
-        raise ShapeError(f"the identity encoder expects crops Bx3x{CROP_SIZE}x{CROP_SIZE}, got {tuple(crops.shape)}")
+        raise ShapeError(f"the identity encoder expects crops Bx3x{CROP_SIZE}x{CROP_SIZE}, "
+                         f"got {tuple(crops.shape)}")
 
 
 class IBasicBlock(nn.Module):
@@ -55,9 +57,10 @@ class IBasicBlock(nn.Module):
         self.prelu = nn.PReLU(channels)
         self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
         self.bn3 = nn.BatchNorm2d(channels, eps=1e-5)
-        self.downsample = (nn.Sequential(nn.Conv2d(in_channels, channels, kernel_size=1, stride=stride, bias=False),
-                                         nn.BatchNorm2d(channels, eps=1e-5))
-                           if stride != 1 or in_channels != channels else None)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(in_channels, channels, kernel_size=1, stride=stride, bias=False),
+                          nn.BatchNorm2d(channels, eps=1e-5))
+            if stride != 1 or in_channels != channels else None)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.bn3(self.conv2(self.prelu(self.bn2(self.conv1(self.bn1(x))))))
@@ -110,6 +113,22 @@ def build_identity_backbone(name: IdentityBackbone, *, num_features: int = EMBED
         raise ConfigError(f"unknown identity backbone {name!r}; expected one of {', '.join(_ARCHS)}")
     layers, widths = _ARCHS[name]
     return IResNet(layers, widths=widths, num_features=num_features)
+
+
+def resize_for_identity(images: Tensor) -> Tensor:
+    """The 112² identity crops of aligned 256² face crops: the whole crop, resized.
+
+    Right for both alignments of :class:`~vidswap.models.config.FaceShifterConfig` (the
+    ArcFace template scaled to the crop, and ghost's pose templates, which are close to it).
+    Bilinear without antialiasing, as ghost computed z_id during training.
+
+    Args:
+        images: Bx3xSxS RGB in [-1, 1].
+
+    Returns:
+        Bx3x112x112 RGB in [-1, 1].
+    """
+    return F.interpolate(images, size=(CROP_SIZE, CROP_SIZE), mode="bilinear", align_corners=False)
 
 
 @runtime_checkable
@@ -168,7 +187,8 @@ class OnnxIdentityEncoder:
         first = [node.name for node in onnx.load(str(path), load_external_data=False).graph.node[:8]]
         self.raw_pixels = (any(n.startswith(("Sub", "_minus")) for n in first)
                            and any(n.startswith(("Mul", "_mul")) for n in first))
-        self.session = onnxruntime.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(str(path),
+                                                    providers=providers or ["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     def embed(self, crops: Tensor) -> Tensor:

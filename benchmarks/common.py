@@ -1,0 +1,69 @@
+"""Shared benchmark helpers: timing with warm-up and device sync, environment record, JSON output."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call: median and spread (min, max) over ``repeats`` timed calls."""
+
+    median_s: float
+    min_s: float
+    max_s: float
+    repeats: int
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued device work, so a timer measures the work and not its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn: Callable[[], Any], device: torch.device, *, warmup: int = 2, repeats: int = 5) -> Timing:
+    """Time ``fn()`` after ``warmup`` untimed calls; the device is synced inside the timed region."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        samples.append(time.perf_counter() - start)
+    return Timing(median_s=statistics.median(samples), min_s=min(samples), max_s=max(samples),
+                  repeats=repeats)
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (with ``-dirty`` when it has changes), or None outside git."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """What the figures depend on: commit, versions, device, CPU threads."""
+    return {"commit": git_commit(), "python": platform.python_version(), "torch": torch.__version__,
+            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "cpu_threads": torch.get_num_threads()}
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` as strict JSON (dataclasses expanded)."""
+    path.write_text(json.dumps(doc, indent=2, default=lambda o: asdict(o), allow_nan=False) + "\n")

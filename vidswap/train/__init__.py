@@ -1,0 +1,1 @@
+"""Training: datasets, losses, the AEI-Net and HEAR-Net loops."""
