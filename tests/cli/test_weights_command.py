@@ -100,7 +100,7 @@ class TestFetchAndVerify:
             {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"abc"), "sha256": sha256(b"abd")}])
         result = run("--home", str(home), "--manifest", str(manifest), "fetch", "g", "--quiet")
         assert result.exit_code == 1 and result.stderr.startswith("error: ") and "sha256" in result.stderr
-        assert not any(p.is_file() for p in home.rglob("*"))
+        assert not any(p.is_file() for p in (home / "weights").rglob("*"))
 
     def test_offline_fetch_fails_with_instructions(self, no_network: None, home: Path) -> None:
         result = run("--home", str(home), "fetch", "ghost_unet_2blocks", "--offline")

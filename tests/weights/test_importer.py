@@ -132,7 +132,7 @@ class TestImportFile:
         wrong.write_bytes(payload(3000, seed=10))
         with pytest.raises(WeightsError, match="sha256"):
             import_file(wrong, name="ghost", cache=cache, manifest=manifest)
-        assert files_under(cache.home) == []
+        assert files_under(cache.weights_dir) == []
 
     @pytest.mark.parametrize(("name", "kwargs", "error"), [
         ("pkg", {}, ConfigError),

@@ -5,6 +5,7 @@ Layout under the cache home (``$VIDSWAP_HOME``, default ``~/.cache/vidswap``)::
     weights/NAME/FILE                  a fetched or imported file (or a pack's extracted files)
     weights/NAME/vidswap-record.json   what is there: source, licence, size and sha256 of each file
     weights/.partial/NAME/FILE.part    an unfinished download, resumed by the next fetch
+    locks/NAME.lock                    held while NAME is fetched or converted
 
 An entry appears only when complete: it is assembled in ``.partial`` and renamed into place
 with its record. The record keeps the sha256 of every file, so a checksum the manifest does
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +40,7 @@ __all__ = [
     "VerifyResult",
     "cached_names",
     "install",
+    "locked",
     "package_file",
     "read_record",
     "resolve",
@@ -79,6 +82,11 @@ class CacheSettings:
     def staging_dir(self) -> Path:
         """Where unfinished downloads and imports are assembled."""
         return self.weights_dir / ".partial"
+
+    @property
+    def locks_dir(self) -> Path:
+        """Lock files that serialise fetches and conversions between processes."""
+        return self.home / "locks"
 
     def entry_dir(self, name: str) -> Path:
         """The folder of the cache entry ``name`` (which may not exist)."""
@@ -214,6 +222,29 @@ def install(cache: CacheSettings, staged: Path, record: CacheRecord) -> Path:
     else:
         os.replace(staged, target)
     return target
+
+
+@contextmanager
+def locked(cache: CacheSettings, name: str) -> Iterator[None]:
+    """Hold the cache's lock on entry ``name``, so that processes sharing a cache (render-farm
+    nodes on one network folder) fetch or convert it once: the others wait, then find it there.
+
+    An advisory ``flock`` on ``HOME/locks/NAME.lock`` (an empty file that stays: removing a
+    lock file others may be waiting on would let two holders in). Where ``fcntl`` is missing
+    (Windows) it does nothing.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    cache.locks_dir.mkdir(parents=True, exist_ok=True)
+    with (cache.locks_dir / f"{name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def package_file(entry: WeightEntry) -> Path:

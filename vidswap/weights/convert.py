@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidswap.errors import ConfigError, OutputExistsError, WeightsError
-from vidswap.weights.cache import (CacheRecord, CacheSettings, FileRecord, ResolvedWeights, install, read_record,
-                                   resolve, utc_now)
+from vidswap.weights.cache import (CacheRecord, CacheSettings, FileRecord, ResolvedWeights, install, locked,
+                                   read_record, resolve, utc_now)
 from vidswap.weights.download import sha256_of
 from vidswap.weights.fetch import ensure
 from vidswap.weights.manifest import Manifest
@@ -153,20 +153,25 @@ def ensure_ghost_model(*, aei: str = "ghost_unet_2blocks", identity: str = "ghos
         return resolve(name, cache=cache, manifest=manifest)
     aei_weights = ensure(aei, cache=cache, manifest=manifest, offline=offline, progress=progress)
     identity_weights = ensure(identity, cache=cache, manifest=manifest, offline=offline, progress=progress)
-    cache.staging_dir.mkdir(parents=True, exist_ok=True)
+    with locked(cache, name):
+        if read_record(cache, name) is None:  # else another process converted it meanwhile
+            _convert_into_cache(name, aei_weights, identity_weights, cache=cache)
+    return resolve(name, cache=cache, manifest=manifest)
+
+
+def _convert_into_cache(name: str, aei: ResolvedWeights, identity: ResolvedWeights, *,
+                        cache: CacheSettings) -> None:
     staging = cache.staging_dir / f"{name}.convert-{uuid.uuid4().hex}"  # mkdtemp would make it private
-    staging.mkdir()
+    staging.mkdir(parents=True)
     try:
-        output = convert_ghost_file(aei_weights, identity_weights, staging / "model.safetensors")
+        output = convert_ghost_file(aei, identity, staging / "model.safetensors")
         record = CacheRecord(name=name, origin="convert", role="aei", format="safetensors", main=output.name,
                              files=(FileRecord(name=output.name, size=output.stat().st_size,
                                                sha256=sha256_of(output)),),
-                             source=f"{aei_weights.source} + {identity_weights.source}",
-                             licence=f"{aei_weights.licence}; identity encoder: {identity_weights.licence}",
-                             original_sha256=_original_sha256(aei_weights),
-                             original_size=aei_weights.path.stat().st_size, checksum="recorded",
-                             created=utc_now())
+                             source=f"{aei.source} + {identity.source}",
+                             licence=f"{aei.licence}; identity encoder: {identity.licence}",
+                             original_sha256=_original_sha256(aei), original_size=aei.path.stat().st_size,
+                             checksum="recorded", created=utc_now())
         install(cache, staging, record)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return resolve(name, cache=cache, manifest=manifest)
