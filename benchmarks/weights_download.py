@@ -71,7 +71,8 @@ def main() -> None:
             median, spread = _timed(fn, args.repeats)
             rows.append({"case": case, "median_s": median, "spread_s": spread, "mib_per_s": size_mb / median})
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
     meta = {"vidswap": __version__, "commit": commit, "python": platform.python_version(),
             "machine": platform.machine(), "processor": platform.processor(), "size_mib": size_mb,
             "repeats": args.repeats}

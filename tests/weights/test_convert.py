@@ -64,7 +64,8 @@ class TestConvertGhost:
                     torch.zeros(1)}, tmp_path / "G.pth")
         torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "backbone.pth")
         result = weights(tmp_path / "h", "convert", "--from", "ghost", str(tmp_path / "G.pth"),
-                         "--identity", str(tmp_path / "backbone.pth"), "-o", str(tmp_path / "out.safetensors"))
+                         "--identity", str(tmp_path / "backbone.pth"),
+                         "-o", str(tmp_path / "out.safetensors"))
         assert result.exit_code == 1
         assert "generator.toRGB.weight" in result.stderr
         assert not (tmp_path / "out.safetensors").exists()
@@ -75,7 +76,8 @@ class TestConvertGhost:
         assert result.exit_code == 1 and "vidswap weights import G_unet_2blocks.pth" in result.stderr
 
     @pytest.mark.slow
-    def test_ghost_checkpoint_reproduces_reference(self, shared: Path, tmp_path: Path, no_network: None) -> None:
+    def test_ghost_checkpoint_reproduces_reference(self, shared: Path, tmp_path: Path,
+                                                   no_network: None) -> None:
         """A ghost G_unet_2blocks.pth made as the shared fixture describes, saved as ghost saves it
         (a plain state dict), imported under its manifest name and converted offline, gives the
         stored output to 1e-4."""
@@ -86,12 +88,15 @@ class TestConvertGhost:
         torch.save(fixture_weights(read_keys(shared)), tmp_path / "G_unet_2blocks.pth")
         with torch.device("meta"):
             expected = build_identity_backbone("iresnet100").state_dict()
-        torch.save({k: torch.zeros(v.shape, dtype=v.dtype) for k, v in expected.items()}, tmp_path / "backbone.pth")
-        for file, name in (("G_unet_2blocks.pth", "ghost_unet_2blocks"), ("backbone.pth", "ghost_arcface_backbone")):
+        torch.save({k: torch.zeros(v.shape, dtype=v.dtype) for k, v in expected.items()},
+                   tmp_path / "backbone.pth")
+        for file, name in (("G_unet_2blocks.pth", "ghost_unet_2blocks"),
+                           ("backbone.pth", "ghost_arcface_backbone")):
             assert weights(home, "import", str(tmp_path / file), "--as", name).exit_code == 0
 
         out = tmp_path / "ghost.safetensors"
-        result = weights(home, "convert", "--from", "ghost", "ghost_unet_2blocks", "--offline", "-o", str(out))
+        result = weights(home, "convert", "--from", "ghost", "ghost_unet_2blocks", "--offline",
+                         "-o", str(out))
         assert result.exit_code == 0, result.output
         bundle = load_checkpoint(out)
         assert bundle.config.aad_units == 2 and not bundle.config.id_normalized
@@ -126,11 +131,13 @@ class TestEnsureGhostModel:
         for name in ("g", "b"):
             (tmp_path / f"{name}.pth").write_bytes(name.encode())
             import_file(tmp_path / f"{name}.pth", name=name, cache=cache, manifest=manifest)
-        model = convert.ensure_ghost_model(aei="g", identity="b", cache=cache, manifest=manifest, offline=True)
+        model = convert.ensure_ghost_model(aei="g", identity="b", cache=cache, manifest=manifest,
+                                           offline=True)
         assert model.name == "g+b" and model.path.is_file()
         assert model.licence == "Apache-2.0; identity encoder: research-only"
         assert model.record is not None and model.record.origin == "convert"
-        again = convert.ensure_ghost_model(aei="g", identity="b", cache=cache, manifest=manifest, offline=True)
+        again = convert.ensure_ghost_model(aei="g", identity="b", cache=cache, manifest=manifest,
+                                           offline=True)
         assert again.path == model.path and calls == [("g", "b")]
         assert verify("g+b", cache=cache, manifest=manifest).status == "ok"
         assert list(cache.staging_dir.iterdir()) == []

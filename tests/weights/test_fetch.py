@@ -146,7 +146,8 @@ class TestFetch:
         assert "vidswap weights import g.pth --as g" in message
         assert files_under(cache.weights_dir) == []
 
-    def test_force_downloads_again(self, http_server: LocalServer, cache: CacheSettings, tmp_path: Path) -> None:
+    def test_force_downloads_again(self, http_server: LocalServer, cache: CacheSettings,
+                                   tmp_path: Path) -> None:
         manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
             {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"old")}]))
         fetch("g", cache=cache, manifest=manifest, **QUIET)
@@ -156,7 +157,8 @@ class TestFetch:
         assert files_under(cache.staging_dir) == []
 
     def test_unknown_name(self, cache: CacheSettings, tmp_path: Path) -> None:
-        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [{"name": "g", "file": "g.pth", "url": None}]))
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml",
+                                                [{"name": "g", "file": "g.pth", "url": None}]))
         with pytest.raises(WeightsError, match="known: g"):
             fetch("nope", cache=cache, manifest=manifest, **QUIET)
 
@@ -172,7 +174,8 @@ class TestEnsureAndDefaults:
         assert missing_defaults(cache=cache, manifest=manifest) == ("h",)
 
     def test_ensure_resolves_a_path(self, cache: CacheSettings, tmp_path: Path) -> None:
-        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [{"name": "g", "file": "g.pth", "url": None}]))
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml",
+                                                [{"name": "g", "file": "g.pth", "url": None}]))
         file = tmp_path / "mine.onnx"
         file.write_bytes(b"onnx")
         resolved = ensure(str(file), cache=cache, manifest=manifest)
@@ -194,8 +197,10 @@ class TestConcurrency:
 
         body = payload(2_000_000, seed=12)
         manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
-            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body), "sha256": sha256(body)}]))
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body),
+             "sha256": sha256(body)}]))
         with ThreadPoolExecutor(max_workers=2) as pool:
-            paths = list(pool.map(lambda _: fetch("g", cache=cache, manifest=manifest, **QUIET).path, range(2)))
+            paths = list(pool.map(lambda _: fetch("g", cache=cache, manifest=manifest, **QUIET).path,
+                                  range(2)))
         assert paths[0] == paths[1] and paths[0].read_bytes() == body
         assert len(http_server.requests) == 1

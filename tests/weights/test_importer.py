@@ -87,8 +87,9 @@ class TestImportFile:
                                                   manifest: Manifest) -> None:
         from vidswap.weights.metadata import Provenance, save_tensors
 
-        carried = Provenance(source="https://example.org/G.pth", licence="Apache-2.0", original_sha256="cd" * 32,
-                             original_name="G.pth", converted_from="ghost", created="2026-01-01T00:00:00+00:00")
+        carried = Provenance(source="https://example.org/G.pth", licence="Apache-2.0",
+                             original_sha256="cd" * 32, original_name="G.pth", converted_from="ghost",
+                             created="2026-01-01T00:00:00+00:00")
         src = tmp_path / "converted.safetensors"
         save_tensors({"w": torch.ones(3)}, src, provenance=carried)
         resolved = import_file(src, name="conv", cache=cache, manifest=manifest)
@@ -108,14 +109,16 @@ class TestImportFile:
         assert provenance.licence == "CC0-1.0" and provenance.original_sha256 == sha256(src.read_bytes())
         torch.testing.assert_close(load_file(str(resolved.path))["w"], torch.arange(4.0))
 
-    def test_existing_name_needs_force(self, tmp_path: Path, cache: CacheSettings, manifest: Manifest) -> None:
+    def test_existing_name_needs_force(self, tmp_path: Path, cache: CacheSettings,
+                                       manifest: Manifest) -> None:
         src = tmp_path / "a.onnx"
         src.write_bytes(b"1")
         import_file(src, name="a", cache=cache, manifest=manifest)
         src.write_bytes(b"2")
         with pytest.raises(OutputExistsError, match="--force"):
             import_file(src, name="a", cache=cache, manifest=manifest)
-        assert import_file(src, name="a", cache=cache, manifest=manifest, force=True).path.read_bytes() == b"2"
+        replaced = import_file(src, name="a", cache=cache, manifest=manifest, force=True)
+        assert replaced.path.read_bytes() == b"2"
         assert files_under(cache.staging_dir) == []
 
     def test_manifest_original_is_checked(self, tmp_path: Path, cache: CacheSettings,
@@ -144,7 +147,8 @@ class TestImportFile:
         with pytest.raises(error):
             import_file(tmp_path / "G.pth", name=name, cache=cache, manifest=manifest, **kwargs)
 
-    def test_missing_file_and_bad_suffix(self, tmp_path: Path, cache: CacheSettings, manifest: Manifest) -> None:
+    def test_missing_file_and_bad_suffix(self, tmp_path: Path, cache: CacheSettings,
+                                         manifest: Manifest) -> None:
         with pytest.raises(InputError):
             import_file(tmp_path / "absent.pth", name="x", cache=cache, manifest=manifest)
         (tmp_path / "x.txt").write_text("hi")
@@ -153,7 +157,8 @@ class TestImportFile:
 
 
 class TestPermissions:
-    def test_cache_entries_follow_the_umask(self, tmp_path: Path, cache: CacheSettings, manifest: Manifest) -> None:
+    def test_cache_entries_follow_the_umask(self, tmp_path: Path, cache: CacheSettings,
+                                            manifest: Manifest) -> None:
         """A studio shares one cache: entries must not be private to whoever imported them."""
         import os
         import stat

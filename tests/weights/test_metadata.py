@@ -10,7 +10,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vidswap.errors import CheckpointError
-from vidswap.weights.metadata import HEADER_KEY, Provenance, add_provenance, read_metadata, read_provenance, save_tensors
+from vidswap.weights.metadata import (HEADER_KEY, Provenance, add_provenance, read_metadata, read_provenance,
+                                      save_tensors)
 
 PROVENANCE = Provenance(source="/data/x.pth", licence="Apache-2.0", original_sha256="ab" * 32,
                         original_name="x.pth", converted_from="pth", created="2026-01-01T00:00:00+00:00")
@@ -21,8 +22,8 @@ class TestAddProvenance:
     def test_tensors_unchanged_and_metadata_merged(self, tmp_path: Path, names: list[str]) -> None:
         tensors = {name: torch.randn(2, i + 1, 3) for i, name in enumerate(names)}
         src = tmp_path / "src.safetensors"
-        save_file(tensors, str(src), metadata={"format": "pt", "author": "x",
-                                              HEADER_KEY: json.dumps({"config": "{}", "metadata": {"k": "v"}})})
+        document = json.dumps({"config": "{}", "metadata": {"k": "v"}})
+        save_file(tensors, str(src), metadata={"format": "pt", "author": "x", HEADER_KEY: document})
         dest = tmp_path / "dest.safetensors"
         add_provenance(src, dest, PROVENANCE)
         loaded = load_file(str(dest))

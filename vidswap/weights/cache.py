@@ -330,7 +330,8 @@ def verify(name: str, *, cache: CacheSettings, manifest: Manifest) -> VerifyResu
         return _check_files(name, path.parent, ((path.name, entry.size, entry.sha256),))
     record = read_record(cache, name)
     if record is None:
-        return VerifyResult(name=name, status="absent", problems=(f"not in the cache at {cache.weights_dir}",))
+        return VerifyResult(name=name, status="absent",
+                            problems=(f"not in the cache at {cache.weights_dir}",))
     folder = cache.entry_dir(name)
     result = _check_files(name, folder, tuple((f.name, f.size, f.sha256) for f in record.files))
     problems = list(result.problems)

@@ -71,8 +71,8 @@ def _download_entry(entry: WeightEntry, *, cache: CacheSettings, manifest: Manif
     errors: list[DownloadError] = []
     for url in entry.urls:
         try:
-            result = download(url, staging / entry.file, size=entry.size, sha256=entry.sha256, timeout=timeout,
-                              attempts=attempts, progress=progress, hint=how_to_get(entry))
+            result = download(url, staging / entry.file, size=entry.size, sha256=entry.sha256,
+                              timeout=timeout, attempts=attempts, progress=progress, hint=how_to_get(entry))
         except DownloadError as err:
             errors.append(err)
             continue

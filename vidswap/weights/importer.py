@@ -127,12 +127,15 @@ def _import_new(src: Path, *, name: str, staging: Path, cache: CacheSettings, ma
     record = CacheRecord(name=name, origin="import", role=role, format=fmt, main=stored.name,
                          files=(FileRecord(name=stored.name, size=stored.stat().st_size,
                                            sha256=sha256_of(stored)),),
-                         source=provenance.source, licence=provenance.licence, original_sha256=original_sha256,
+                         source=provenance.source, licence=provenance.licence,
+                         original_sha256=original_sha256,
                          original_size=src.stat().st_size, checksum="recorded", created=utc_now())
     install(cache, staging, record)
     return resolve(name, cache=cache, manifest=manifest)
 
 
 def _provenance(src: Path, licence: str | None, original_sha256: str) -> Provenance:
-    return Provenance(source=str(src.resolve()), licence=licence or "unknown", original_sha256=original_sha256,
-                      original_name=src.name, converted_from=src.suffix.lower().lstrip("."), created=utc_now())
+    """The provenance of a file imported as it is (or converted from a torch pickle)."""
+    return Provenance(source=str(src.resolve()), licence=licence or "unknown",
+                      original_sha256=original_sha256, original_name=src.name,
+                      converted_from=src.suffix.lower().lstrip("."), created=utc_now())
