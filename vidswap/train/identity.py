@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -94,6 +95,8 @@ def identity_embedding(encoder: TorchIdentityEncoder, images: Tensor, cfg: FaceS
     Returns:
         ``B x c_id`` float32.
     """
-    crops = identity_crop(images, AlignConfig(template=cfg.alignment, crop_size=cfg.image_size))
+    # The antialiased resize has no bf16/fp16 CPU kernel: it runs in fp32 outside autocast.
+    with torch.autocast(images.device.type, enabled=False):
+        crops = identity_crop(images.float(), AlignConfig(template=cfg.alignment, crop_size=cfg.image_size))
     z = encoder.embed(crops).float()
     return F.normalize(z, dim=1) if cfg.id_normalized else z
