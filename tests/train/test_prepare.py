@@ -131,7 +131,8 @@ def test_video_uses_every_nth_frame(tmp_path: Path) -> None:
         stream.width = stream.height = 200
         stream.pix_fmt = "yuv420p"
         for _ in range(12):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (200, 200, 3), dtype=np.uint8), format="rgb24")
+            rgb = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     report = prepare_dataset([path], tmp_path / "ds", detector=FakeDetector(),

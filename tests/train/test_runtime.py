@@ -39,9 +39,10 @@ def test_missing_cuda_is_a_config_error() -> None:
 def test_bf16_autocast_step_is_finite(device: torch.device) -> None:
     cfg = FaceShifterConfig.preset("tiny")
     runtime = setup_runtime(str(device), "bf16")
-    trainer = AEITrainer.create(cfg, build_identity_backbone("iresnet-tiny"), TrainConfig(steps=1, batch_size=2),
-                                runtime)
+    trainer = AEITrainer.create(cfg, build_identity_backbone("iresnet-tiny"),
+                                TrainConfig(steps=1, batch_size=2), runtime)
     x = (torch.rand(2, 3, 256, 256) * 2 - 1).to(runtime.device)
     result = trainer.train_step(x, x.flip(0), torch.tensor([True, False], device=runtime.device))
     assert trainer.step == 1 and all(math.isfinite(v) for v in result.losses.values()), result.losses
-    assert all(p.dtype == torch.float32 for p in trainer.aei.parameters())  # autocast keeps fp32 master weights
+    # Autocast computes in bf16 but keeps the weights (and Adam's state) in fp32.
+    assert all(p.dtype == torch.float32 for p in trainer.aei.parameters())
