@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("vidswap.cli.model:model", "Inspect FaceShifter model sizes; write random-weight model files."),
     "probe": ("vidswap.cli.probe:probe", "Show streams, timing, rotation, colour and timecode of a video."),
     "validate": ("vidswap.cli.validate:validate", "Check a pipeline YAML file and print it resolved."),
+    "run": ("vidswap.cli.run:run", "Swap faces in a video (options or a pipeline YAML); the main command."),
 }
 
 
