@@ -57,8 +57,9 @@ def options_from_cli(params: dict[str, Any], *, from_file: bool) -> tuple[dict[s
     if params["output"] is not None:
         put("output.path", str(params["output"]), "--output")
     if params["model"] is not None:
-        key = "model.path" if _looks_like_path(params["model"]) else "model.name"
+        key, other = ("model.path", "model.name") if _looks_like_path(params["model"]) else ("model.name", "model.path")
         put(key, params["model"], "--model")
+        put(other, None, "--model")  # the option replaces the file's choice, whichever key it used
     simple = {"detector": ("detector.backend", "--detector"), "frames": ("frames", "--frames"),
               "device": ("model.device", "--device"), "batch_size": ("model.batch_size", "--batch-size"),
               "codec": ("encode.codec", "--codec"), "crf": ("encode.crf", "--crf"),
