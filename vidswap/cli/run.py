@@ -28,6 +28,15 @@ def default_output(source: Path, codec: str | None = None) -> Path:
     return source.with_name(f"{stem or 'output'}.swapped{suffix}")
 
 
+def _batch_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    """``auto`` or a whole number above 0."""
+    if value is None or value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise click.BadParameter(f"expected auto or a whole number above 0, found {value!r}")
+    return int(value)
+
+
 def _looks_like_path(text: str) -> bool:
     return "/" in text or "\\" in text or Path(text).suffix in (".safetensors", ".pth", ".pt", ".onnx")
 
@@ -147,7 +156,7 @@ def _weights_status(spec: Any) -> list[str]:
 @click.option("--frames", metavar="RANGE",
               help="Frames to render: 120-480 (inclusive), 120:, :300, or timecodes 00:00:05:00-00:00:10:00.")
 @click.option("--device", metavar="DEVICE", help="auto (CUDA when present), cpu, cuda or cuda:N [default: auto].")
-@click.option("--batch-size", metavar="N|auto", help="Face crops per swap batch, or auto [default: auto].")
+@click.option("--batch-size", metavar="N|auto", callback=_batch_size, help="Face crops per swap batch, or auto [default: auto].")
 @click.option("--no-refine", is_flag=True, help="Skip HEAR-Net (faster; occlusions are not restored).")
 @click.option("--codec", type=click.Choice(["libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc", "auto"]),
               help="Video codec of the output [default: libx264].")

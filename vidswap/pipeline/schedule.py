@@ -45,16 +45,25 @@ class Schedule:
         Raises:
             ConfigError: a range lies outside the input.
         """
+        from vidswap.errors import ConfigError
         from vidswap.io.ranges import FrameRange
 
-        def resolve(frames: FrameRangeSpec | None) -> FrameRange:
-            if frames is None:
-                return FrameRange().resolve(info.video.frame_count, source=str(info.path))
-            return frames.resolve(frame_count=info.video.frame_count, rate=info.timecode_rate,
-                                  start_timecode=info.timecode)
+        def resolve(frames: FrameRangeSpec | None, key: str) -> FrameRange:
+            try:
+                if frames is None:
+                    return FrameRange().resolve(info.video.frame_count, source=str(info.path))
+                return frames.resolve(frame_count=info.video.frame_count, rate=info.timecode_rate,
+                                      start_timecode=info.timecode)
+            except ConfigError as err:
+                raise ConfigError(f"{key}: {err} ({info.path.name})") from err
 
-        overrides = tuple((resolve(o.frames), spec.with_override(o)) for o in spec.overrides)
-        return cls(resolve(spec.frames), spec.model_copy(update={"overrides": ()}), overrides, info)
+        overrides = tuple((resolve(o.frames, f"overrides.{i}.frames"), spec.with_override(o))
+                          for i, o in enumerate(spec.overrides))
+        schedule = cls(resolve(spec.frames, "frames"), spec.model_copy(update={"overrides": ()}), overrides, info)
+        for settings in schedule.variants():
+            for i, swap in enumerate(settings.swaps):
+                resolve(swap.frames, f"swaps.{i}.frames")
+        return schedule
 
     def settings(self, index: int) -> PipelineSpec:
         """The settings of frame ``index``."""
