@@ -190,7 +190,7 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions = RunOptions()) -> RunS
     steps["prepare"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    identities, references = _embed_photos(spec, schedule, detectors.base, swapper)
+    identities, references = _embed_photos(spec, schedule, detectors.photos, swapper)
     steps["sources"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -212,7 +212,9 @@ class _Detectors:
     """One detector per distinct detector setting of the schedule (overrides may differ)."""
 
     def __init__(self, schedule: Schedule, device: torch.device, injected: Detector | None) -> None:
-        from vidswap.faces.detect import create_detector
+        import dataclasses
+
+        from vidswap.faces.detect import DetectorConfig, create_detector
 
         self._schedule = schedule
         self._by_key: dict[str, Detector] = {}
@@ -221,6 +223,12 @@ class _Detectors:
             if key not in self._by_key:
                 self._by_key[key] = injected or create_detector(settings.detector.config(device=str(device)))
         self.base = self._by_key[schedule.base.detector.model_dump_json()]
+        # Photos are sharp and their faces large: a threshold lowered for small, soft faces in a
+        # shot would find false faces in a photo, so photos keep at least the default threshold.
+        config = self.base.config
+        floor = DetectorConfig().score_threshold
+        self.photos = self.base if injected or config.score_threshold >= floor else create_detector(
+            dataclasses.replace(config, score_threshold=floor))
 
     def __call__(self, index: int) -> Detector:
         return self._by_key[self._schedule.settings(index).detector.model_dump_json()]
