@@ -42,7 +42,8 @@ def time_call(fn: Callable[[], Any], device: torch.device, *, warmup: int = 2, r
         fn()
         sync(device)
         samples.append(time.perf_counter() - start)
-    return Timing(median_s=statistics.median(samples), min_s=min(samples), max_s=max(samples), repeats=repeats)
+    return Timing(median_s=statistics.median(samples), min_s=min(samples), max_s=max(samples),
+                  repeats=repeats)
 
 
 def git_commit() -> str | None:

@@ -48,7 +48,7 @@ def read_video(path: Path, limit: int | None = None) -> list[np.ndarray]:
 
 
 def available_backends(shared: Path) -> list[str]:
-    """yunet_onnx always; yunet_kornia when its weights are cached or in ../shared; insightface if installed."""
+    """yunet_onnx; yunet_kornia when its weights are cached or in ../shared; insightface if installed."""
     import torch
 
     names = ["yunet_onnx"]
@@ -73,7 +73,8 @@ def available_backends(shared: Path) -> list[str]:
 
 def bench_detection(shared: Path, repeats: int, batch: int, device: str) -> list[dict]:
     videos = shared / "media" / "videos"
-    sources = {"720p": (videos / "singer_720p.mp4", (720, 1280)), "1080p": (videos / "crowd_1080p.mp4", (1080, 1920))}
+    sources = {"720p": (videos / "singer_720p.mp4", (720, 1280)),
+               "1080p": (videos / "crowd_1080p.mp4", (1080, 1920))}
     rng = np.random.default_rng(0)
     rows = []
     for backend in available_backends(shared):
@@ -81,8 +82,8 @@ def bench_detection(shared: Path, repeats: int, batch: int, device: str) -> list
             frames = read_video(path, batch) if path.is_file() else \
                 [rng.integers(0, 255, (*shape, 3), dtype=np.uint8) for _ in range(batch)]
             for long_side in (640, 0):
-                detector = create_detector(DetectorConfig(backend=backend, long_side=long_side, batch_size=batch,
-                                                          device=device))
+                config = DetectorConfig(backend=backend, long_side=long_side, batch_size=batch, device=device)
+                detector = create_detector(config)
                 detector.detect(frames)  # warm-up
                 rates = []
                 for _ in range(repeats):
@@ -121,7 +122,8 @@ def bench_smoothing(shared: Path, limit: int | None) -> list[dict]:
                "jitter_raw": jitter(raw, sizes), "jitter_mean5": jitter(base, sizes),
                "jitter_ours": jitter(ours, sizes), "shift_mean5": shift(base, raw, sizes),
                "shift_ours": shift(ours, raw, sizes)}
-        row["pass"] = bool(row["jitter_ours"] < row["jitter_mean5"] and row["shift_ours"] <= row["shift_mean5"]
+        row["pass"] = bool(row["jitter_ours"] < row["jitter_mean5"]
+                           and row["shift_ours"] <= row["shift_mean5"]
                            and row["jitter_ours"] <= 0.5 * row["jitter_raw"])
         rows.append(row)
     return rows
@@ -142,8 +144,10 @@ def environment(device: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parent.parent.parent / "shared",
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_shared = Path(__file__).resolve().parent.parent.parent / "shared"
+    parser.add_argument("--shared", type=Path, default=default_shared,
                         help="folder with media/videos (default ../shared)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per case (after one warm-up)")
     parser.add_argument("--batch", type=int, default=8, help="frames per detect call")
@@ -165,8 +169,9 @@ def main() -> None:
         print(f"{'clip':<20}{'tracks':>7}{'frames':>7}{'jit raw':>9}{'jit mean5':>10}{'jit ours':>9}"
               f"{'shift mean5':>12}{'shift ours':>11}  ok")
         for r in smoothing:
-            print(f"{r['clip']:<20}{r['tracks']:>7}{r['frames']:>7}{r['jitter_raw']:>9.4f}{r['jitter_mean5']:>10.4f}"
-                  f"{r['jitter_ours']:>9.4f}{r['shift_mean5']:>12.4f}{r['shift_ours']:>11.4f}  "
+            print(f"{r['clip']:<20}{r['tracks']:>7}{r['frames']:>7}{r['jitter_raw']:>9.4f}"
+                  f"{r['jitter_mean5']:>10.4f}{r['jitter_ours']:>9.4f}"
+                  f"{r['shift_mean5']:>12.4f}{r['shift_ours']:>11.4f}  "
                   f"{'yes' if r['pass'] else 'NO'}")
     if args.json is not None:
         args.json.write_text(json.dumps({"environment": environment(args.device), "detection": detection,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -94,15 +93,24 @@ def encode(path: Path, output: Path, settings: EncodeSettings, frames: int = 60)
     with VideoReader(path, frames=FrameRange(stop=min(frames, probe(path).video.frame_count))) as reader:
         held = [(f.pts, f.rgb) for f in reader]
     start = time.perf_counter()
-    with VideoWriter(output, like=probe(path), frames=FrameRange(stop=len(held)), settings=settings,
-                     overwrite=True, copy_streams=False) as writer:
+    with VideoWriter(
+        output,
+        like=probe(path),
+        frames=FrameRange(stop=len(held)),
+        settings=settings,
+        overwrite=True,
+        copy_streams=False,
+    ) as writer:
         for pts, rgb in held:
             writer.write(pts, rgb)
     return len(held) / (time.perf_counter() - start)
 
 
 def pass_through(path: Path, output: Path, settings: EncodeSettings) -> int:
-    with VideoReader(path) as reader, VideoWriter(output, like=reader, settings=settings, overwrite=True) as writer:
+    with (
+        VideoReader(path) as reader,
+        VideoWriter(output, like=reader, settings=settings, overwrite=True) as writer,
+    ):
         for frame in reader:
             writer.write(frame.pts, frame.rgb)
     return reader.frames.stop or 0
@@ -121,8 +129,10 @@ def png_round_trip(path: Path, work: Path, settings: EncodeSettings) -> tuple[in
             sequence.write(frame.rgb)
             stamps.append(frame.pts)
     disk = sum(f.stat().st_size for f in folder.iterdir())
-    with VideoReader(folder / "frame.%06d.png") as images, \
-            VideoWriter(work / "png.mp4", like=info, settings=settings, overwrite=True) as writer:
+    with (
+        VideoReader(folder / "frame.%06d.png") as images,
+        VideoWriter(work / "png.mp4", like=info, settings=settings, overwrite=True) as writer,
+    ):
         for frame, pts in zip(images, stamps, strict=True):
             writer.write(pts, frame.rgb)
     for file in folder.iterdir():
@@ -132,14 +142,19 @@ def png_round_trip(path: Path, work: Path, settings: EncodeSettings) -> tuple[in
 
 
 def peak_memory(path: Path, output: Path) -> float:
-    """Peak RSS (MiB) of a fresh process doing one pass-through (veryfast preset)."""
+    """Peak RSS (MiB) of a fresh process doing one pass-through (veryfast preset).
+
+    Read from ``VmHWM`` in ``/proc/self/status``: ``getrusage``'s ``ru_maxrss`` would carry
+    the forking parent's high-water mark over ``exec``.
+    """
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "from benchmarks.io import FAST, pass_through\n"
         "from pathlib import Path\n"
         f"pass_through(Path({str(path)!r}), Path({str(output)!r}), FAST)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+        "print([line for line in open('/proc/self/status') if line.startswith('VmHWM')][0].split()[1])\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(done.stdout.split()[-1]) / 1024
 
@@ -156,40 +171,94 @@ def environment() -> dict[str, str]:
     import av
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
-    return {"commit": commit.stdout.strip(), "python": platform.python_version(), "av": av.__version__,
-            "ffmpeg_libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
-            "machine": f"{platform.machine()} {platform.processor() or ''} cpus={__import__('os').cpu_count()}"}
+    return {
+        "commit": commit.stdout.strip(),
+        "python": platform.python_version(),
+        "av": av.__version__,
+        "ffmpeg_libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
+        "machine": f"{platform.machine()} {platform.processor() or ''} cpus={__import__('os').cpu_count()}",
+    }
+
+
+def speed(rows: Rows, size: str, path: Path, work: Path, repeats: int) -> None:
+    """Decode, encode and pass-through frames/s for one clip."""
+    decode(path)  # warm-up: file cache, codec init
+    rows.append({"test": "decode", "size": size, **timed(lambda: decode(path), repeats)})
+    for name, settings in (("medium crf16", DEFAULT), ("veryfast crf16", FAST)):
+        rates = [encode(path, work / "enc.mp4", settings) for _ in range(repeats)]
+        rows.append(
+            {
+                "test": f"encode x264 {name}",
+                "size": size,
+                "fps": statistics.median(rates),
+                "min": min(rates),
+                "max": max(rates),
+                "frames": 60,
+            }
+        )
+        rows.append(
+            {
+                "test": f"pass-through x264 {name}",
+                "size": size,
+                **timed(lambda s=settings: pass_through(path, work / "out.mp4", s), repeats),
+            }
+        )
+
+
+def png(rows: Rows, size: str, path: Path, work: Path) -> None:
+    """The PNG round trip, timed once (it is slow)."""
+    start = time.perf_counter()
+    frames, disk = png_round_trip(path, work, FAST)
+    rows.append(
+        {
+            "test": "PNG extract+read+encode x264 veryfast",
+            "size": size,
+            "fps": frames / (time.perf_counter() - start),
+            "frames": frames,
+            "png_disk_mib": disk / 2**20,
+        }
+    )
+
+
+def memory(rows: Rows, work: Path) -> None:
+    """Peak RSS of a pass-through of a clip and of the same clip 10x longer."""
+    short = clip("man_neutral.mp4", work, width=480, height=480, frames=216)
+    for label, path in (("1x", short), ("10x", loop(short, work / "long.mp4", 10))):
+        rows.append(
+            {
+                "test": f"peak RSS pass-through {label}",
+                "size": f"{probe(path).video.frame_count} frames",
+                "rss_mib": peak_memory(path, work / "mem.mp4"),
+            }
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--repeats", type=int, default=3, help="runs per timing (median reported)")
+    parser.add_argument(
+        "--only",
+        choices=("speed", "png", "memory"),
+        action="append",
+        help="run only these parts (repeatable); default all",
+    )
     args = parser.parse_args()
+    parts = set(args.only or ("speed", "png", "memory"))
     rows = Rows()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        sizes = {"720p": clip("singer_720p.mp4", work, width=1280, height=720, frames=120),
-                 "1080p": clip("crowd_1080p.mp4", work, width=1920, height=1080, frames=100)}
+        sizes = {
+            "720p": clip("singer_720p.mp4", work, width=1280, height=720, frames=120),
+            "1080p": clip("crowd_1080p.mp4", work, width=1920, height=1080, frames=100),
+        }
         for size, path in sizes.items():
-            decode(path)  # warm-up: file cache, codec init
-            rows.append({"test": "decode", "size": size, **timed(lambda p=path: decode(p), args.repeats)})
-            for name, settings in (("medium crf16", DEFAULT), ("veryfast crf16", FAST)):
-                rates = [encode(path, work / "enc.mp4", settings) for _ in range(args.repeats)]
-                rows.append({"test": f"encode x264 {name}", "size": size, "fps": statistics.median(rates),
-                             "min": min(rates), "max": max(rates), "frames": 60})
-                rows.append({"test": f"pass-through x264 {name}", "size": size,
-                             **timed(lambda p=path, s=settings: pass_through(p, work / "out.mp4", s), args.repeats)})
-            start = time.perf_counter()
-            frames, disk = png_round_trip(path, work, FAST)
-            rows.append({"test": "PNG extract+read+encode x264 veryfast", "size": size,
-                         "fps": frames / (time.perf_counter() - start), "frames": frames,
-                         "png_disk_mib": disk / 2**20})
-        short = clip("man_neutral.mp4", work, width=480, height=480, frames=216)
-        long = loop(short, work / "long.mp4", 10)
-        for label, path in (("1x", short), ("10x", long)):
-            rows.append({"test": f"peak RSS pass-through {label}", "size": f"{probe(path).video.frame_count} frames",
-                         "rss_mib": peak_memory(path, work / "mem.mp4")})
+            if "speed" in parts:
+                speed(rows, size, path, work, args.repeats)
+            if "png" in parts:
+                png(rows, size, path, work)
+        if "memory" in parts:
+            memory(rows, work)
     table(rows)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -200,8 +269,13 @@ def table(rows: list[dict[str, object]]) -> None:
     """Print the results as a table."""
     print(f"{'test':42} {'size':12} {'fps':>8} {'min':>8} {'max':>8} {'extra':>14}")
     for row in rows:
-        extra = (f"{row['rss_mib']:.0f} MiB RSS" if "rss_mib" in row else
-                 f"{row['png_disk_mib']:.0f} MiB PNG" if "png_disk_mib" in row else "")
+        extra = (
+            f"{row['rss_mib']:.0f} MiB RSS"
+            if "rss_mib" in row
+            else f"{row['png_disk_mib']:.0f} MiB PNG"
+            if "png_disk_mib" in row
+            else ""
+        )
         fps = f"{row['fps']:8.1f}" if "fps" in row else " " * 8
         spread = f"{row['min']:8.1f} {row['max']:8.1f}" if "min" in row else " " * 17
         print(f"{row['test']:42} {row['size']!s:12} {fps} {spread} {extra:>14}")

@@ -58,15 +58,18 @@ def forward_fn(net: str, cfg: FaceShifterConfig, batch: int, device: torch.devic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--presets", default="tiny,paper", help="comma-separated presets (default: tiny,paper)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", default="tiny,paper", help="comma-separated presets (default: both)")
     parser.add_argument("--batches", default="1,8,32", help="comma-separated batch sizes (default: 1,8,32)")
     parser.add_argument("--nets", default="aei,hear", help="comma-separated networks: aei, hear")
-    parser.add_argument("--devices", default=None, help="comma-separated devices (default: cpu, and cuda if present)")
+    parser.add_argument("--devices", default=None,
+                        help="comma-separated devices (default: cpu, and cuda if present)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default: 2)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls; the median is reported (default: 5)")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls, median reported (default: 5)")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -74,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                else ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     torch.manual_seed(0)
     rows: list[Row] = []
-    print(f"{'net':5} {'preset':6} {'device':6} {'batch':>5} {'median ms':>10} {'min..max ms':>17} {'crops/s':>9}")
+    print(f"{'net':5} {'preset':6} {'device':6} {'batch':>5} {'median ms':>10} {'min..max ms':>17} "
+          f"{'crops/s':>9}")
     for device_name in devices:
         device = torch.device(device_name)
         for preset in args.presets.split(","):
@@ -86,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                     row = Row(net=net, preset=preset, device=device.type, batch=batch, timing=timing)
                     rows.append(row)
                     print(f"{net:5} {preset:6} {device.type:6} {batch:5d} {timing.median_s * 1e3:10.1f} "
-                          f"{timing.min_s * 1e3:8.1f}..{timing.max_s * 1e3:<8.1f} {row.crops_per_s:9.2f}", flush=True)
+                          f"{timing.min_s * 1e3:8.1f}..{timing.max_s * 1e3:<8.1f} {row.crops_per_s:9.2f}",
+                          flush=True)
     if args.json:
         write_json(args.json, {
             "benchmark": "models.forward", "environment": environment(torch.device(devices[-1])),

@@ -58,7 +58,8 @@ class TestImportRoundTrip:
         path = run("--home", str(home), "path", "mine")
         assert path.exit_code == 0 and Path(path.stdout.strip()) == stored
 
-        rows = {row["name"]: row for row in json.loads(run("--home", str(home), "list", "--json").stdout)["weights"]}
+        listed = json.loads(run("--home", str(home), "list", "--json").stdout)["weights"]
+        rows = {row["name"]: row for row in listed}
         row = rows["mine"]
         assert (row["status"], row["role"], row["licence"], row["origin"]) == ("cached", "aei", "Apache-2.0",
                                                                                 "import")
@@ -97,10 +98,11 @@ class TestFetchAndVerify:
     def test_wrong_checksum_is_an_error_and_leaves_nothing(self, http_server: LocalServer, tmp_path: Path,
                                                            home: Path) -> None:
         manifest = write_manifest(tmp_path / "m.yaml", [
-            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"abc"), "sha256": sha256(b"abd")}])
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"abc"),
+             "sha256": sha256(b"abd")}])
         result = run("--home", str(home), "--manifest", str(manifest), "fetch", "g", "--quiet")
         assert result.exit_code == 1 and result.stderr.startswith("error: ") and "sha256" in result.stderr
-        assert not any(p.is_file() for p in home.rglob("*"))
+        assert not any(p.is_file() for p in (home / "weights").rglob("*"))
 
     def test_offline_fetch_fails_with_instructions(self, no_network: None, home: Path) -> None:
         result = run("--home", str(home), "fetch", "ghost_unet_2blocks", "--offline")

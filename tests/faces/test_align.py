@@ -29,14 +29,15 @@ def similarity(angle: float, scale: float, tx: float, ty: float, dtype=torch.flo
 
 
 def blob(height: int, width: int, x: float, y: float, sigma: float = 3.0) -> torch.Tensor:
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float64), torch.arange(width, dtype=torch.float64),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float64),
+                            torch.arange(width, dtype=torch.float64), indexing="ij")
     return torch.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma ** 2))[None, None]
 
 
 def centroid(image: torch.Tensor) -> torch.Tensor:
     h, w = image.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=image.dtype), torch.arange(w, dtype=image.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=image.dtype), torch.arange(w, dtype=image.dtype),
+                            indexing="ij")
     total = image.sum()
     return torch.stack([(image * xs).sum() / total, (image * ys).sum() / total])
 

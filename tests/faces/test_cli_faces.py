@@ -61,7 +61,7 @@ class TestFacesCommand:
         junk = tmp_path / "junk.mp4"
         junk.write_bytes(b"not a video")
         result = run(str(junk))
-        assert result.exit_code == 1 and "cannot decode" in result.output
+        assert result.exit_code == 1 and "FFmpeg can read" in result.output
 
     def test_unknown_detector(self, tmp_path) -> None:
         result = run(str(tmp_path / "x.jpg"), "--detector", "dlib")

@@ -36,7 +36,8 @@ class TestDetectorConfig:
 
 class TestNms:
     def test_known_answer(self) -> None:
-        boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10.5]], dtype=np.float32)
+        boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10.5]],
+                         dtype=np.float32)
         scores = np.array([0.9, 0.8, 0.7, 0.95], dtype=np.float32)
         assert nms(boxes, scores, 0.5).tolist() == [3, 2]
 
@@ -50,8 +51,8 @@ class TestDecodeYunet:
         outputs = {}
         for s in (8, 16, 32):
             n = (height // s) * (width // s)
-            outputs.update({f"cls_{s}": np.zeros((1, n, 1), np.float32), f"obj_{s}": np.zeros((1, n, 1), np.float32),
-                            f"bbox_{s}": np.zeros((1, n, 4), np.float32), f"kps_{s}": np.zeros((1, n, 10), np.float32)})
+            for name, channels in (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)):
+                outputs[f"{name}_{s}"] = np.zeros((1, n, channels), np.float32)
         # stride 16, row 2, col 3: centre offset (0.5, 0.25), size exp(1) * 16, landmarks at offsets k/10
         cols = width // 16
         idx = 2 * cols + 3
@@ -61,7 +62,8 @@ class TestDecodeYunet:
         outputs["kps_16"][0, idx] = np.arange(10) / 10
         (result,) = decode_yunet(outputs, 1, height, width, 0.5, 0.3)
         cx, cy, w, h = (3.5) * 16, (2.25) * 16, np.e * 16, 16
-        np.testing.assert_allclose(result.boxes, [[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]], rtol=1e-5)
+        expected_box = [[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]]
+        np.testing.assert_allclose(result.boxes, expected_box, rtol=1e-5)
         np.testing.assert_allclose(result.scores, [0.9], rtol=1e-5)
         expected = (np.arange(10).reshape(5, 2) / 10 + [3, 2]) * 16
         np.testing.assert_allclose(result.landmarks[0], expected, rtol=1e-5)

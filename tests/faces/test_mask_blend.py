@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from vidswap.errors import ConfigError
-from vidswap.faces.align import ARCFACE_TEMPLATE, AlignConfig, crop_from_frame, invert_affine, transform_points
+from vidswap.faces.align import (
+    ARCFACE_TEMPLATE,
+    AlignConfig,
+    crop_from_frame,
+    invert_affine,
+    transform_points,
+)
 from vidswap.faces.blend import BlendConfig, Compositor, match_colour, paste_back
 from vidswap.faces.mask import FaceMask, MaskConfig, face_mask
 
@@ -55,8 +61,8 @@ class TestPasteBack:
         assert torch.equal(out[:, ~dilated], frame[:, ~dilated])
         assert (out != frame).any(dim=0)[dilated].float().mean() > 0.5
         inside = warped > 0.999
-        torch.testing.assert_close(out[:, inside], warp_affine(crops, invert_affine(matrix), (200, 300),
-                                                               align_corners=True)[0][:, inside], atol=1e-3, rtol=0)
+        pasted = warp_affine(crops, invert_affine(matrix), (200, 300), align_corners=True)[0]
+        torch.testing.assert_close(out[:, inside], pasted[:, inside], atol=1e-3, rtol=0)
 
     def test_face_off_frame_is_ignored(self) -> None:
         frame = torch.rand(3, 50, 50)

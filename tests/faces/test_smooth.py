@@ -20,7 +20,8 @@ class TestSmoothLandmarks:
     @pytest.mark.parametrize("length", [1, 2, 5, 30])
     def test_shapes(self, length) -> None:
         rng = np.random.default_rng(0)
-        out = smooth_landmarks(rng.normal(size=(length, 5, 2)) * 3 + 100, np.full(length, 100.0), SmootherConfig())
+        landmarks = rng.normal(size=(length, 5, 2)) * 3 + 100
+        out = smooth_landmarks(landmarks, np.full(length, 100.0), SmootherConfig())
         assert out.shape == (length, 5, 2) and out.dtype == np.float32
 
     def test_steady_motion_has_no_lag(self) -> None:

@@ -45,7 +45,8 @@ class TestTrackFaces:
         for t in (7, 8, 9):
             filled = track.faces[t]
             assert filled.interpolated and filled.face.score == 0.0
-            np.testing.assert_allclose(filled.face.landmarks, face_at(100 + 4 * t, 100, 80).landmarks, atol=1e-3)
+            expected = face_at(100 + 4 * t, 100, 80).landmarks
+            np.testing.assert_allclose(filled.face.landmarks, expected, atol=1e-3)
         assert track.hits == 17
 
     def test_long_gap_splits_and_short_tracks_dropped(self) -> None:
@@ -91,7 +92,8 @@ class TestRealVideo:
 
         detections = create_detector(DetectorConfig()).detect(read_video(videos / "man_neutral.mp4"))
         assert all(len(faces) == 1 for faces in detections)
-        dropped = [i for start in range(20, len(detections) - 20, 25) for i in range(start, start + 1 + start % 3)]
+        starts = range(20, len(detections) - 20, 25)
+        dropped = [i for start in starts for i in range(start, start + 1 + start % 3)]
         holed = [[] if i in dropped else faces for i, faces in enumerate(detections)]
         (track,) = track_faces(holed, TrackerConfig())
         errors = []

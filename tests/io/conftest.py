@@ -17,10 +17,22 @@ CLIPS: dict[str, tuple[str, dict]] = {
     "odd": ("odd.mp4", {"width": 641, "height": 361, "pix_fmt": "yuv444p", "frames": 12}),
     "ten_bit_mkv": ("ten_bit.mkv", {"pix_fmt": "yuv420p10le", "subtitles": True}),
     "hevc_mp4": ("hevc.mp4", {"codec": "libx265", "pix_fmt": "yuv420p10le", "subtitles": True}),
-    "prores": ("prores.mov", {"codec": "prores_ks", "pix_fmt": "yuv422p10le", "color": (1, 1, 1, 1),
-                              "timecode": "00:59:59;28", "rate": Fraction(30000, 1001), "width": 96, "height": 64}),
-    "hd_tagged": ("hd.mkv", {"color": (9, 14, 9, 1), "timecode": "10:00:00:00", "rate": Fraction(50),
-                             "frames": 30}),
+    "prores": (
+        "prores.mov",
+        {
+            "codec": "prores_ks",
+            "pix_fmt": "yuv422p10le",
+            "color": (1, 1, 1, 1),
+            "timecode": "00:59:59;28",
+            "rate": Fraction(30000, 1001),
+            "width": 96,
+            "height": 64,
+        },
+    ),
+    "hd_tagged": (
+        "hd.mkv",
+        {"color": (9, 14, 9, 1), "timecode": "10:00:00:00", "rate": Fraction(50), "frames": 30},
+    ),
 }
 
 

@@ -13,18 +13,31 @@ from pathlib import Path
 import av
 import numpy as np
 
-__all__ = ["frame_image", "make_clip", "make_audio_only", "make_unsupported_codec", "make_truncated",
-           "stream_packets", "video_times"]
+__all__ = [
+    "frame_image",
+    "make_clip",
+    "make_audio_only",
+    "make_unsupported_codec",
+    "make_truncated",
+    "stream_packets",
+    "video_times",
+]
 
 
 def frame_image(index: int, width: int, height: int) -> np.ndarray:
     """A distinct ``(height, width, 3)`` uint8 RGB picture for frame ``index``."""
     y, x = np.mgrid[0:height, 0:width]
-    image = np.stack([(x * 255 // max(width - 1, 1)), (y * 255 // max(height - 1, 1)),
-                      np.full_like(x, (index * 37) % 200 + 30)], axis=-1).astype(np.uint8)
+    image = np.stack(
+        [
+            (x * 255 // max(width - 1, 1)),
+            (y * 255 // max(height - 1, 1)),
+            np.full_like(x, (index * 37) % 200 + 30),
+        ],
+        axis=-1,
+    ).astype(np.uint8)
     side = max(4, min(width, height) // 4)
     left = (index * 5) % max(width - side, 1)
-    image[height // 3: height // 3 + side, left: left + side] = (255, 255 - (index * 11) % 255, 0)
+    image[height // 3 : height // 3 + side, left : left + side] = (255, 255 - (index * 11) % 255, 0)
     return image
 
 
@@ -34,10 +47,24 @@ def _write_subtitles(path: Path) -> Path:
     return srt
 
 
-def make_clip(path: Path, *, frames: int = 24, width: int = 64, height: int = 48, rate: Fraction = Fraction(25),
-              codec: str = "libx264", pix_fmt: str = "yuv420p", audio: bool = True, vfr: bool = False,
-              rotation: int = 0, color: tuple[int, int, int, int] | None = None, timecode: str | None = None,
-              subtitles: bool = False, gop: int = 8, b_frames: bool = True) -> Path:
+def make_clip(
+    path: Path,
+    *,
+    frames: int = 24,
+    width: int = 64,
+    height: int = 48,
+    rate: Fraction = Fraction(25),
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    audio: bool = True,
+    vfr: bool = False,
+    rotation: int = 0,
+    color: tuple[int, int, int, int] | None = None,
+    timecode: str | None = None,
+    subtitles: bool = False,
+    gop: int = 8,
+    b_frames: bool = True,
+) -> Path:
     """Encode a test clip.
 
     Args:
@@ -60,20 +87,25 @@ def make_clip(path: Path, *, frames: int = 24, width: int = 64, height: int = 48
         video.codec_context.gop_size = gop
         if codec in ("libx264", "libx265"):
             video.codec_context.max_b_frames = 2 if b_frames else 0
-            video.codec_context.options = {"preset": "ultrafast" if not b_frames else "veryfast",
-                                           **({"x265-params": "log-level=error"} if codec == "libx265" else {})}
+            video.codec_context.options = {
+                "preset": "ultrafast" if not b_frames else "veryfast",
+                **({"x265-params": "log-level=error"} if codec == "libx265" else {}),
+            }
         if color:
             cc = video.codec_context
             cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = color
         if rotation:
             video.set_display_rotation(rotation)
         sound = out.add_stream("aac", rate=48000, layout="stereo") if audio else None
+        if sound is not None:
+            sound.metadata["language"] = "fra"
         subs = None
         if subtitles:
             srt = av.open(str(_write_subtitles(path)))
             template = srt.streams.subtitles[0]
             subs = out.add_mux_stream("mov_text" if path.suffix in (".mp4", ".mov") else "subrip")
             subs.time_base = template.time_base
+            subs.metadata["language"] = "deu"
         pts = 0
         for index in range(frames):
             frame = av.VideoFrame.from_ndarray(frame_image(index, width, height), format="rgb24")
@@ -90,8 +122,10 @@ def make_clip(path: Path, *, frames: int = 24, width: int = 64, height: int = 48
             t = np.arange(samples) / 48000
             wave = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             for start in range(0, samples, 1024):
-                chunk = np.stack([wave[start:start + 1024]] * 2)
-                audio_frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
+                chunk = np.stack([wave[start : start + 1024]] * 2)
+                audio_frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(chunk), format="fltp", layout="stereo"
+                )
                 audio_frame.sample_rate, audio_frame.pts = 48000, start
                 out.mux(sound.encode(audio_frame))
             out.mux(sound.encode(None))
@@ -148,8 +182,11 @@ def stream_packets(path: Path, kind: str) -> list[tuple[Fraction, bytes]]:
         streams = [s for s in container.streams if s.type == kind]
         if not streams:
             return []
-        return [(packet.pts * packet.time_base, bytes(packet))
-                for packet in container.demux(*streams) if packet.size and packet.pts is not None]
+        return [
+            (packet.pts * packet.time_base, bytes(packet))
+            for packet in container.demux(*streams)
+            if packet.size and packet.pts is not None
+        ]
 
 
 def video_times(path: Path) -> list[Fraction]:

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import doctest
 import subprocess
 import sys
 
 import vidswap.io
 
 PUBLIC = {
-    "CODECS", "EncodeSettings", "ResolvedEncode", "encoder_available", "resolve_encode",
-    "AudioInfo", "ColorInfo", "MediaInfo", "SubtitleInfo", "VideoInfo", "probe",
-    "FrameRange", "parse_frame_range", "Frame", "VideoReader", "stored", "upright", "ImageSequenceWriter",
-    "frames_from_timecode", "shift_timecode", "timecode_from_frames", "timecode_rate", "VideoWriter",
+    "CODECS",
+    "EncodeSettings",
+    "ResolvedEncode",
+    "encoder_available",
+    "resolve_encode",
+    "AudioInfo",
+    "ColorInfo",
+    "MediaInfo",
+    "SubtitleInfo",
+    "VideoInfo",
+    "probe",
+    "FrameRange",
+    "parse_frame_range",
+    "Frame",
+    "VideoReader",
+    "stored",
+    "upright",
+    "ImageSequenceWriter",
+    "frames_from_timecode",
+    "shift_timecode",
+    "timecode_from_frames",
+    "timecode_rate",
+    "VideoWriter",
 }
 
 
@@ -25,3 +45,10 @@ def test_ranges_and_timecodes_import_no_av() -> None:
     code = "import sys, vidswap.io.ranges; print('av' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_docstring_examples() -> None:
+    from vidswap.io import ranges, timecode
+
+    for module in (timecode, ranges):
+        assert doctest.testmod(module).failed == 0

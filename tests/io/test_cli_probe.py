@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from tests.io.media import make_audio_only
+from tests.io.test_probe import BAD_INPUTS
 from vidswap.cli import main
 
 
@@ -25,9 +26,10 @@ class TestProbeCommand:
         assert document["video"]["vfr"] is True and document["video"]["frame_count"] == 30
         assert document["audio"][0]["codec"] == "aac"
 
-    def test_bad_input_is_one_error_line(self, tmp_path: Path) -> None:
-        path = make_audio_only(tmp_path / "sound.mp4")
-        result = CliRunner().invoke(main, ["probe", str(path)])
+    @pytest.mark.parametrize("kind", BAD_INPUTS)
+    def test_bad_input_is_one_error_line(self, tmp_path: Path, kind: str) -> None:
+        path = BAD_INPUTS[kind][0](tmp_path)
+        result = CliRunner().invoke(main, ["probe", str(path), "--json"])
         assert result.exit_code == 1
         assert result.stdout == ""
         lines = result.stderr.strip().splitlines()

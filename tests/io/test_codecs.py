@@ -9,8 +9,9 @@ from vidswap.io.codecs import EncodeSettings, encoder_available, pixel_format_de
 
 
 class TestEncodeSettings:
-    @pytest.mark.parametrize("kwargs", [{"codec": "divx"}, {"crf": 60}, {"bit_depth": 9}, {"prores_profile": 7},
-                                        {"threads": -1}])
+    @pytest.mark.parametrize(
+        "kwargs", [{"codec": "divx"}, {"crf": 60}, {"bit_depth": 9}, {"prores_profile": 7}, {"threads": -1}]
+    )
     def test_exceptions(self, kwargs: dict) -> None:
         with pytest.raises(ConfigError):
             EncodeSettings(**kwargs)
@@ -21,21 +22,36 @@ class TestEncodeSettings:
 
 
 class TestResolveEncode:
-    @pytest.mark.parametrize(("codec", "source", "pix_fmt"), [
-        ("libx264", "yuv420p", "yuv420p"), ("libx264", "yuv420p10le", "yuv420p10le"),
-        ("libx264", "yuvj420p", "yuv420p"), ("libx264", "yuv422p10le", "yuv422p10le"),
-        ("libx265", "yuv420p10le", "yuv420p10le"), ("prores_ks", "yuv420p", "yuv422p10le"),
-        ("prores_ks", "yuv444p", "yuv444p10le"), ("ffv1", "yuv444p", "yuv444p"), ("ffv1", "gray", "gray"), ("ffv1", "yuv420p10le", "yuv420p10le")])
+    @pytest.mark.parametrize(
+        ("codec", "source", "pix_fmt"),
+        [
+            ("libx264", "yuv420p", "yuv420p"),
+            ("libx264", "yuv420p10le", "yuv420p10le"),
+            ("libx264", "yuvj420p", "yuv420p"),
+            ("libx264", "yuv422p10le", "yuv422p10le"),
+            ("libx265", "yuv420p10le", "yuv420p10le"),
+            ("prores_ks", "yuv420p", "yuv422p10le"),
+            ("prores_ks", "yuv444p", "yuv444p10le"),
+            ("ffv1", "yuv444p", "yuv444p"),
+            ("ffv1", "gray", "gray"),
+            ("ffv1", "yuv420p10le", "yuv420p10le"),
+        ],
+    )
     def test_keeps_depth_and_chroma(self, codec: str, source: str, pix_fmt: str) -> None:
         assert resolve_encode(EncodeSettings(codec=codec), source_pix_fmt=source).pix_fmt == pix_fmt
 
     def test_bit_depth_and_options(self) -> None:
-        encode = resolve_encode(EncodeSettings(codec="libx264", bit_depth=10, crf=20, preset="fast"),
-                                source_pix_fmt="yuv420p")
+        encode = resolve_encode(
+            EncodeSettings(codec="libx264", bit_depth=10, crf=20, preset="fast"), source_pix_fmt="yuv420p"
+        )
         assert encode.pix_fmt == "yuv420p10le" and pixel_format_depth(encode.pix_fmt) == 10
         assert encode.options == {"crf": "20", "preset": "fast"}
-        assert resolve_encode(EncodeSettings(codec="libx264"), source_pix_fmt="yuv420p").options["crf"] == "16"
-        assert resolve_encode(EncodeSettings(codec="prores_ks"), source_pix_fmt="yuv444p").options == {"profile": "4"}
+        assert (
+            resolve_encode(EncodeSettings(codec="libx264"), source_pix_fmt="yuv420p").options["crf"] == "16"
+        )
+        assert resolve_encode(EncodeSettings(codec="prores_ks"), source_pix_fmt="yuv444p").options == {
+            "profile": "4"
+        }
 
     def test_auto(self) -> None:
         encode = resolve_encode(EncodeSettings(), source_pix_fmt="yuv420p")
@@ -45,7 +61,9 @@ class TestResolveEncode:
         with pytest.raises(ConfigError, match="yuv420p"):
             resolve_encode(EncodeSettings(codec="prores_ks", pix_fmt="yuv420p"), source_pix_fmt="yuv420p")
         with pytest.raises(MediaError, match=".mov or .mkv"):
-            resolve_encode(EncodeSettings(codec="prores_ks"), source_pix_fmt="yuv420p", container_codecs={"h264"})
+            resolve_encode(
+                EncodeSettings(codec="prores_ks"), source_pix_fmt="yuv420p", container_codecs={"h264"}
+            )
         if not encoder_available("h264_nvenc"):
             with pytest.raises(MediaError, match="NVIDIA"):
                 resolve_encode(EncodeSettings(codec="h264_nvenc"), source_pix_fmt="yuv420p")

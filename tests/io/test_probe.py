@@ -82,7 +82,11 @@ BAD_INPUTS = {
     "text": (_text, MediaError, "not a media file"),
     "truncated": (lambda tmp: make_truncated(tmp / "cut.mp4"), MediaError, "truncated"),
     "audio_only": (lambda tmp: make_audio_only(tmp / "sound.mp4"), MediaError, "no video stream"),
-    "unsupported": (lambda tmp: make_unsupported_codec(tmp / "odd.avi"), MediaError, "unsupported video codec"),
+    "unsupported": (
+        lambda tmp: make_unsupported_codec(tmp / "odd.avi"),
+        MediaError,
+        "unsupported video codec",
+    ),
     "folder": (lambda tmp: tmp, InputError, "is a folder"),
 }
 
@@ -96,4 +100,3 @@ def test_bad_input(kind: str, tmp_path: Path) -> None:
     message = str(caught.value)
     assert isinstance(caught.value, VidswapError)
     assert str(path) in message and "\n" not in message
-

@@ -11,9 +11,18 @@ from vidswap.io.ranges import FrameRange, parse_frame_range
 
 
 class TestParseFrameRange:
-    @pytest.mark.parametrize(("text", "start", "stop"), [
-        ("120-480", 120, 481), ("120:480", 120, 481), ("120:", 120, None), ("120-", 120, None),
-        (":480", 0, 481), ("-480", 0, 481), (" 7-7 ", 7, 8)])
+    @pytest.mark.parametrize(
+        ("text", "start", "stop"),
+        [
+            ("120-480", 120, 481),
+            ("120:480", 120, 481),
+            ("120:", 120, None),
+            ("120-", 120, None),
+            (":480", 0, 481),
+            ("-480", 0, 481),
+            (" 7-7 ", 7, 8),
+        ],
+    )
     def test_numbers(self, text: str, start: int, stop: int | None) -> None:
         assert parse_frame_range(text) == FrameRange(start=start, stop=stop)
 
@@ -32,11 +41,23 @@ class TestParseFrameRange:
     def test_resolved_against_video(self) -> None:
         assert parse_frame_range("5:", frame_count=10) == FrameRange(start=5, stop=10)
 
-    @pytest.mark.parametrize(("text", "kwargs", "match"), [
-        ("480-120", {}, "ends before"), ("abc", {}, "frame range"), ("-", {}, "start or an end"),
-        ("1x-5", {}, "frame number"), ("00:00:01:00-00:00:02:00", {}, "frame rate"),
-        ("00:00:00:00-", {"rate": Fraction(24), "start_timecode": "01:00:00:00"}, "before the video's start"),
-        ("5-20", {"frame_count": 10}, "has 10 frames"), ("10:", {"frame_count": 10}, "has 10 frames")])
+    @pytest.mark.parametrize(
+        ("text", "kwargs", "match"),
+        [
+            ("480-120", {}, "ends before"),
+            ("abc", {}, "frame range"),
+            ("-", {}, "start or an end"),
+            ("1x-5", {}, "frame number"),
+            ("00:00:01:00-00:00:02:00", {}, "frame rate"),
+            (
+                "00:00:00:00-",
+                {"rate": Fraction(24), "start_timecode": "01:00:00:00"},
+                "before the video's start",
+            ),
+            ("5-20", {"frame_count": 10}, "has 10 frames"),
+            ("10:", {"frame_count": 10}, "has 10 frames"),
+        ],
+    )
     def test_exceptions(self, text: str, kwargs: dict, match: str) -> None:
         with pytest.raises(ConfigError, match=match):
             parse_frame_range(text, **kwargs)

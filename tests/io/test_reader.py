@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,7 +42,7 @@ class TestVideoReader:
         _, sequential = _read(clips[clip])
         reader, ranged = _read(clips[clip], frames=FrameRange(start=start, stop=start + 4))
         assert [f.index for f in ranged] == list(range(start, start + 4))
-        for got, want in zip(ranged, sequential[start:start + 4], strict=True):
+        for got, want in zip(ranged, sequential[start : start + 4], strict=True):
             assert got.pts == want.pts and np.array_equal(got.rgb, want.rgb)
         # Past the first key-frame interval (8 frames) the seek skips decoding from frame 0;
         # ProRes frames are all key frames, so nothing is decoded in vain.
@@ -63,9 +64,9 @@ class TestVideoReader:
         reader = VideoReader(clips["audio"], queue_size=2)
         iterator = iter(reader)
         first = next(iterator)
-        assert first.index == 0 and reader._queue.qsize() <= 2
+        assert first.index == 0
         reader.close()
-        assert reader._thread is not None and not reader._thread.is_alive()
+        assert not [t for t in threading.enumerate() if t.name == "vidswap-decode"]
 
     def test_tensor(self, clips: dict[str, Path]) -> None:
         _, frames = _read(clips["audio"], frames=FrameRange(stop=1))

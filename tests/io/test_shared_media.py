@@ -17,8 +17,15 @@ from vidswap.io.probe import probe
 from vidswap.io.ranges import FrameRange
 from vidswap.io.reader import VideoReader
 
-CLIPS = ["hamilton_short.mp4", "talking_woman.mp4", "glasses_pen.mp4", "man_neutral.mp4", "crowd_1080p.mp4",
-         "dance_hands.mp4", "singer_720p.mp4"]
+CLIPS = [
+    "hamilton_short.mp4",
+    "talking_woman.mp4",
+    "glasses_pen.mp4",
+    "man_neutral.mp4",
+    "crowd_1080p.mp4",
+    "dance_hands.mp4",
+    "singer_720p.mp4",
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +48,14 @@ def _check_copy(source: Path, output: Path, frames: FrameRange) -> None:
     count = (frames.stop or a.video.frame_count) - frames.start
     assert b.video.frame_count == count
     assert (b.video.width, b.video.height, b.video.rotation, b.timecode) == (
-        a.video.width, a.video.height, a.video.rotation, a.timecode)
+        a.video.width,
+        a.video.height,
+        a.video.rotation,
+        a.timecode,
+    )
     assert b.video.color == a.video.color
     times = video_times(source)
-    assert video_times(output) == times[frames.start:frames.start + count]
+    assert video_times(output) == times[frames.start : frames.start + count]
     end = times[frames.stop] if frames.stop is not None and frames.stop < len(times) else None
     expected = [p for p in stream_packets(source, "audio") if end is None or p[0] < end]
     assert_audio_copied(output, expected)

@@ -22,11 +22,14 @@ from vidswap.io.writer import VideoWriter
 FAST = EncodeSettings(codec="libx264", preset="ultrafast")
 
 
-def copy(source: Path, output: Path, *, frames: FrameRange | None = None, settings: EncodeSettings = FAST,
-         **kwargs) -> VideoWriter:
+def copy(
+    source: Path, output: Path, *, frames: FrameRange | None = None, settings: EncodeSettings = FAST, **kwargs
+) -> VideoWriter:
     """Read ``source`` (or a range of it) and write it back unchanged through the writer."""
-    with VideoReader(source, frames=frames) as reader, \
-            VideoWriter(output, like=reader, frames=frames, settings=settings, **kwargs) as writer:
+    with (
+        VideoReader(source, frames=frames) as reader,
+        VideoWriter(output, like=reader, frames=frames, settings=settings, **kwargs) as writer,
+    ):
         for frame in reader:
             writer.write(frame.pts, frame.rgb)
     return writer
@@ -40,12 +43,19 @@ def decoded(path: Path) -> list[np.ndarray]:
 def assert_same_metadata(source: Path, output: Path) -> None:
     a, b = probe(source), probe(output)
     assert b.video.frame_count == a.video.frame_count
-    assert (b.video.width, b.video.height, b.video.rotation) == (a.video.width, a.video.height, a.video.rotation)
+    assert (b.video.width, b.video.height, b.video.rotation) == (
+        a.video.width,
+        a.video.height,
+        a.video.rotation,
+    )
     # x264 writes no range flag for limited range when the other tags are unspecified (H.264's
     # default): "unspecified" and "limited" are the same for YUV video.
-    assert replace(b.video.color, range=b.video.color.range or 1) == replace(a.video.color, range=a.video.color.range or 1)
+    assert replace(b.video.color, range=b.video.color.range or 1) == replace(
+        a.video.color, range=a.video.color.range or 1
+    )
     assert b.timecode == a.timecode
-    assert [t.codec for t in b.audio] == [t.codec for t in a.audio]
+    assert [(t.codec, t.language) for t in b.audio] == [(t.codec, t.language) for t in a.audio]
+    assert [(t.codec, t.language) for t in b.subtitles] == [(t.codec, t.language) for t in a.subtitles]
 
 
 def assert_audio_copied(output: Path, expected: list[tuple[Fraction, bytes]]) -> None:
@@ -60,8 +70,9 @@ def assert_audio_copied(output: Path, expected: list[tuple[Fraction, bytes]]) ->
 
 
 class TestPassThrough:
-    @pytest.mark.parametrize("clip", ["audio", "vfr", "rotated_tc", "odd", "ten_bit_mkv", "hevc_mp4", "prores",
-                                      "hd_tagged"])
+    @pytest.mark.parametrize(
+        "clip", ["audio", "vfr", "rotated_tc", "odd", "ten_bit_mkv", "hevc_mp4", "prores", "hd_tagged"]
+    )
     def test_keeps_everything(self, clips: dict[str, Path], tmp_path: Path, clip: str) -> None:
         source = clips[clip]
         suffix = ".mov" if clip == "prores" else source.suffix
@@ -92,17 +103,23 @@ class TestPassThrough:
         for got, want in zip(decoded(output), decoded(clips["odd"]), strict=True):
             assert np.abs(got - want).max() <= 2  # only RGB<->YUV rounding
 
-    def test_subtitles_the_container_cannot_hold_are_reported(self, clips: dict[str, Path], tmp_path: Path) -> None:
+    def test_subtitles_the_container_cannot_hold_are_reported(
+        self, clips: dict[str, Path], tmp_path: Path
+    ) -> None:
         writer = copy(clips["ten_bit_mkv"], tmp_path / "out.mp4")
         assert len(writer.dropped) == 1 and "srt" in writer.dropped[0]
         assert stream_packets(tmp_path / "out.mp4", "audio") == stream_packets(clips["ten_bit_mkv"], "audio")
 
 
 class TestRangeCopy:
-    @pytest.mark.parametrize(("clip", "start", "stop"), [("audio", 5, 15), ("vfr", 9, 22), ("rotated_tc", 10, 24),
-                                                         ("prores", 3, 9), ("hd_tagged", 0, 12)])
-    def test_keeps_the_frames_asked_for(self, clips: dict[str, Path], tmp_path: Path, clip: str, start: int,
-                                        stop: int) -> None:
+    @pytest.mark.parametrize(
+        ("clip", "start", "stop"),
+        [("audio", 5, 15), ("vfr", 9, 22), ("rotated_tc", 10, 24), ("prores", 3, 9), ("hd_tagged", 0, 12),
+         ("ten_bit_mkv", 7, 20), ("hevc_mp4", 17, 24)],
+    )
+    def test_keeps_the_frames_asked_for(
+        self, clips: dict[str, Path], tmp_path: Path, clip: str, start: int, stop: int
+    ) -> None:
         source = clips[clip]
         output = tmp_path / f"range{'.mov' if clip == 'prores' else source.suffix}"
         frames = FrameRange(start=start, stop=stop)
@@ -124,8 +141,11 @@ class TestRangeCopy:
             assert probe(output).timecode == shift_timecode(info.timecode, start, info.timecode_rate)
         # Audio: exactly the packets in the range, byte for byte, moved with the video.
         end = times[stop] if stop < len(times) else None
-        expected = [(t - shift, data) for t, data in stream_packets(source, "audio")
-                    if (start == 0 or t >= times[start]) and (end is None or t < end)]
+        expected = [
+            (t - shift, data)
+            for t, data in stream_packets(source, "audio")
+            if (start == 0 or t >= times[start]) and (end is None or t < end)
+        ]
         assert expected
         assert_audio_copied(output, expected)
 
@@ -156,7 +176,10 @@ class TestOutputRules:
     def test_error_leaves_nothing(self, clips: dict[str, Path], tmp_path: Path) -> None:
         output = tmp_path / "out.mp4"
         with pytest.raises(RuntimeError, match="boom"):
-            with VideoReader(clips["audio"]) as reader, VideoWriter(output, like=reader, settings=FAST) as writer:
+            with (
+                VideoReader(clips["audio"]) as reader,
+                VideoWriter(output, like=reader, settings=FAST) as writer,
+            ):
                 for frame in reader:
                     writer.write(frame.pts, frame.rgb)
                     if frame.index == 10:
@@ -197,16 +220,25 @@ class TestWrite:
 
     def test_container_refuses_codec(self, clips: dict[str, Path], tmp_path: Path) -> None:
         with pytest.raises(MediaError, match=".mov or .mkv"):
-            VideoWriter(tmp_path / "out.mp4", like=probe(clips["audio"]), settings=EncodeSettings(codec="prores_ks"))
+            VideoWriter(
+                tmp_path / "out.mp4", like=probe(clips["audio"]), settings=EncodeSettings(codec="prores_ks")
+            )
         assert list(tmp_path.iterdir()) == []
 
     def test_matte_writer_reuses_timing(self, clips: dict[str, Path], tmp_path: Path) -> None:
         source = clips["vfr"]
         frames = FrameRange(start=4, stop=20)
-        with VideoReader(source, frames=frames) as reader, \
-                VideoWriter(tmp_path / "out.mp4", like=reader, frames=frames, settings=FAST) as video, \
-                VideoWriter(tmp_path / "matte.mkv", like=reader, frames=frames, settings=EncodeSettings.matte(),
-                            copy_streams=False) as matte:
+        with (
+            VideoReader(source, frames=frames) as reader,
+            VideoWriter(tmp_path / "out.mp4", like=reader, frames=frames, settings=FAST) as video,
+            VideoWriter(
+                tmp_path / "matte.mkv",
+                like=reader,
+                frames=frames,
+                settings=EncodeSettings.matte(),
+                copy_streams=False,
+            ) as matte,
+        ):
             for frame in reader:
                 video.write(frame.pts, frame.rgb)
                 matte.write(frame.pts, np.full(frame.rgb.shape[:2], frame.index * 10, np.uint8))
@@ -220,8 +252,10 @@ class TestWrite:
 
     def test_upright_frames_are_turned_back(self, clips: dict[str, Path], tmp_path: Path) -> None:
         output = tmp_path / "out.mov"
-        with VideoReader(clips["rotated_tc"], turn_upright=True) as reader, \
-                VideoWriter(output, like=reader, settings=FAST, turn_upright=True) as writer:
+        with (
+            VideoReader(clips["rotated_tc"], turn_upright=True) as reader,
+            VideoWriter(output, like=reader, settings=FAST, turn_upright=True) as writer,
+        ):
             for frame in reader:
                 writer.write(frame.pts, frame.rgb)
         assert probe(output).video.rotation == 90

@@ -25,7 +25,8 @@ class TestAadMix:
         i = ident[0][:, :, None, None] * h + ident[1][:, :, None, None]
         torch.testing.assert_close(aad_mix(h, att, ident, torch.zeros(2, 1, 4, 4)), a)
         torch.testing.assert_close(aad_mix(h, att, ident, torch.ones(2, 1, 4, 4)), i)
-        torch.testing.assert_close(aad_mix(h, att, ident, torch.full((2, 1, 4, 4), 0.25)), 0.75 * a + 0.25 * i)
+        quarter = torch.full((2, 1, 4, 4), 0.25)
+        torch.testing.assert_close(aad_mix(h, att, ident, quarter), 0.75 * a + 0.25 * i)
 
 
 class TestAADLayer:
@@ -56,7 +57,8 @@ class TestAADLayer:
 
 
 class TestAADResBlk:
-    @pytest.mark.parametrize(("units", "c_in", "c_out", "shortcut"), [(1, 4, 4, False), (2, 8, 4, True), (3, 4, 3, True)])
+    @pytest.mark.parametrize(("units", "c_in", "c_out", "shortcut"),
+                             [(1, 4, 4, False), (2, 8, 4, True), (3, 4, 3, True)])
     def test_structure_and_shape(self, units: int, c_in: int, c_out: int, shortcut: bool) -> None:
         blk = AADResBlk(channels=c_in, out_channels=c_out, att_channels=6, c_id=8, units=units)
         assert len(blk.units) == units and (blk.shortcut is not None) is shortcut

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,9 @@ class TestSaveLoad:
             save_checkpoint(target, bundle)
         save_checkpoint(target, bundle, overwrite=True)
         assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+        umask = os.umask(0)
+        os.umask(umask)
+        assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not private like a mkstemp file
 
 
 class TestStrictLoading:
@@ -92,7 +96,8 @@ class TestStrictLoading:
             load_checkpoint(path)
 
     def test_unknown_part_and_missing_part(self, saved, tmp_path: Path) -> None:
-        path = self.tamper(saved[1], tmp_path / "p.safetensors", lambda t: t.update({"vae.w": torch.zeros(1)}))
+        path = self.tamper(saved[1], tmp_path / "p.safetensors",
+                           lambda t: t.update({"vae.w": torch.zeros(1)}))
         with pytest.raises(CheckpointError, match="vae"):
             load_checkpoint(path)
         path = self.tamper(saved[1], tmp_path / "q.safetensors",

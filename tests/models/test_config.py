@@ -12,8 +12,8 @@ from vidswap.models.config import PRESETS, FaceShifterConfig
 
 
 class TestFaceShifterConfig:
-    @pytest.mark.parametrize("cfg", [*PRESETS.values(), FaceShifterConfig(aad_units=1, alignment="insightface-poses",
-                                                                           id_normalized=False)])
+    @pytest.mark.parametrize("cfg", [*PRESETS.values(), FaceShifterConfig(
+        aad_units=1, alignment="insightface-poses", id_normalized=False)])
     def test_json_round_trip(self, cfg: FaceShifterConfig) -> None:
         again = FaceShifterConfig.from_json(cfg.to_json())
         assert again == cfg and hash(again) == hash(cfg)
@@ -29,7 +29,8 @@ class TestFaceShifterConfig:
 
     @pytest.mark.parametrize(("field", "value", "message"), [
         ("aad_units", 4, "aad_units"), ("aad_units", True, "aad_units"),
-        ("encoder_channels", (32, 64), "encoder_channels"), ("generator_channels", (1,) * 7 + (0,), "generator"),
+        ("encoder_channels", (32, 64), "encoder_channels"),
+        ("generator_channels", (1,) * 7 + (0,), "generator"),
         ("alignment", "ffhq", "alignment"), ("identity_backbone", "r18", "identity_backbone"),
         ("id_normalized", "yes", "id_normalized"), ("disc_scales", 0, "disc_scales"),
     ])

@@ -30,4 +30,5 @@ class TestHEARNet:
 
     def test_shape_mismatch(self) -> None:
         with pytest.raises(ShapeError, match="delta"):
-            HEARNet(FaceShifterConfig.preset("tiny"))(torch.zeros(1, 3, 256, 256), torch.zeros(1, 6, 256, 256))
+            HEARNet(FaceShifterConfig.preset("tiny"))(torch.zeros(1, 3, 256, 256),
+                                                      torch.zeros(1, 6, 256, 256))

@@ -20,8 +20,9 @@ class TestIResNet:
             sd = build_identity_backbone(name).state_dict()
         assert f"layer3.{stage3 - 1}.conv2.weight" in sd and f"layer3.{stage3}.bn1.weight" not in sd
         for key, shape in {"conv1.weight": (64, 3, 3, 3), "prelu.weight": (64,),
-                           "layer1.0.downsample.0.weight": (64, 64, 1, 1), "layer2.0.downsample.1.running_var": (128,),
-                           "layer4.2.prelu.weight": (512,), "bn2.weight": (512,), "fc.weight": (512, 512 * 49),
+                           "layer1.0.downsample.0.weight": (64, 64, 1, 1),
+                           "layer2.0.downsample.1.running_var": (128,), "layer4.2.prelu.weight": (512,),
+                           "bn2.weight": (512,), "fc.weight": (512, 512 * 49),
                            "features.running_mean": (512,)}.items():
             assert tuple(sd[key].shape) == shape, key
         assert "layer1.1.downsample.0.weight" not in sd

@@ -120,8 +120,9 @@ class TestConvertArcfaceOnnx:
 
     def test_wrong_backbone_names_node_key_and_shapes(self, tmp_path: Path) -> None:
         path = export(random_backbone(), tmp_path / "r.onnx", dynamo=False)
-        with pytest.raises(CheckpointError, match=r"r\.onnx: node '/conv1/Conv' \(conv, weight \(8, 3, 3, 3\)\) does not fit; "
-                           r"next expected conv1 \(conv, weight \(64, 3, 3, 3\)\)"):
+        with pytest.raises(CheckpointError,
+                           match=r"r\.onnx: node '/conv1/Conv' \(conv, weight \(8, 3, 3, 3\)\) does not fit; "
+                                 r"next expected conv1 \(conv, weight \(64, 3, 3, 3\)\)"):
             convert_arcface_onnx(path, backbone="iresnet50")
 
     def test_other_embedding_size_is_refused(self, tmp_path: Path) -> None:
@@ -130,7 +131,8 @@ class TestConvertArcfaceOnnx:
             convert_arcface_onnx(path)
 
     def test_unknown_structure(self, tmp_path: Path) -> None:
-        model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.PReLU(4), nn.Flatten(), nn.Linear(4 * 110 * 110, 8)).eval()
+        model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.PReLU(4), nn.Flatten(),
+                              nn.Linear(4 * 110 * 110, 8)).eval()
         with pytest.raises(CheckpointError, match="residual blocks"):
             convert_arcface_onnx(export(model, tmp_path / "other.onnx", dynamo=False))
 

@@ -51,7 +51,7 @@ class TestFetch:
              "sha256": sha256(body + b"x")}]))
         with pytest.raises(DownloadError, match="sha256"):
             fetch("g", cache=cache, manifest=manifest, **QUIET)
-        assert files_under(cache.home) == []
+        assert files_under(cache.weights_dir) == []
         assert cached_names(cache) == ()
         with pytest.raises(WeightsError, match="not in the cache"):
             resolve("g", cache=cache, manifest=manifest)
@@ -122,7 +122,7 @@ class TestFetch:
              "format": "zip", "files": [{"name": "a.onnx"}, {"name": "b.onnx"}]}]))
         with pytest.raises(WeightsError, match="lacks b.onnx"):
             fetch("p", cache=cache, manifest=manifest, **QUIET)
-        assert files_under(cache.home) == []
+        assert files_under(cache.weights_dir) == []
 
     def test_offline_when_cached_uses_the_cache(self, http_server: LocalServer, cache: CacheSettings,
                                                 tmp_path: Path) -> None:
@@ -144,9 +144,10 @@ class TestFetch:
         message = str(caught.value)
         assert "g.pth" in message and "https://example.org/g.pth" in message
         assert "vidswap weights import g.pth --as g" in message
-        assert files_under(cache.home) == []
+        assert files_under(cache.weights_dir) == []
 
-    def test_force_downloads_again(self, http_server: LocalServer, cache: CacheSettings, tmp_path: Path) -> None:
+    def test_force_downloads_again(self, http_server: LocalServer, cache: CacheSettings,
+                                   tmp_path: Path) -> None:
         manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
             {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"old")}]))
         fetch("g", cache=cache, manifest=manifest, **QUIET)
@@ -156,7 +157,8 @@ class TestFetch:
         assert files_under(cache.staging_dir) == []
 
     def test_unknown_name(self, cache: CacheSettings, tmp_path: Path) -> None:
-        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [{"name": "g", "file": "g.pth", "url": None}]))
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml",
+                                                [{"name": "g", "file": "g.pth", "url": None}]))
         with pytest.raises(WeightsError, match="known: g"):
             fetch("nope", cache=cache, manifest=manifest, **QUIET)
 
@@ -172,7 +174,8 @@ class TestEnsureAndDefaults:
         assert missing_defaults(cache=cache, manifest=manifest) == ("h",)
 
     def test_ensure_resolves_a_path(self, cache: CacheSettings, tmp_path: Path) -> None:
-        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [{"name": "g", "file": "g.pth", "url": None}]))
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml",
+                                                [{"name": "g", "file": "g.pth", "url": None}]))
         file = tmp_path / "mine.onnx"
         file.write_bytes(b"onnx")
         resolved = ensure(str(file), cache=cache, manifest=manifest)
@@ -184,3 +187,20 @@ class TestEnsureAndDefaults:
         fetch("g", cache=cache, manifest=manifest, **QUIET)
         record = json.loads((cache.entry_dir("g") / RECORD).read_text())
         assert record["source"] == http_server.url("/g.pth") and record["licence"] == "Test-1.0"
+
+
+class TestConcurrency:
+    def test_two_fetches_download_once(self, http_server: LocalServer, cache: CacheSettings,
+                                       tmp_path: Path) -> None:
+        """Render-farm nodes sharing a cache: the second waits for the first, then uses its file."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        body = payload(2_000_000, seed=12)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body),
+             "sha256": sha256(body)}]))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            paths = list(pool.map(lambda _: fetch("g", cache=cache, manifest=manifest, **QUIET).path,
+                                  range(2)))
+        assert paths[0] == paths[1] and paths[0].read_bytes() == body
+        assert len(http_server.requests) == 1

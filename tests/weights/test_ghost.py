@@ -64,7 +64,8 @@ class TestGhostKey:
         with pytest.raises(CheckpointError, match="generator.toRGB.weight"):
             ghost_key("generator.toRGB.weight")
 
-    @pytest.mark.parametrize("name", ["generator.AADBlk1.add_blocks.1.weight", "generator.AADBlk2.add_blocks.2.fc1.bias"])
+    @pytest.mark.parametrize("name", ["generator.AADBlk1.add_blocks.1.weight",
+                                      "generator.AADBlk2.add_blocks.2.fc1.bias"])
     def test_layer_at_the_wrong_index(self, name: str) -> None:
         with pytest.raises(CheckpointError, match="add_blocks"):
             ghost_key(name)
@@ -87,7 +88,8 @@ def small_ghost_state() -> dict[str, torch.Tensor]:
     for k in range(1, 9):
         for head in (f"generator.AADBlk{k}.add_blocks.0", f"generator.AADBlk{k}.last_add_block.0"):
             candidates += [f"{head}.{a}.{p}" for a in aad for p in ("weight", "bias")]
-        candidates += [f"generator.AADBlk{k}.add_blocks.2.weight", f"generator.AADBlk{k}.last_add_block.2.weight"]
+        candidates += [f"generator.AADBlk{k}.add_blocks.2.weight",
+                       f"generator.AADBlk{k}.last_add_block.2.weight"]
     for name in candidates:
         key = ghost_key(name)
         if key in ours:
@@ -109,7 +111,8 @@ class TestConvertGhostAei:
     def test_shape_mismatch_names_key_and_shapes(self) -> None:
         state = small_ghost_state()
         state["generator.up1.weight"] = torch.zeros(512, 1024, 3, 3)
-        with pytest.raises(CheckpointError, match=r"generator\.up1\.weight.*\(512, 1024, 3, 3\).*\(512, 1024, 2, 2\)"):
+        shapes = r"generator\.up1\.weight.*\(512, 1024, 3, 3\).*\(512, 1024, 2, 2\)"
+        with pytest.raises(CheckpointError, match=shapes):
             convert_ghost_aei(state)
 
     def test_missing_key(self) -> None:

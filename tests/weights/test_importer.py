@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from tests.weights.helpers import files_under, payload, sha256, write_manifest
 from vidswap.errors import CheckpointError, ConfigError, InputError, OutputExistsError, WeightsError
 from vidswap.weights.cache import CacheSettings, read_record, resolve, verify
-from vidswap.weights.importer import import_file, load_pth_state_dict
+from vidswap.weights.importer import import_file
 from vidswap.weights.manifest import Manifest, load_manifest
 from vidswap.weights.metadata import read_provenance
 
@@ -72,24 +72,53 @@ class TestImportFile:
     def test_unsafe_pickle_is_refused(self, tmp_path: Path, cache: CacheSettings, manifest: Manifest) -> None:
         src = tmp_path / "evil.pth"
         torch.save({"w": torch.zeros(1), "x": Evil()}, src)
-        with pytest.raises(CheckpointError, match="weights_only"):
+        with pytest.raises(CheckpointError, match="more than tensors"):
             import_file(src, name="evil", cache=cache, manifest=manifest)
         assert files_under(cache.weights_dir) == []
 
-    def test_nested_checkpoint_names_the_key(self, tmp_path: Path) -> None:
+    def test_nested_checkpoint_names_the_key(self, tmp_path: Path, cache: CacheSettings,
+                                             manifest: Manifest) -> None:
         src = tmp_path / "train.pth"
         torch.save({"model.w": torch.zeros(1), "optimizer": {"lr": 0.1}}, src)
-        with pytest.raises(CheckpointError, match="'optimizer' holds a dict"):
-            load_pth_state_dict(src)
+        with pytest.raises(CheckpointError, match="'optimizer' is a dict"):
+            import_file(src, name="train", cache=cache, manifest=manifest)
 
-    def test_existing_name_needs_force(self, tmp_path: Path, cache: CacheSettings, manifest: Manifest) -> None:
+    def test_safetensors_keeps_carried_provenance(self, tmp_path: Path, cache: CacheSettings,
+                                                  manifest: Manifest) -> None:
+        from vidswap.weights.metadata import Provenance, save_tensors
+
+        carried = Provenance(source="https://example.org/G.pth", licence="Apache-2.0",
+                             original_sha256="cd" * 32, original_name="G.pth", converted_from="ghost",
+                             created="2026-01-01T00:00:00+00:00")
+        src = tmp_path / "converted.safetensors"
+        save_tensors({"w": torch.ones(3)}, src, provenance=carried)
+        resolved = import_file(src, name="conv", cache=cache, manifest=manifest)
+        assert read_provenance(resolved.path) == carried
+        assert (resolved.licence, resolved.source) == ("Apache-2.0", "https://example.org/G.pth")
+        relicensed = import_file(src, name="conv", cache=cache, manifest=manifest, licence="MIT", force=True)
+        assert read_provenance(relicensed.path).licence == "MIT"
+
+    def test_plain_safetensors_gains_provenance(self, tmp_path: Path, cache: CacheSettings,
+                                                manifest: Manifest) -> None:
+        from safetensors.torch import save_file
+
+        src = tmp_path / "plain.safetensors"
+        save_file({"w": torch.arange(4.0)}, str(src))
+        resolved = import_file(src, name="plain", cache=cache, manifest=manifest, licence="CC0-1.0")
+        provenance = read_provenance(resolved.path)
+        assert provenance.licence == "CC0-1.0" and provenance.original_sha256 == sha256(src.read_bytes())
+        torch.testing.assert_close(load_file(str(resolved.path))["w"], torch.arange(4.0))
+
+    def test_existing_name_needs_force(self, tmp_path: Path, cache: CacheSettings,
+                                       manifest: Manifest) -> None:
         src = tmp_path / "a.onnx"
         src.write_bytes(b"1")
         import_file(src, name="a", cache=cache, manifest=manifest)
         src.write_bytes(b"2")
         with pytest.raises(OutputExistsError, match="--force"):
             import_file(src, name="a", cache=cache, manifest=manifest)
-        assert import_file(src, name="a", cache=cache, manifest=manifest, force=True).path.read_bytes() == b"2"
+        replaced = import_file(src, name="a", cache=cache, manifest=manifest, force=True)
+        assert replaced.path.read_bytes() == b"2"
         assert files_under(cache.staging_dir) == []
 
     def test_manifest_original_is_checked(self, tmp_path: Path, cache: CacheSettings,
@@ -106,7 +135,7 @@ class TestImportFile:
         wrong.write_bytes(payload(3000, seed=10))
         with pytest.raises(WeightsError, match="sha256"):
             import_file(wrong, name="ghost", cache=cache, manifest=manifest)
-        assert files_under(cache.home) == []
+        assert files_under(cache.weights_dir) == []
 
     @pytest.mark.parametrize(("name", "kwargs", "error"), [
         ("pkg", {}, ConfigError),
@@ -118,9 +147,28 @@ class TestImportFile:
         with pytest.raises(error):
             import_file(tmp_path / "G.pth", name=name, cache=cache, manifest=manifest, **kwargs)
 
-    def test_missing_file_and_bad_suffix(self, tmp_path: Path, cache: CacheSettings, manifest: Manifest) -> None:
+    def test_missing_file_and_bad_suffix(self, tmp_path: Path, cache: CacheSettings,
+                                         manifest: Manifest) -> None:
         with pytest.raises(InputError):
             import_file(tmp_path / "absent.pth", name="x", cache=cache, manifest=manifest)
         (tmp_path / "x.txt").write_text("hi")
         with pytest.raises(ConfigError, match="'.txt'"):
             import_file(tmp_path / "x.txt", name="x", cache=cache, manifest=manifest)
+
+
+class TestPermissions:
+    def test_cache_entries_follow_the_umask(self, tmp_path: Path, cache: CacheSettings,
+                                            manifest: Manifest) -> None:
+        """A studio shares one cache: entries must not be private to whoever imported them."""
+        import os
+        import stat
+
+        src = tmp_path / "shared.pth"
+        torch.save({"w": torch.ones(2)}, src)
+        previous = os.umask(0o022)
+        try:
+            resolved = import_file(src, name="shared", cache=cache, manifest=manifest)
+        finally:
+            os.umask(previous)
+        assert stat.S_IMODE(resolved.path.stat().st_mode) == 0o644
+        assert stat.S_IMODE(resolved.path.parent.stat().st_mode) == 0o755

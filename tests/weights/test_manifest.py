@@ -54,7 +54,8 @@ class TestLoadManifest:
             load_manifest(path)
 
     def test_unknown_default(self, tmp_path: Path) -> None:
-        path = write_manifest(tmp_path / "m.yaml", [{"name": "g", "file": "g.pth", "url": None}], defaults=["h"])
+        path = write_manifest(tmp_path / "m.yaml", [{"name": "g", "file": "g.pth", "url": None}],
+                              defaults=["h"])
         with pytest.raises(ConfigError, match="unknown weights: h"):
             load_manifest(path)
 
@@ -66,7 +67,8 @@ class TestLoadManifest:
             load_manifest(tmp_path / "bad.yaml")
 
     def test_get_unknown_lists_names(self, tmp_path: Path) -> None:
-        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [{"name": "g", "file": "g.pth", "url": None}]))
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml",
+                                                [{"name": "g", "file": "g.pth", "url": None}]))
         with pytest.raises(WeightsError, match="known: g") as caught:
             manifest.get("h")
         assert isinstance(caught.value, LookupError)

@@ -176,14 +176,17 @@ def doctor(as_json: bool, home: Path | None, manifest_path: Path) -> None:
     if as_json:
         click.echo(json.dumps({**asdict(report), "ready": report.ready}, indent=2))
         return
-    gpu = f"CUDA {report.cuda}: {', '.join(report.gpus)}" if report.cuda else "no CUDA device (CPU only, slow)"
+    gpu = (f"CUDA {report.cuda}: {', '.join(report.gpus)}" if report.cuda
+           else "no CUDA device (CPU only, slow)")
     lines = [
         f"python       {report.python} ({sys.executable})",
         f"torch        {report.torch or 'missing'}; {gpu}",
         f"PyAV         {report.pyav or 'missing'} (FFmpeg {report.ffmpeg or '?'})",
         *(f"  encoder    {name}: {state}" for name, state in report.encoders.items()),
-        "  decoders   " + ", ".join(f"{name}: {'ok' if ok else 'absent'}" for name, ok in report.decoders.items()),
-        f"onnxruntime  {report.onnxruntime or 'missing'}; providers: {', '.join(report.onnx_providers) or '-'}",
+        "  decoders   " + ", ".join(f"{name}: {'ok' if ok else 'absent'}"
+                                    for name, ok in report.decoders.items()),
+        f"onnxruntime  {report.onnxruntime or 'missing'}; "
+        f"providers: {', '.join(report.onnx_providers) or '-'}",
         f"weights      {report.cache}: {', '.join(report.weights_cached) or 'nothing cached'}",
         f"  defaults   {', '.join(report.defaults)}",
     ]

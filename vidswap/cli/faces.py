@@ -13,28 +13,16 @@ from vidswap.errors import InputError, MediaError, OutputExistsError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def _read_frames(path: Path) -> Iterator[tuple[float | None, "np.ndarray"]]:  # noqa: F821
-    """(pts seconds, H x W x 3 uint8 RGB) of a photo (one frame) or of a video's first video stream."""
+def _read_frames(path: Path) -> tuple[Iterator[tuple[float | None, "np.ndarray"]], int]:  # noqa: F821
+    """(pts seconds, H x W x 3 uint8 RGB) of a photo (one frame, pts None) or a video, and the count."""
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        import cv2
+        from vidswap.io.sequence import read_image
 
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise MediaError(f"{path}: cannot decode this image; expected a JPEG, PNG or other OpenCV-readable file")
-        yield None, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        return
-    import av
+        return iter([(None, read_image(path))]), 1
+    from vidswap.io import VideoReader
 
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{path}: has no video stream; give a video or a photo")
-            stream = container.streams.video[0]
-            for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else None
-                yield t, frame.to_ndarray(format="rgb24")
-    except av.FFmpegError as err:
-        raise MediaError(f"{path}: cannot decode as video ({err})") from err
+    reader = VideoReader(path)
+    return ((frame.time, frame.rgb) for frame in reader), reader.frames.stop - reader.frames.start
 
 
 def _draw(frame, faces):
@@ -51,27 +39,21 @@ def _draw(frame, faces):
     return out
 
 
-def _write_overlay(source: Path, out: Path, analysis, fps: float) -> None:
+def _write_overlay(source: Path, out: Path, analysis, *, overwrite: bool) -> None:
     """Draw boxes (green detected, orange interpolated), track ids and smoothed landmarks."""
-    from fractions import Fraction
+    if source.suffix.lower() in IMAGE_SUFFIXES:
+        from vidswap.io.sequence import read_image, write_image
 
-    frames = (_draw(frame, a.faces) for (_, frame), a in zip(_read_frames(source), analysis))
-    if out.suffix.lower() in IMAGE_SUFFIXES:
-        import cv2
-
-        cv2.imwrite(str(out), cv2.cvtColor(next(frames), cv2.COLOR_RGB2BGR))
+        write_image(out, _draw(read_image(source), analysis[0].faces))
         return
-    import av
+    from vidswap.io import EncodeSettings, VideoReader, VideoWriter
 
-    with av.open(str(out), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.pix_fmt = "yuv420p"
-        for i, image in enumerate(frames):
-            if i == 0:
-                stream.height, stream.width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
-            image = image[:stream.height, :stream.width]
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
+    with VideoReader(source) as reader, VideoWriter(
+        out, like=reader, settings=EncodeSettings(codec="libx264", crf=20, preset="veryfast"),
+        overwrite=overwrite,
+    ) as writer:
+        for frame, frame_analysis in zip(reader, analysis):
+            writer.write(frame.pts, _draw(frame.rgb, frame_analysis.faces))
 
 
 def _r(values, digits: int = 2) -> list:
@@ -96,10 +78,13 @@ def to_json(analysis) -> dict:
                    "insightface (SCRFD; needs the insightface extra and its model pack).")
 @click.option("--long-side", default=640, show_default=True, type=click.IntRange(min=0),
               help="Detect on frames downscaled to this long side (0 = full size).")
-@click.option("--device", default="cpu", show_default=True, help="Torch device for torch detectors (cpu, cuda).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document to stdout instead of a summary.")
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device for torch detectors (cpu, cuda).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document to stdout instead of a summary.")
 @click.option("--overlay", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.mp4",
-              help="Write a preview with boxes, track ids and smoothed landmarks drawn (a photo for a photo).")
+              help="Write a preview with boxes, track ids and smoothed landmarks drawn "
+                   "(an image when FILE is a photo).")
 @click.option("--overwrite", is_flag=True, help="Replace the --overlay file if it exists.")
 def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, overlay: Path | None,
           overwrite: bool) -> None:
@@ -114,17 +99,18 @@ def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, 
     from vidswap.faces.detect import DetectorConfig, create_detector
     from vidswap.faces.smooth import SmootherConfig
     from vidswap.faces.track import TrackerConfig
+    from vidswap.progress import track
 
     if not file.is_file():
         raise InputError(f"{file}: no such file; give a video or a photo")
     if overlay is not None and overlay.exists() and not overwrite:
         raise OutputExistsError(f"{overlay} exists; pass --overwrite to replace it")
     detector = create_detector(DetectorConfig(backend=backend, long_side=long_side, device=device))
-    analysis = analyze(_read_frames(file), detector, tracker=TrackerConfig(), smoother=SmootherConfig())
+    frames, total = _read_frames(file)
+    analysis = analyze(track(frames, total=total, description="faces"), detector,
+                       tracker=TrackerConfig(), smoother=SmootherConfig())
     if overlay is not None:
-        times = [a.pts for a in analysis if a.pts is not None]
-        fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 25.0
-        _write_overlay(file, overlay, analysis, fps)
+        _write_overlay(file, overlay, analysis, overwrite=overwrite)
         click.echo(f"wrote {overlay}", err=True)
     if as_json:
         click.echo(json.dumps(to_json(analysis)))

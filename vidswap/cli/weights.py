@@ -45,7 +45,7 @@ def weights(ctx: click.Context, home: Path | None, manifest_path: Path) -> None:
     ctx.obj = _Context(cache=cache, manifest=load_manifest(manifest_path))
 
 
-@weights.command("list")
+@weights.command("list", short_help="Show known and imported weights: role, licence, cached.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @pass_context
 def list_(obj: _Context, as_json: bool) -> None:
@@ -71,15 +71,17 @@ def list_(obj: _Context, as_json: bool) -> None:
     console = Console()
     console.print(table)
     console.print(f"* default set for `vidswap run`. Cache: {obj.cache.weights_dir}; "
-                  f"`vidswap weights path NAME` prints a file's path, `list --json` gives URLs and checksums.",
+                  "`vidswap weights path NAME` prints a file's path, `list --json` gives URLs and "
+                  "checksums.",
                   style="dim")
 
 
-@weights.command()
+@weights.command(short_help="Download weights into the cache, checked and resumable.")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--defaults", "with_defaults", is_flag=True,
               help="Also fetch the default set that `vidswap run` needs.")
-@click.option("--offline", is_flag=True, help="Never touch the network: fail with how to get what is missing.")
+@click.option("--offline", is_flag=True,
+              help="Never touch the network: fail with how to get what is missing.")
 @click.option("--force", is_flag=True, help="Download again even when already cached.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @pass_context
@@ -101,7 +103,7 @@ def fetch(obj: _Context, names: tuple[str, ...], with_defaults: bool, offline: b
         click.echo(str(resolved.path))
 
 
-@weights.command("verify")
+@weights.command("verify", short_help="Check cached files against their sizes and sha256.")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
 @click.pass_context
@@ -129,7 +131,7 @@ def verify_(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
         ctx.exit(1)
 
 
-@weights.command()
+@weights.command(short_help="Print the file a model reference resolves to.")
 @click.argument("name")
 @pass_context
 def path(obj: _Context, name: str) -> None:
@@ -137,7 +139,7 @@ def path(obj: _Context, name: str) -> None:
     click.echo(str(resolve(name, cache=obj.cache, manifest=obj.manifest).path))
 
 
-@weights.command("import")
+@weights.command("import", short_help="Copy a file into the cache with its provenance.")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--as", "name", required=True, metavar="NAME",
               help="Cache name; a manifest name when FILE is that entry's original (checked against it).")
@@ -158,6 +160,46 @@ def import_(obj: _Context, file: Path, name: str, licence: str | None, role: str
     resolved = import_file(file, name=name, cache=obj.cache, manifest=obj.manifest, licence=licence,
                            role=role, force=force)  # type: ignore[arg-type]
     click.echo(str(resolved.path))
+
+
+@weights.command(short_help="Convert ghost or ArcFace ONNX weights to vidswap files.")
+@click.option("--from", "layout", type=click.Choice(["ghost", "arcface-onnx"]), required=True,
+              help="What SOURCE is: a ghost AEI-Net G_unet_*.pth, or an insightface recognition ONNX model.")
+@click.argument("source", metavar="SOURCE")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              metavar="OUT.safetensors", help="File to write.")
+@click.option("--identity", default="ghost_arcface_backbone", show_default=True, metavar="REF",
+              help="ghost: the ArcFace iresnet100 backbone to put in the model file (name or path).")
+@click.option("--backbone", type=click.Choice(["iresnet50", "iresnet100"]), default=None,
+              help="arcface-onnx: the IResNet SOURCE is (found from its blocks when not given).")
+@click.option("--offline", is_flag=True,
+              help="Never download: SOURCE and --identity must be cached or paths.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@pass_context
+def convert(obj: _Context, layout: str, source: str, output: Path, identity: str, backbone: str | None,
+            offline: bool, force: bool) -> None:
+    """Convert a community checkpoint into a vidswap file with its provenance.
+
+    SOURCE is a manifest name (fetched on first use), a cache name or a path.
+    `--from ghost` writes a model file (ghost's AEI-Net plus the --identity backbone) that
+    `vidswap run` loads; `--from arcface-onnx` writes an IResNet state dict (e.g. from
+    buffalo_l's w600k_r50 or antelopev2's glintr100), usable as --identity and for training.
+    Unknown or mismatching keys are refused, naming the first.
+    """
+    from vidswap.weights.convert import convert_arcface_file, convert_ghost_file
+    from vidswap.weights.fetch import ensure
+
+    where = {"cache": obj.cache, "manifest": obj.manifest, "offline": offline}
+    weights_in = ensure(source, **where)
+    if layout == "ghost":
+        identity_in = ensure(identity, **where)
+        convert_ghost_file(weights_in, identity_in, output, overwrite=force)
+        click.echo(f"licence: {weights_in.licence}; identity encoder: {identity_in.licence}", err=True)
+    else:
+        name, _ = convert_arcface_file(weights_in, output, backbone=backbone,  # type: ignore[arg-type]
+                                       overwrite=force)
+        click.echo(f"{name}; licence: {weights_in.licence}", err=True)
+    click.echo(str(output))
 
 
 def _rows(obj: _Context) -> list[dict]:

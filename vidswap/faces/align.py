@@ -71,7 +71,8 @@ class AlignConfig:
 
     def __post_init__(self) -> None:
         if self.template not in ("arcface", "insightface-poses"):
-            raise ConfigError(f"align template must be 'arcface' or 'insightface-poses', got {self.template!r}")
+            raise ConfigError("align template must be 'arcface' or 'insightface-poses', "
+                              f"got {self.template!r}")
         if self.crop_size < 16 or self.identity_size < 16:
             raise ConfigError(f"align crop_size and identity_size must be >= 16, got {self.crop_size}, "
                               f"{self.identity_size}")
@@ -128,7 +129,8 @@ def crop_from_frame(landmarks: torch.Tensor, config: AlignConfig) -> torch.Tenso
     device, dtype = landmarks.device, landmarks.dtype
     if config.template == "arcface":
         # ArcFace's template coordinates scale with the crop side (ArcFace's convention).
-        return estimate_similarity(landmarks, _template(ARCFACE_TEMPLATE, config.crop_size / 112, device, dtype))
+        template = _template(ARCFACE_TEMPLATE, config.crop_size / 112, device, dtype)
+        return estimate_similarity(landmarks, template)
     templates = _template(POSE_TEMPLATES, 2.0, device, dtype)                     # (5, 5, 2) at 224
     batch = landmarks.shape[0]
     stacked = landmarks[:, None].expand(batch, len(POSE_TEMPLATES), 5, 2).reshape(-1, 5, 2)

@@ -91,7 +91,8 @@ def analyze(
             smoothed[track.id, i] = lm
     return [
         AnalyzedFrame(index=i, pts=pts[i], faces=[
-            AnalyzedFace(track=f.track, face=f.face, smoothed=smoothed[f.track, i], interpolated=f.interpolated)
+            AnalyzedFace(track=f.track, face=f.face, smoothed=smoothed[f.track, i],
+                         interpolated=f.interpolated)
             for f in faces])
         for i, faces in enumerate(by_frame(tracks, len(pts)))
     ]

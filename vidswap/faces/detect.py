@@ -92,7 +92,8 @@ class DetectorConfig:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ConfigError(f"detector backend {self.backend!r} is unknown; choose one of {sorted(BACKENDS)}")
+            raise ConfigError(f"detector backend {self.backend!r} is unknown; "
+                              f"choose one of {sorted(BACKENDS)}")
         if self.long_side != 0 and self.long_side < 64:
             raise ConfigError(f"detector long_side must be 0 (full size) or >= 64, got {self.long_side}")
         for name in ("score_threshold", "nms_threshold"):
@@ -156,9 +157,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
         i = order[0]
         keep.append(int(i))
         rest = order[1:]
-        w = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
-        h = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
-        inter = w * h
+        lo = np.maximum(boxes[i, :2], boxes[rest, :2])
+        hi = np.minimum(boxes[i, 2:], boxes[rest, 2:])
+        inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
         iou = inter / np.maximum(area[i] + area[rest] - inter, 1e-9)
         order = rest[iou <= threshold]
     return np.asarray(keep, dtype=np.int64)
@@ -200,7 +201,8 @@ def detect_resized(
     resized: list[tuple[np.ndarray, float]] = []
     for i, frame in enumerate(frames):
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise InputError(f"frame {i}: expected an H x W x 3 uint8 RGB array, got {frame.shape} {frame.dtype}")
+            raise InputError(f"frame {i}: expected an H x W x 3 uint8 RGB array, "
+                             f"got {frame.shape} {frame.dtype}")
         resized.append(_resize(frame, config.long_side))
     out: list[list[Face]] = [[] for _ in frames]
     by_size: dict[tuple[int, int], list[int]] = {}

@@ -63,7 +63,8 @@ class InsightFaceDetector:
         size = (-(-width // 32) * 32, -(-height // 32) * 32)
         for image in images:  # SCRFD's detect takes one BGR image at a time
             boxes, kps = self._model.detect(np.ascontiguousarray(image[..., ::-1]), input_size=size)
-            out.append(RawDetections(boxes=boxes[:, :4].astype(np.float32), scores=boxes[:, 4].astype(np.float32),
+            out.append(RawDetections(boxes=boxes[:, :4].astype(np.float32),
+                                     scores=boxes[:, 4].astype(np.float32),
                                      landmarks=kps.reshape(-1, 5, 2).astype(np.float32)))
         return out
 

@@ -79,7 +79,8 @@ def _hull_mask(landmarks: torch.Tensor, size: int, scale: float) -> torch.Tensor
                             torch.arange(size, device=landmarks.device, dtype=landmarks.dtype), indexing="ij")
     masks = []
     for points in pushed.detach().cpu().double().tolist():
-        hull = torch.tensor(_convex_hull([tuple(p) for p in points]), device=landmarks.device, dtype=landmarks.dtype)
+        corners = _convex_hull([tuple(p) for p in points])
+        hull = torch.tensor(corners, device=landmarks.device, dtype=landmarks.dtype)
         a, b = hull, hull.roll(-1, dims=0)
         # Inside a convex polygon: on the same side of every edge.
         side = (b[:, 0, None, None] - a[:, 0, None, None]) * (ys - a[:, 1, None, None]) \

@@ -163,7 +163,13 @@ def jitter(tracks: Sequence[np.ndarray], sizes: Sequence[np.ndarray]) -> float:
 
 
 def shift(smoothed: Sequence[np.ndarray], raw: Sequence[np.ndarray], sizes: Sequence[np.ndarray]) -> float:
-    """Mean distance between smoothed and raw landmarks ÷ face size, pooled over tracks (``(T, K, 2)`` each)."""
-    parts = [np.linalg.norm(s - r, axis=-1) / np.asarray(size)[:, None] for s, r, size in zip(smoothed, raw, sizes)]
+    """Mean distance between smoothed and raw landmarks ÷ face size, pooled over tracks.
+
+    Args:
+        smoothed, raw: per track, ``(T, K, 2)`` landmarks.
+        sizes: per track, ``(T,)`` face sizes in pixels.
+    """
+    parts = [np.linalg.norm(s - r, axis=-1) / np.asarray(size)[:, None]
+             for s, r, size in zip(smoothed, raw, sizes)]
     values = np.concatenate([p.ravel() for p in parts]) if parts else np.zeros(0)
     return float(np.mean(values)) if values.size else 0.0

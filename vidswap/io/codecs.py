@@ -12,14 +12,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 from vidswap.errors import ConfigError, MediaError
 
-__all__ = ["CODECS", "EncodeSettings", "ResolvedEncode", "encoder_available", "resolve_encode", "pixel_format_depth"]
+__all__ = [
+    "CODECS",
+    "EncodeSettings",
+    "ResolvedEncode",
+    "encoder_available",
+    "resolve_encode",
+    "pixel_format_depth",
+]
 
 #: Codecs the writer knows how to drive, with their default CRF (None: no CRF, e.g. ProRes).
-CODECS: dict[str, int | None] = {"libx264": 16, "libx265": 18, "h264_nvenc": 19, "prores_ks": None, "ffv1": None}
+CODECS: dict[str, int | None] = {
+    "libx264": 16,
+    "libx265": 18,
+    "h264_nvenc": 19,
+    "prores_ks": None,
+    "ffv1": None,
+}
 
 _DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "h264_nvenc": "p5"}
 _PIX = re.compile(r"^(yuvj|yuva|yuv|gbra|gbr|gray)(\d{3})?p?(\d+)?(le|be)?$")
@@ -86,7 +99,7 @@ def pixel_format_depth(pix_fmt: str) -> int:
     return max(c.bits for c in av.VideoFormat(pix_fmt).components)
 
 
-@lru_cache(maxsize=None)
+@cache
 def encoder_available(codec: str) -> bool:
     """Whether an encoder exists in this FFmpeg and opens here (NVENC needs an NVIDIA GPU)."""
     import av
@@ -95,7 +108,11 @@ def encoder_available(codec: str) -> bool:
         return False
     try:
         context = av.CodecContext.create(codec, "w")
-        context.width, context.height, context.pix_fmt = 256, 256, "yuv420p" if codec != "prores_ks" else "yuv422p10le"
+        context.width, context.height, context.pix_fmt = (
+            256,
+            256,
+            "yuv420p" if codec != "prores_ks" else "yuv422p10le",
+        )
         context.time_base = Fraction(1, 25)
         context.open()
     except (av.FFmpegError, ValueError):
@@ -128,8 +145,13 @@ def _choose_pix_fmt(codec: str, source_pix_fmt: str, bit_depth: int | None) -> s
     return "yuv420p"
 
 
-def resolve_encode(settings: EncodeSettings, *, source_pix_fmt: str, container_codecs: set[str] | None = None,
-                   output: str = "the output") -> ResolvedEncode:
+def resolve_encode(
+    settings: EncodeSettings,
+    *,
+    source_pix_fmt: str,
+    container_codecs: set[str] | None = None,
+    output: str = "the output",
+) -> ResolvedEncode:
     """The concrete codec, pixel format and options for encoding one source.
 
     Args:
@@ -147,18 +169,24 @@ def resolve_encode(settings: EncodeSettings, *, source_pix_fmt: str, container_c
     if codec == "auto":
         codec = "h264_nvenc" if encoder_available("h264_nvenc") else "libx264"
     elif codec == "h264_nvenc" and not encoder_available(codec):
-        raise MediaError(f"{output}: codec h264_nvenc needs an NVIDIA GPU and driver, none is usable here; "
-                         "use codec auto or libx264")
+        raise MediaError(
+            f"{output}: codec h264_nvenc needs an NVIDIA GPU and driver, none is usable here; "
+            "use codec auto or libx264"
+        )
     elif codec not in av.codecs_available:
-        raise MediaError(f"{output}: this FFmpeg build has no {codec} encoder; choose one of "
-                         f"{', '.join(c for c in CODECS if c in av.codecs_available)}")
+        raise MediaError(
+            f"{output}: this FFmpeg build has no {codec} encoder; choose one of "
+            f"{', '.join(c for c in CODECS if c in av.codecs_available)}"
+        )
     base = av.Codec(codec, "w").name
     if container_codecs is not None and base not in container_codecs and codec not in container_codecs:
         raise MediaError(f"{output}: its container cannot hold {codec} video; use .mov or .mkv")
     if settings.pix_fmt is not None:
         supported = [f.name for f in av.Codec(codec, "w").video_formats]
         if settings.pix_fmt not in supported:
-            raise ConfigError(f"pix_fmt {settings.pix_fmt} is not supported by {codec}; it takes {', '.join(supported)}")
+            raise ConfigError(
+                f"pix_fmt {settings.pix_fmt} is not supported by {codec}; it takes {', '.join(supported)}"
+            )
         pix_fmt = settings.pix_fmt
     else:
         pix_fmt = _choose_pix_fmt(codec, source_pix_fmt, settings.bit_depth)

@@ -21,8 +21,17 @@ if TYPE_CHECKING:
     import av.container
     import av.video.stream
 
-__all__ = ["ColorInfo", "VideoInfo", "AudioInfo", "SubtitleInfo", "MediaInfo", "probe", "open_input",
-           "video_stream", "packet_timestamps"]
+__all__ = [
+    "ColorInfo",
+    "VideoInfo",
+    "AudioInfo",
+    "SubtitleInfo",
+    "MediaInfo",
+    "probe",
+    "open_input",
+    "video_stream",
+    "packet_timestamps",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -42,17 +51,57 @@ class ColorInfo:
     range: int = 0
 
     def names(self) -> dict[str, str]:
-        """The tags by FFmpeg's names (``bt709``, ``smpte170m``, ``tv`` ...)."""
-        from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
+        """The tags by ffprobe's names (``bt709``, ``smpte170m``, ``tv`` ...); unknown values as numbers."""
+        return {
+            "primaries": _PRIMARIES.get(self.primaries, str(self.primaries)),
+            "transfer": _TRANSFERS.get(self.transfer, str(self.transfer)),
+            "matrix": _MATRICES.get(self.matrix, str(self.matrix)),
+            "range": _RANGES.get(self.range, str(self.range)),
+        }
 
-        def name(enum: Any, value: int) -> str:
-            try:
-                return enum(value).name.lower()
-            except ValueError:
-                return str(value)
 
-        return {"primaries": name(ColorPrimaries, self.primaries), "transfer": name(ColorTrc, self.transfer),
-                "matrix": name(Colorspace, self.matrix), "range": name(ColorRange, self.range)}
+# FFmpeg's enum values -> the names ffprobe prints (libavutil/pixdesc.c).
+_PRIMARIES = {
+    1: "bt709",
+    2: "unknown",
+    4: "bt470m",
+    5: "bt470bg",
+    6: "smpte170m",
+    7: "smpte240m",
+    8: "film",
+    9: "bt2020",
+    10: "smpte428",
+    11: "smpte431",
+    12: "smpte432",
+    22: "ebu3213",
+}
+_TRANSFERS = {
+    1: "bt709",
+    2: "unknown",
+    4: "gamma22",
+    5: "gamma28",
+    6: "smpte170m",
+    7: "smpte240m",
+    8: "linear",
+    13: "iec61966-2-1",
+    14: "bt2020-10",
+    15: "bt2020-12",
+    16: "smpte2084",
+    18: "arib-std-b67",
+}
+_MATRICES = {
+    0: "gbr",
+    1: "bt709",
+    2: "unknown",
+    4: "fcc",
+    5: "bt470bg",
+    6: "smpte170m",
+    7: "smpte240m",
+    8: "ycgco",
+    9: "bt2020nc",
+    10: "bt2020c",
+}
+_RANGES = {0: "unknown", 1: "tv", 2: "pc"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -124,12 +173,22 @@ class MediaInfo:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (fractions as ``"30000/1001"`` strings, colour by name)."""
         video = asdict(self.video)
-        video.update(time_base=str(self.video.time_base), rate=str(self.video.rate),
-                     fps=round(float(self.video.rate), 3), color=self.video.color.names())
-        return {"path": str(self.path), "format": self.format, "duration": round(self.duration, 6),
-                "video": video, "audio": [asdict(a) for a in self.audio],
-                "subtitles": [asdict(s) for s in self.subtitles], "timecode": self.timecode,
-                "sequence_frames": len(self.sequence) or None}
+        video.update(
+            time_base=str(self.video.time_base),
+            rate=str(self.video.rate),
+            fps=round(float(self.video.rate), 3),
+            color=self.video.color.names(),
+        )
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "duration": round(self.duration, 6),
+            "video": video,
+            "audio": [asdict(a) for a in self.audio],
+            "subtitles": [asdict(s) for s in self.subtitles],
+            "timecode": self.timecode,
+            "sequence_frames": len(self.sequence) or None,
+        }
 
 
 def open_input(path: str | Path) -> av.container.InputContainer:
@@ -151,8 +210,10 @@ def open_input(path: str | Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), metadata_errors="replace")
     except av.FFmpegError as err:
-        raise MediaError(f"{path}: not a media file FFmpeg can read, or truncated "
-                         f"({getattr(err, 'strerror', None) or err})") from err
+        raise MediaError(
+            f"{path}: not a media file FFmpeg can read, or truncated "
+            f"({getattr(err, 'strerror', None) or err})"
+        ) from err
 
 
 def video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
@@ -161,17 +222,25 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
 
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not videos:
-        found = ", ".join(f"{s.type} {s.codec_context.name if s.codec_context else '?'}"
-                          for s in container.streams) or "none"
+        found = (
+            ", ".join(
+                f"{s.type} {s.codec_context.name if s.codec_context else '?'}" for s in container.streams
+            )
+            or "none"
+        )
         raise MediaError(f"{path}: has no video stream (streams found: {found}); give a video file")
     stream = videos[0]
     if stream.codec_context is None or stream.codec_context.name in (None, "", "none"):
-        raise MediaError(f"{path}: unsupported video codec (this FFmpeg has no decoder for it); "
-                         "transcode it first, e.g. to ProRes or H.264")
+        raise MediaError(
+            f"{path}: unsupported video codec (this FFmpeg has no decoder for it); "
+            "transcode it first, e.g. to ProRes or H.264"
+        )
     return stream
 
 
-def packet_timestamps(container: av.container.InputContainer, stream: Any, limit: int | None = None) -> list[int]:
+def packet_timestamps(
+    container: av.container.InputContainer, stream: Any, limit: int | None = None
+) -> list[int]:
     """Presentation timestamps of a stream's packets, sorted, read by demuxing without decoding.
 
     Args:
@@ -206,7 +275,7 @@ def _index_timestamps(stream: Any) -> list[int] | None:
 
 
 def _varies(stamps: list[int]) -> bool:
-    deltas = [b - a for a, b in zip(stamps, stamps[1:])]
+    deltas = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     if len(deltas) < 2:
         return False
     # Millisecond time bases (Matroska) round a constant 29.97 fps to 33/34 ticks: not VFR.
@@ -228,8 +297,9 @@ def _first_frame(container: av.container.InputContainer, stream: Any, path: Path
         for frame in container.decode(stream):
             return frame
     except av.FFmpegError as err:
-        raise MediaError(f"{path}: the video stream cannot be decoded ({err}); the file may be truncated "
-                         "or damaged") from err
+        raise MediaError(
+            f"{path}: the video stream cannot be decoded ({err}); the file may be truncated or damaged"
+        ) from err
     raise MediaError(f"{path}: the video stream has no decodable frame; the file may be truncated")
 
 
@@ -271,18 +341,54 @@ def probe(path: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
             rate_found = Fraction(len(stamps) - 1) / ((stamps[-1] - stamps[0]) * time_base)
         pix_fmt = first.format.name
         video = VideoInfo(
-            index=stream.index, codec=ctx.name, width=first.width, height=first.height, pix_fmt=pix_fmt,
-            bit_depth=pixel_format_depth(pix_fmt), time_base=Fraction(time_base),
-            rate=Fraction(rate_found or 25), frame_count=len(stamps), vfr=_varies(stamps), start_pts=start_pts,
+            index=stream.index,
+            codec=ctx.name,
+            width=first.width,
+            height=first.height,
+            pix_fmt=pix_fmt,
+            bit_depth=pixel_format_depth(pix_fmt),
+            time_base=Fraction(time_base),
+            rate=Fraction(rate_found or 25),
+            frame_count=len(stamps),
+            vfr=_varies(stamps),
+            start_pts=start_pts,
             rotation=int(first.rotation or 0),
-            color=ColorInfo(primaries=int(first.color_primaries), transfer=int(first.color_trc),
-                            matrix=int(first.colorspace), range=int(first.color_range)))
-        audio = tuple(AudioInfo(index=s.index, codec=s.codec_context.name if s.codec_context else "unknown",
-                                sample_rate=s.sample_rate or 0, channels=s.channels or 0,
-                                language=s.language) for s in container.streams.audio)
-        subtitles = tuple(SubtitleInfo(index=s.index, codec=s.codec_context.name if s.codec_context else "unknown",
-                                       language=s.language) for s in container.streams.subtitles)
-        duration = (container.duration / 1_000_000 if container.duration
-                    else float((stamps[-1] - stamps[0]) * time_base + 1 / video.rate))
-        return MediaInfo(path=path, format=container.format.name, duration=duration, video=video,
-                         audio=audio, subtitles=subtitles, timecode=_timecode(container))
+            color=ColorInfo(
+                primaries=int(first.color_primaries),
+                transfer=int(first.color_trc),
+                matrix=int(first.colorspace),
+                range=int(first.color_range),
+            ),
+        )
+        audio = tuple(
+            AudioInfo(
+                index=s.index,
+                codec=s.codec_context.name if s.codec_context else "unknown",
+                sample_rate=s.sample_rate or 0,
+                channels=s.channels or 0,
+                language=s.language,
+            )
+            for s in container.streams.audio
+        )
+        subtitles = tuple(
+            SubtitleInfo(
+                index=s.index,
+                codec=s.codec_context.name if s.codec_context else "unknown",
+                language=s.language,
+            )
+            for s in container.streams.subtitles
+        )
+        duration = (
+            container.duration / 1_000_000
+            if container.duration
+            else float((stamps[-1] - stamps[0]) * time_base + 1 / video.rate)
+        )
+        return MediaInfo(
+            path=path,
+            format=container.format.name,
+            duration=duration,
+            video=video,
+            audio=audio,
+            subtitles=subtitles,
+            timecode=_timecode(container),
+        )

@@ -33,7 +33,9 @@ class FrameRange:
         if self.start < 0:
             raise ConfigError(f"a frame range starts at frame 0 or later, got start={self.start}")
         if self.stop is not None and self.stop <= self.start:
-            raise ConfigError(f"a frame range needs at least one frame, got start={self.start} stop={self.stop}")
+            raise ConfigError(
+                f"a frame range needs at least one frame, got start={self.start} stop={self.stop}"
+            )
 
     @property
     def is_all(self) -> bool:
@@ -52,7 +54,9 @@ class FrameRange:
         stop = frame_count if self.stop is None else self.stop
         if self.start >= frame_count or stop > frame_count:
             raise ConfigError(
-                f"frame range {self} is outside {source}, which has {frame_count} frames (0-{frame_count - 1})")
+                f"frame range {self} is outside {source}, which has {frame_count} frames "
+                f"(0-{frame_count - 1})"
+            )
         return FrameRange(start=self.start, stop=stop)
 
     def __str__(self) -> str:
@@ -73,8 +77,13 @@ def _frame_number(text: str, *, rate: Fraction | None, start_timecode: str | Non
     return int(text)
 
 
-def parse_frame_range(text: str, *, rate: Fraction | None = None, start_timecode: str | None = None,
-                      frame_count: int | None = None) -> FrameRange:
+def parse_frame_range(
+    text: str,
+    *,
+    rate: Fraction | None = None,
+    start_timecode: str | None = None,
+    frame_count: int | None = None,
+) -> FrameRange:
     """Parse a frame range such as ``120-480``, ``120:``, ``:480`` or ``01:00:04:00-01:00:16:00``.
 
     Args:

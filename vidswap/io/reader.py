@@ -9,8 +9,6 @@ frame ``start`` of a sequential decode.
 from __future__ import annotations
 
 import itertools
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,6 +21,7 @@ from vidswap.errors import ConfigError, MediaError
 from vidswap.io.color import conversion
 from vidswap.io.probe import MediaInfo, open_input, packet_timestamps, probe, video_stream
 from vidswap.io.ranges import FrameRange
+from vidswap.streams import Threaded, threaded
 
 if TYPE_CHECKING:
     import torch
@@ -69,13 +68,6 @@ def stored(rgb: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, -turns)) if turns else rgb
 
 
-class _End:
-    """Queue item that ends iteration, carrying the decode thread's error if any."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
 class VideoReader:
     """Iterate over a video's frames (or an image sequence's), decoded in a background thread.
 
@@ -99,18 +91,27 @@ class VideoReader:
         skipped: frames decoded and dropped to reach ``frames.start`` after the seek.
     """
 
-    def __init__(self, path: str | Path, *, frames: FrameRange | None = None, queue_size: int = 8,
-                 threads: int = 0, turn_upright: bool = False, rate: Fraction | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        frames: FrameRange | None = None,
+        queue_size: int = 8,
+        threads: int = 0,
+        turn_upright: bool = False,
+        rate: Fraction | None = None,
+    ) -> None:
         if queue_size < 1:
             raise ConfigError(f"queue_size must be >= 1, got {queue_size}")
         self.info: MediaInfo = probe(path, rate=rate)
-        self.frames = (frames or FrameRange()).resolve(self.info.video.frame_count, source=str(self.info.path))
+        self.frames = (frames or FrameRange()).resolve(
+            self.info.video.frame_count, source=str(self.info.path)
+        )
         self.skipped = 0
         self._threads = threads
         self._turn = self.info.video.rotation if turn_upright else 0
-        self._queue: queue.Queue[Frame | _End] = queue.Queue(maxsize=queue_size)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._queue_size = queue_size
+        self._stream: Threaded[Frame] | None = None
 
     def __enter__(self) -> VideoReader:
         return self
@@ -119,49 +120,20 @@ class VideoReader:
         self.close()
 
     def __iter__(self) -> Iterator[Frame]:
-        if self._thread is not None:
-            raise MediaError(f"{self.info.path}: a VideoReader is iterated once; open a new one to read again")
-        self._thread = threading.Thread(target=self._run, name="vidswap-decode", daemon=True)
-        self._thread.start()
-        while True:
-            item = self._queue.get()
-            if isinstance(item, _End):
-                if item.error is not None:
-                    raise item.error
-                return
-            yield item
+        if self._stream is not None:
+            raise MediaError(
+                f"{self.info.path}: a VideoReader is iterated once; open a new one to read again"
+            )
+        source = self._sequence_frames() if self.info.sequence else self._video_frames()
+        self._stream = threaded(source, maxsize=self._queue_size, name="vidswap-decode")
+        return self._stream
 
     def close(self) -> None:
         """Stop the decode thread and free its frames (safe to call twice)."""
-        self._stop.set()
-        if self._thread is not None:
-            while self._thread.is_alive():
-                try:
-                    self._queue.get(timeout=0.05)
-                except queue.Empty:
-                    pass
-            self._thread.join()
+        if self._stream is not None:
+            self._stream.close()
 
     # -- decode thread -------------------------------------------------------------------
-
-    def _put(self, item: Frame | _End) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            source = self._sequence_frames() if self.info.sequence else self._video_frames()
-            for frame in source:
-                if not self._put(frame):
-                    return
-            self._put(_End())
-        except BaseException as err:  # handed to the consumer's thread, raised there
-            self._put(_End(err))
 
     def _make(self, index: int, pts: int, rgb: np.ndarray) -> Frame:
         rgb = upright(rgb, self._turn)
@@ -203,17 +175,22 @@ class VideoReader:
                     if pts < target:
                         self.skipped += 1
                         continue
-                    if index >= stop or self._stop.is_set():
+                    if index >= stop:
                         return
-                    rgb = frame.reformat(format="rgb24", src_colorspace=convert.matrix,
-                                         src_color_range=convert.range).to_ndarray()
+                    rgb = frame.reformat(
+                        format="rgb24", src_colorspace=convert.matrix, src_color_range=convert.range
+                    ).to_ndarray()
                     yield self._make(index, pts, rgb)
                     index += 1
             except av.FFmpegError as err:
-                raise MediaError(f"{path}: decoding failed at frame {index} ({err}); the file may be damaged") from err
+                raise MediaError(
+                    f"{path}: decoding failed at frame {index} ({err}); the file may be damaged"
+                ) from err
         if index < stop:
-            raise MediaError(f"{path}: expected {stop} frames, the video stream ended after {index}; "
-                             "the file may be truncated")
+            raise MediaError(
+                f"{path}: expected {stop} frames, the video stream ended after {index}; "
+                "the file may be truncated"
+            )
 
 
 def _pts(frame: Any) -> int:

@@ -22,25 +22,37 @@ __all__ = ["sequence_files", "probe_sequence", "read_image", "ImageSequenceWrite
 
 _FIELD = re.compile(r"%(0?)(\d*)d")
 #: Extension -> (FFmpeg image encoder, pixel format it is written in).
-_IMAGE_CODECS = {".png": ("png", "rgb24"), ".jpg": ("mjpeg", "yuvj444p"), ".jpeg": ("mjpeg", "yuvj444p"),
-                 ".tif": ("tiff", "rgb24"), ".tiff": ("tiff", "rgb24")}
+_IMAGE_CODECS = {
+    ".png": ("png", "rgb24"),
+    ".jpg": ("mjpeg", "yuvj444p"),
+    ".jpeg": ("mjpeg", "yuvj444p"),
+    ".tif": ("tiff", "rgb24"),
+    ".tiff": ("tiff", "rgb24"),
+}
 
 
 def _split(pattern: str | Path) -> tuple[Path, re.Match[str], str]:
     pattern = Path(pattern)
     match = _FIELD.search(pattern.name)
     if match is None or len(_FIELD.findall(pattern.name)) != 1:
-        raise ConfigError(f"{pattern}: an image sequence needs one frame-number field like %04d in its file name")
+        raise ConfigError(
+            f"{pattern}: an image sequence needs one frame-number field like %04d in its file name"
+        )
     if pattern.suffix.lower() not in _IMAGE_CODECS:
-        raise ConfigError(f"{pattern}: image sequences are {', '.join(_IMAGE_CODECS)}, got {pattern.suffix!r}")
+        raise ConfigError(
+            f"{pattern}: image sequences are {', '.join(_IMAGE_CODECS)}, got {pattern.suffix!r}"
+        )
     return pattern.parent, match, pattern.name
 
 
 def sequence_files(pattern: str | Path) -> list[tuple[int, Path]]:
     """The files of a sequence as ``(frame number, path)``, sorted by number."""
     folder, match, name = _split(pattern)
-    digits = r"\d+" if not match.group(2) else (r"\d{%s,}" % match.group(2) if match.group(1) else r"\d+")
-    regex = re.compile(re.escape(name[:match.start()]) + f"({digits})" + re.escape(name[match.end():]) + "$")
+    # %04d names have at least 4 digits (more past 9999); %d and %4d (space-padded) any number.
+    digits = rf"\d{{{match.group(2)},}}" if match.group(1) and match.group(2) else r"\d+"
+    regex = re.compile(
+        re.escape(name[: match.start()]) + f"({digits})" + re.escape(name[match.end() :]) + "$"
+    )
     if not folder.is_dir():
         raise InputError(f"{pattern}: folder {folder} does not exist")
     found = [(int(m.group(1)), folder / entry) for entry in os.listdir(folder) if (m := regex.match(entry))]
@@ -71,11 +83,28 @@ def probe_sequence(pattern: str | Path, *, rate: Fraction | None = None) -> Medi
     if not files:
         raise InputError(f"{pattern}: no file matches this image sequence pattern")
     height, width, _ = read_image(files[0][1]).shape
-    video = VideoInfo(index=0, codec=_IMAGE_CODECS[Path(pattern).suffix.lower()][0], width=width, height=height,
-                      pix_fmt="rgb24", bit_depth=8, time_base=1 / rate, rate=rate, frame_count=len(files),
-                      vfr=False, start_pts=0, rotation=0, color=ColorInfo(primaries=1, transfer=13, matrix=0, range=2))
-    return MediaInfo(path=Path(pattern), format="image2", duration=float(len(files) / rate), video=video,
-                     sequence=tuple(path for _, path in files))
+    video = VideoInfo(
+        index=0,
+        codec=_IMAGE_CODECS[Path(pattern).suffix.lower()][0],
+        width=width,
+        height=height,
+        pix_fmt="rgb24",
+        bit_depth=8,
+        time_base=1 / rate,
+        rate=rate,
+        frame_count=len(files),
+        vfr=False,
+        start_pts=0,
+        rotation=0,
+        color=ColorInfo(primaries=1, transfer=13, matrix=0, range=2),
+    )
+    return MediaInfo(
+        path=Path(pattern),
+        format="image2",
+        duration=float(len(files) / rate),
+        video=video,
+        sequence=tuple(path for _, path in files),
+    )
 
 
 class ImageSequenceWriter:
@@ -93,11 +122,12 @@ class ImageSequenceWriter:
             raise InputError(f"{pattern}: output folder {folder} does not exist; create it first")
         existing = sequence_files(pattern)
         if existing and not overwrite:
-            raise OutputExistsError(f"{pattern}: {len(existing)} files of this sequence exist (first "
-                                    f"{existing[0][1].name}); pass overwrite=True (--overwrite) to replace them")
+            raise OutputExistsError(
+                f"{pattern}: {len(existing)} files of this sequence exist (first "
+                f"{existing[0][1].name}); pass overwrite=True (--overwrite) to replace them"
+            )
         self.pattern = str(pattern)
         self.number = start_number
-        self._codec, self._pix_fmt = _IMAGE_CODECS[Path(pattern).suffix.lower()]
 
     def __enter__(self) -> ImageSequenceWriter:
         return self
@@ -107,20 +137,30 @@ class ImageSequenceWriter:
 
     def write(self, rgb: np.ndarray) -> Path:
         """Write one ``(H, W, 3)`` uint8 RGB frame as the next file; returns its path."""
-        import av
-
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ConfigError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
-        context = av.CodecContext.create(self._codec, "w")
-        context.width, context.height, context.pix_fmt = rgb.shape[1], rgb.shape[0], self._pix_fmt
-        context.time_base = Fraction(1, 25)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        if self._pix_fmt != "rgb24":
-            frame = frame.reformat(format=self._pix_fmt, dst_colorspace=5, dst_color_range=2)
-        data = b"".join(bytes(p) for p in context.encode(frame) + context.encode(None))
-        path = Path(self.pattern % self.number)
-        temp = path.with_name(f".{path.name}.vidswap-tmp-{uuid.uuid4().hex[:8]}")
-        temp.write_bytes(data)
-        os.replace(temp, path)
+        path = write_image(Path(self.pattern % self.number), rgb)
         self.number += 1
         return path
+
+
+def write_image(path: Path, rgb: np.ndarray) -> Path:
+    """Write one ``(H, W, 3)`` uint8 RGB image (``.png``, ``.jpg``, ``.tif``) under a temporary
+    name in its folder, then rename it, so ``path`` never holds a partial file."""
+    import av
+
+    if path.suffix.lower() not in _IMAGE_CODECS:
+        raise ConfigError(f"{path}: cannot write images of this type; use one of "
+                          f"{', '.join(sorted(_IMAGE_CODECS))}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ConfigError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
+    codec, pix_fmt = _IMAGE_CODECS[path.suffix.lower()]
+    context = av.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt = rgb.shape[1], rgb.shape[0], pix_fmt
+    context.time_base = Fraction(1, 25)
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    if pix_fmt != "rgb24":
+        frame = frame.reformat(format=pix_fmt, dst_colorspace=5, dst_color_range=2)
+    data = b"".join(bytes(p) for p in context.encode(frame) + context.encode(None))
+    temp = path.with_name(f".{path.name}.vidswap-tmp-{uuid.uuid4().hex[:8]}")
+    temp.write_bytes(data)
+    os.replace(temp, path)
+    return path

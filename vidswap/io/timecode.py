@@ -15,15 +15,22 @@ import opentimelineio.opentime as opentime
 
 from vidswap.errors import ConfigError
 
-__all__ = ["TIMECODE_PATTERN", "is_timecode", "timecode_rate", "frames_from_timecode",
-           "timecode_from_frames", "shift_timecode"]
+__all__ = [
+    "TIMECODE_PATTERN",
+    "is_timecode",
+    "timecode_rate",
+    "frames_from_timecode",
+    "timecode_from_frames",
+    "shift_timecode",
+]
 
 #: A SMPTE timecode; ``;`` (or ``.``) before the frames marks drop-frame.
 TIMECODE_PATTERN = re.compile(r"^\d{1,2}:\d{2}:\d{2}[:;.]\d{2,3}$")
 
 # The rates SMPTE timecode is defined for; VFR or odd averages snap to the nearest.
 _RATES = tuple(Fraction(r) for r in (24, 25, 30, 48, 50, 60, 72, 96, 100, 120)) + tuple(
-    Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))
+    Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120)
+)
 
 
 def is_timecode(text: str) -> bool:
@@ -62,7 +69,9 @@ def frames_from_timecode(timecode: str, rate: Fraction) -> int:
     """
     text = timecode.strip().replace(".", ";")
     if not is_timecode(text):
-        raise ConfigError(f"expected a timecode HH:MM:SS:FF (or HH:MM:SS;FF for drop-frame), got {timecode!r}")
+        raise ConfigError(
+            f"expected a timecode HH:MM:SS:FF (or HH:MM:SS;FF for drop-frame), got {timecode!r}"
+        )
     try:
         return int(round(opentime.from_timecode(text, float(rate)).value))
     except ValueError as err:

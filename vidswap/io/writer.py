@@ -49,8 +49,10 @@ def check_output(path: Path, *, source: Path | None, overwrite: bool) -> None:
         OutputExistsError: the output is the source (always refused) or exists.
         InputError: the output's folder does not exist.
     """
-    if source is not None and (path.resolve() == source.resolve()
-                               or (path.exists() and source.exists() and os.path.samefile(path, source))):
+    if source is not None and (
+        path.resolve() == source.resolve()
+        or (path.exists() and source.exists() and os.path.samefile(path, source))
+    ):
         raise OutputExistsError(f"{path}: is the input video; write the output to another file")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path}: exists; pass overwrite=True (--overwrite) to replace it")
@@ -65,16 +67,24 @@ class _PacketCopy:
     timestamps moved back by ``shift`` seconds; :meth:`until` copies those before a time.
     """
 
-    def __init__(self, source: Path, outputs: dict[int, Any], *, start: Fraction | None, end: Fraction | None,
-                 shift: Fraction) -> None:
+    def __init__(
+        self,
+        source: Path,
+        outputs: dict[int, Any],
+        *,
+        start: Fraction | None,
+        end: Fraction | None,
+        shift: Fraction,
+    ) -> None:
         self.container = open_input(source)
         self.outputs = outputs
         self.start, self.end, self.shift = start, end, shift
         if start is not None:
-            self.container.seek(int(start * 1_000_000), backward=True)  # AV_TIME_BASE units
+            # Seek a second early: some containers (Matroska) seek to a cluster by the video's
+            # key frame, and audio muxed ahead of the video must not be missed.
+            self.container.seek(max(0, int((start - 1) * 1_000_000)), backward=True)  # AV_TIME_BASE units
         self.packets: Iterator[Any] = self.container.demux(*(self.container.streams[i] for i in outputs))
         self.pending: Any = None
-        self.copied = 0
 
     def until(self, output: av.container.OutputContainer, time: Fraction | None) -> None:
         """Mux source packets before ``time`` seconds (None: all that remain in range)."""
@@ -92,14 +102,17 @@ class _PacketCopy:
                 return
             if (self.start is not None and at < self.start) or (self.end is not None and at >= self.end):
                 continue
-            if packet.size == 2 and packet.stream.codec_context.name == "mov_text" and bytes(packet) == b"\0\0":
+            if (
+                packet.size == 2
+                and packet.stream.codec_context.name == "mov_text"
+                and bytes(packet) == b"\0\0"
+            ):
                 continue  # an empty mov_text sample filling a gap: the MP4 muxer writes its own
             offset = round(self.shift / packet.time_base)
             packet.pts = None if packet.pts is None else packet.pts - offset
             packet.dts = None if packet.dts is None else packet.dts - offset
             packet.stream = self.outputs[packet.stream.index]
             output.mux(packet)
-            self.copied += 1
 
     def close(self) -> None:
         self.container.close()
@@ -135,9 +148,18 @@ class VideoWriter:
         dropped: source tracks not copied, with the reason.
     """
 
-    def __init__(self, path: str | Path, *, like: MediaInfo | VideoReader, settings: EncodeSettings | None = None,
-                 frames: FrameRange | None = None, overwrite: bool = False, copy_streams: bool = True,
-                 turn_upright: bool = False, metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        like: MediaInfo | VideoReader,
+        settings: EncodeSettings | None = None,
+        frames: FrameRange | None = None,
+        overwrite: bool = False,
+        copy_streams: bool = True,
+        turn_upright: bool = False,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         import av
 
         self.path = Path(path)
@@ -159,14 +181,19 @@ class VideoWriter:
         try:
             self._output = av.open(str(self._temp), "w")
         except (av.FFmpegError, ValueError) as err:
-            raise MediaError(f"{self.path}: cannot write this kind of file ({err}); use .mp4, .mov or .mkv") from err
+            raise MediaError(
+                f"{self.path}: cannot write this kind of file ({err}); use .mp4, .mov or .mkv"
+            ) from err
         try:
-            self.encode: ResolvedEncode = resolve_encode(self.settings, source_pix_fmt=video.pix_fmt,
-                                                         container_codecs=self._output.supported_codecs,
-                                                         output=str(self.path))
+            self.encode: ResolvedEncode = resolve_encode(
+                self.settings,
+                source_pix_fmt=video.pix_fmt,
+                container_codecs=self._output.supported_codecs,
+                output=str(self.path),
+            )
             self._stream = self._add_video()
-            if copy_streams and not self.info.sequence:
-                self._add_copies()
+            if not self.info.sequence:
+                self._add_copies(tracks=copy_streams)
             if self.info.timecode:
                 rate = self.info.timecode_rate
                 moved = round(self._shift * video.time_base * rate)
@@ -192,25 +219,39 @@ class VideoWriter:
             stream.set_display_rotation(video.rotation)
         return stream
 
-    def _add_copies(self) -> None:
+    def _add_copies(self, *, tracks: bool) -> None:
+        """Copy the source's metadata (file and video stream) and, when ``tracks``, set up the
+        audio and subtitle tracks to copy."""
         outputs: dict[int, Any] = {}
         with open_input(self.info.path) as source:
-            for track in source.streams:
+            self._output.metadata.update(_kept_metadata(source.metadata))
+            video = source.streams[self.info.video.index]
+            self._stream.metadata.update(_kept_metadata(video.metadata))
+            self._stream.disposition = video.disposition
+            for track in source.streams if tracks else ():
                 if track.type not in ("audio", "subtitle"):
                     continue  # data tracks (tmcd) are rebuilt from metadata by the muxer
                 codec = track.codec_context.name if track.codec_context else "unknown"
                 if codec not in self._output.supported_codecs:
-                    self.dropped.append(f"{track.type} track {track.index} ({codec}): "
-                                        f"{self._output.format.name} cannot hold it")
+                    self.dropped.append(
+                        f"{track.type} track {track.index} ({codec}): "
+                        f"{self._output.format.name} cannot hold it"
+                    )
                     log.warning("%s: not copying %s", self.path, self.dropped[-1])
                     continue
-                outputs[track.index] = self._output.add_stream_from_template(track)
+                copied = self._output.add_stream_from_template(track)
+                copied.metadata.update(_kept_metadata(track.metadata))
+                copied.disposition = track.disposition
+                outputs[track.index] = copied
         if outputs:
             base = self.info.video.time_base
             self._copy = _PacketCopy(
-                self.info.path, outputs, shift=self._shift * base,
+                self.info.path,
+                outputs,
+                shift=self._shift * base,
                 start=self._first_pts * base if self.frames.start > 0 else None,
-                end=None if self._end_pts is None else self._end_pts * base)
+                end=None if self._end_pts is None else self._end_pts * base,
+            )
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -233,20 +274,32 @@ class VideoWriter:
 
         video = self.info.video
         if self._last_pts is not None and pts <= self._last_pts:
-            raise ConfigError(f"{self.path}: frames must come in presentation order; pts {pts} after {self._last_pts}")
+            raise ConfigError(
+                f"{self.path}: frames must come in presentation order; pts {pts} after {self._last_pts}"
+            )
         if pts < self._first_pts:
-            raise ConfigError(f"{self.path}: pts {pts} is before the first frame of range {self.frames} "
-                              f"(pts {self._first_pts})")
+            raise ConfigError(
+                f"{self.path}: pts {pts} is before the first frame of range {self.frames} "
+                f"(pts {self._first_pts})"
+            )
         image = stored(image, self._turn)
         gray = image.ndim == 2
-        if image.dtype != np.uint8 or image.shape[:2] != (video.height, video.width) or not (
-                gray or image.shape[2] == 3):
-            raise ConfigError(f"{self.path}: expected ({video.height}, {video.width}, 3) or "
-                              f"({video.height}, {video.width}) uint8, got {image.shape} {image.dtype}")
+        if (
+            image.dtype != np.uint8
+            or image.shape[:2] != (video.height, video.width)
+            or not (gray or image.shape[2] == 3)
+        ):
+            raise ConfigError(
+                f"{self.path}: expected ({video.height}, {video.width}, 3) or "
+                f"({video.height}, {video.width}) uint8, got {image.shape} {image.dtype}"
+            )
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="gray" if gray else "rgb24")
         if frame.format.name != self.encode.pix_fmt:
-            frame = frame.reformat(format=self.encode.pix_fmt, dst_colorspace=self._convert.matrix,
-                                   dst_color_range=self._convert.range)
+            frame = frame.reformat(
+                format=self.encode.pix_fmt,
+                dst_colorspace=self._convert.matrix,
+                dst_color_range=self._convert.range,
+            )
         # Tag every frame too: some encoders (prores_ks) ignore the codec context's colour tags.
         color = video.color
         frame.color_primaries, frame.color_trc = color.primaries, color.transfer
@@ -298,6 +351,26 @@ class VideoWriter:
         self._temp.unlink(missing_ok=True)
 
 
+# Tags the muxer writes itself (or that describe the old encode): never copied.
+_OWN_TAGS = (
+    "encoder",
+    "major_brand",
+    "minor_version",
+    "compatible_brands",
+    "timecode",
+    "duration",
+    "bps",
+    "number_of_",
+    "_statistics_",
+    "vendor_id",
+)
+
+
+def _kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """Metadata worth carrying over (language, title, handler, creation time ...)."""
+    return {key: value for key, value in metadata.items() if not key.lower().startswith(_OWN_TAGS)}
+
+
 def _range_pts(info: MediaInfo, frames: FrameRange) -> tuple[int, int | None, int]:
     """Where a range lies in source pts ticks: its first frame's pts, the pts of the frame after
     it (None: it runs to the end), and the shift that moves its first frame to the source's start.
@@ -310,5 +383,7 @@ def _range_pts(info: MediaInfo, frames: FrameRange) -> tuple[int, int | None, in
     if frames.start == 0 and end_open:
         return -(2**62), None, 0  # everything, timestamps as they are
     with open_input(info.path) as container:
-        stamps = packet_timestamps(container, video_stream(container, info.path), limit=stop + 1 + REORDER_MARGIN)
+        stamps = packet_timestamps(
+            container, video_stream(container, info.path), limit=stop + 1 + REORDER_MARGIN
+        )
     return stamps[frames.start], None if end_open else stamps[stop], stamps[frames.start] - stamps[0]

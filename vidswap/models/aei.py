@@ -134,7 +134,8 @@ class UpBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, *, bias: bool = False,
                  skip_first: bool = False) -> None:
         super().__init__()
-        self.conv = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1, bias=bias)
+        self.conv = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1,
+                                       bias=bias)
         self.norm = nn.BatchNorm2d(out_channels)
         self.skip_first = skip_first
 
@@ -178,7 +179,8 @@ class AADGenerator(nn.Module):
         g = cfg.generator_channels
         self.stem = nn.ConvTranspose2d(cfg.c_id, g[0], kernel_size=2)
         self.blocks = nn.ModuleList(
-            AADResBlk(channels=c_in, out_channels=c_out, att_channels=c_att, c_id=cfg.c_id, units=cfg.aad_units)
+            AADResBlk(channels=c_in, out_channels=c_out, att_channels=c_att, c_id=cfg.c_id,
+                      units=cfg.aad_units)
             for c_in, c_out, c_att in zip(g, (*g[1:], 3), cfg.attribute_channels))
 
     def forward(self, z_att: list[Tensor], z_id: Tensor) -> Tensor:
@@ -198,6 +200,7 @@ class AEINet(nn.Module):
         cfg: the model configuration (sizes; ``cfg.c_id`` is the size of z_id).
 
     Example:
+        >>> import torch
         >>> from vidswap.models import AEINet, FaceShifterConfig
         >>> net = AEINet(FaceShifterConfig.preset("tiny")).eval()
         >>> y, z_att = net(torch.zeros(1, 3, 256, 256), torch.zeros(1, 512))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +27,8 @@ from vidswap.models.discriminator import MultiScaleDiscriminator
 from vidswap.models.hear import HEARNet
 from vidswap.models.identity import IResNet, TorchIdentityEncoder, build_identity_backbone
 
-__all__ = ["FORMAT_VERSION", "ModelBundle", "CheckpointInfo", "build_bundle", "build_part", "write_checkpoint",
-           "save_checkpoint", "read_checkpoint_info", "load_checkpoint"]
+__all__ = ["FORMAT_VERSION", "ModelBundle", "CheckpointInfo", "build_bundle", "build_part",
+           "write_checkpoint", "save_checkpoint", "read_checkpoint_info", "load_checkpoint"]
 
 FORMAT_VERSION = "1"
 PARTS = ("aei", "identity", "hear", "discriminator")
@@ -128,7 +128,15 @@ def _standalone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
-def write_checkpoint(path: str | Path, config: FaceShifterConfig, parts: Mapping[str, Mapping[str, Tensor]], *,
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_checkpoint(path: str | Path, config: FaceShifterConfig,
+                     parts: Mapping[str, Mapping[str, Tensor]], *,
                      metadata: Mapping[str, str] | None = None, overwrite: bool = False) -> Path:
     """Write state dicts as a model file, atomically; the lower level of :func:`save_checkpoint`.
 
@@ -161,13 +169,14 @@ def write_checkpoint(path: str | Path, config: FaceShifterConfig, parts: Mapping
         "format": FORMAT_VERSION, "config": config.to_dict(), "parts": [n for n in PARTS if n in parts],
         "metadata": {str(k): str(v) for k, v in (metadata or {}).items()}}, sort_keys=True)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # same folder: the rename is atomic
     try:
         save_file(_standalone(tensors), tmp, metadata=header)
+        # safetensors creates private (0600) files; give the usual permissions, as open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

@@ -42,7 +42,8 @@ _ARCHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 
 def _check_crops(crops: Tensor) -> None:
     if crops.ndim != 4 or tuple(crops.shape[1:]) != (3, CROP_SIZE, CROP_SIZE):
-        raise ShapeError(f"the identity encoder expects crops Bx3x{CROP_SIZE}x{CROP_SIZE}, got {tuple(crops.shape)}")
+        raise ShapeError(f"the identity encoder expects crops Bx3x{CROP_SIZE}x{CROP_SIZE}, "
+                         f"got {tuple(crops.shape)}")
 
 
 class IBasicBlock(nn.Module):
@@ -56,9 +57,10 @@ class IBasicBlock(nn.Module):
         self.prelu = nn.PReLU(channels)
         self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
         self.bn3 = nn.BatchNorm2d(channels, eps=1e-5)
-        self.downsample = (nn.Sequential(nn.Conv2d(in_channels, channels, kernel_size=1, stride=stride, bias=False),
-                                         nn.BatchNorm2d(channels, eps=1e-5))
-                           if stride != 1 or in_channels != channels else None)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(in_channels, channels, kernel_size=1, stride=stride, bias=False),
+                          nn.BatchNorm2d(channels, eps=1e-5))
+            if stride != 1 or in_channels != channels else None)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.bn3(self.conv2(self.prelu(self.bn2(self.conv1(self.bn1(x))))))
@@ -185,7 +187,8 @@ class OnnxIdentityEncoder:
         first = [node.name for node in onnx.load(str(path), load_external_data=False).graph.node[:8]]
         self.raw_pixels = (any(n.startswith(("Sub", "_minus")) for n in first)
                            and any(n.startswith(("Mul", "_mul")) for n in first))
-        self.session = onnxruntime.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(str(path),
+                                                    providers=providers or ["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     def embed(self, crops: Tensor) -> Tensor:

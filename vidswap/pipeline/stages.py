@@ -1,8 +1,8 @@
 """Threaded stages joined by bounded queues.
 
 A stage is a function from an iterator to an iterator (usually a generator), so each one reads
-like a plain loop. :func:`threaded` runs one iterator in its own thread behind a bounded queue;
-:func:`chain` builds a pipeline of them. Memory is bounded by the queue sizes, never by the
+like a plain loop. :func:`chain` runs each stage in its own thread, fed through a bounded queue
+by :func:`vidswap.streams.threaded`. Memory is bounded by the queue sizes, never by the
 length of the stream. An exception in any stage is re-raised in the consumer with its
 traceback, and closing the consumer (``break``, an exception, garbage collection) stops every
 thread upstream, so a failed render leaves no thread running.
@@ -15,87 +15,14 @@ Example:
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+
+from vidswap.streams import threaded
 
 __all__ = ["Stage", "threaded", "chain"]
 
-T = TypeVar("T")
-
 #: A pipeline stage: consumes one stream and produces another.
 Stage = Callable[[Iterator], Iterator]
-
-_POLL_S = 0.1  # how often a blocked producer checks whether the consumer has gone
-
-
-class _End:
-    """Marks the end of a stream; carries the producer's exception, if any."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
-def threaded(items: Iterable[T], *, maxsize: int = 8, name: str = "vidswap-stage") -> Iterator[T]:
-    """Iterate ``items`` in a background thread, handing items over through a bounded queue.
-
-    Args:
-        items: any iterable; it is iterated (and closed, if it is a generator) in the thread.
-        maxsize: how many items may wait in the queue; the producer blocks when it is full.
-        name: the thread's name, shown in tracebacks and debuggers.
-
-    Returns:
-        An iterator over the same items, in order. Closing it early stops the thread.
-    """
-    if maxsize < 1:
-        raise ValueError(f"maxsize must be >= 1, got {maxsize}")
-    handoff: queue.Queue = queue.Queue(maxsize=maxsize)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=_POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        iterator = iter(items)
-        try:
-            for item in iterator:
-                if not put(item):
-                    break
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer, re-raised there
-            put(_End(err))
-            return
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
-        put(_End())
-
-    thread = threading.Thread(target=produce, name=name, daemon=True)
-    thread.start()
-    return _consume(handoff, stop, thread)
-
-
-def _consume(handoff: queue.Queue, stop: threading.Event, thread: threading.Thread) -> Iterator:
-    try:
-        while True:
-            item = handoff.get()
-            if isinstance(item, _End):
-                if item.error is not None:
-                    raise item.error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 def chain(source: Iterable, stages: Iterable[Stage], *, maxsize: int = 8) -> Iterator:

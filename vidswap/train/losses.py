@@ -107,7 +107,8 @@ class HEARLosses:
     rec: Tensor
 
 
-def hear_loss(*, z_id_y: Tensor, z_id_s: Tensor, y: Tensor, y_star: Tensor, x_t: Tensor, same: Tensor) -> HEARLosses:
+def hear_loss(*, z_id_y: Tensor, z_id_s: Tensor, y: Tensor, y_star: Tensor, x_t: Tensor,
+              same: Tensor) -> HEARLosses:
     """L_HEAR = L'_id + L_chg + L'_rec for refined swaps ``y`` of AEI-Net swaps ``y_star``."""
     ident = identity_loss(z_id_y, z_id_s)
     chg = change_loss(y, y_star)

@@ -102,7 +102,8 @@ def _read_ops(model: onnx.ModelProto, path: Path) -> list[_Op]:
         elif (node.op_type == "Add" and params and ops and ops[-1].kind == "linear"
               and "bias" not in ops[-1].tensors and floats[params[0]].ndim == 1):
             ops[-1].tensors["bias"] = floats[params[0]]
-        elif params and not seen_conv and node.op_type in _PIXEL_OPS and all(floats[p].size == 1 for p in params):
+        elif (params and not seen_conv and node.op_type in _PIXEL_OPS
+              and all(floats[p].size == 1 for p in params)):
             continue  # normalisation of raw pixels before the first layer: the torch model takes [-1, 1]
         elif params:
             shapes = ", ".join(f"{p} {tuple(floats[p].shape)}" for p in params)
@@ -181,8 +182,8 @@ def _match(groups: list[list[_Slot]], ops: list[_Op], path: Path) -> None:
                 if [slot.key for slot in free] == ["features"] and not pending_bn:
                     _identity_bn(free[0], torch.zeros(free[0].module.num_features))  # folded into fc
                     continue
-                raise CheckpointError(f"{path.name} ends before {free[0].key} "
-                                      f"({free[0].kind}, weight {_shape_of(free[0])}); the model is not this IResNet")
+                raise CheckpointError(f"{path.name} ends before {free[0].key} ({free[0].kind}, weight "
+                                      f"{_shape_of(free[0])}); the model is not this IResNet")
             op = queue.pop(0)
             if pending_bn is not None:
                 if op.kind != "bn":
@@ -195,9 +196,9 @@ def _match(groups: list[list[_Slot]], ops: list[_Op], path: Path) -> None:
                 if slot is None:
                     expected = next(s for s in group if s.state is None)
                     raise CheckpointError(
-                        f"{path.name}: node {op.node!r} ({op.kind}, weight {tuple(op.tensors['weight'].shape)}) "
-                        f"does not fit; next expected {expected.key} ({expected.kind}, weight "
-                        f"{_shape_of(expected)})")
+                        f"{path.name}: node {op.node!r} ({op.kind}, weight "
+                        f"{tuple(op.tensors['weight'].shape)}) does not fit; next expected {expected.key} "
+                        f"({expected.kind}, weight {_shape_of(expected)})")
             _fill(slot, op, path)
             if slot.kind == "conv":
                 following = group[group.index(slot) + 1]

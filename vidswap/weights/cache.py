@@ -5,6 +5,7 @@ Layout under the cache home (``$VIDSWAP_HOME``, default ``~/.cache/vidswap``)::
     weights/NAME/FILE                  a fetched or imported file (or a pack's extracted files)
     weights/NAME/vidswap-record.json   what is there: source, licence, size and sha256 of each file
     weights/.partial/NAME/FILE.part    an unfinished download, resumed by the next fetch
+    locks/NAME.lock                    held while NAME is fetched or converted
 
 An entry appears only when complete: it is assembled in ``.partial`` and renamed into place
 with its record. The record keeps the sha256 of every file, so a checksum the manifest does
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +40,7 @@ __all__ = [
     "VerifyResult",
     "cached_names",
     "install",
+    "locked",
     "package_file",
     "read_record",
     "resolve",
@@ -80,6 +83,11 @@ class CacheSettings:
         """Where unfinished downloads and imports are assembled."""
         return self.weights_dir / ".partial"
 
+    @property
+    def locks_dir(self) -> Path:
+        """Lock files that serialise fetches and conversions between processes."""
+        return self.home / "locks"
+
     def entry_dir(self, name: str) -> Path:
         """The folder of the cache entry ``name`` (which may not exist)."""
         return self.weights_dir / name
@@ -101,7 +109,8 @@ class CacheRecord(_Frozen):
     """What a cache entry holds and where it came from (``vidswap-record.json``).
 
     Attributes:
-        origin: ``download`` (fetched from ``source``) or ``import`` (copied or converted from it).
+        origin: ``download`` (fetched from ``source``), ``import`` (copied or converted from it)
+            or ``convert`` (made by a converter from cached weights).
         main: the file a reference resolves to; ``None`` for a pack, which resolves to its folder.
         original_sha256: sha256 of what was downloaded or imported, before extraction or
             conversion.
@@ -111,7 +120,7 @@ class CacheRecord(_Frozen):
 
     version: Literal[1] = 1
     name: str
-    origin: Literal["download", "import"]
+    origin: Literal["download", "import", "convert"]
     role: Role | None
     format: Format
     main: str | None
@@ -215,6 +224,29 @@ def install(cache: CacheSettings, staged: Path, record: CacheRecord) -> Path:
     return target
 
 
+@contextmanager
+def locked(cache: CacheSettings, name: str) -> Iterator[None]:
+    """Hold the cache's lock on entry ``name``, so that processes sharing a cache (render-farm
+    nodes on one network folder) fetch or convert it once: the others wait, then find it there.
+
+    An advisory ``flock`` on ``HOME/locks/NAME.lock`` (an empty file that stays: removing a
+    lock file others may be waiting on would let two holders in). Where ``fcntl`` is missing
+    (Windows) it does nothing.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    cache.locks_dir.mkdir(parents=True, exist_ok=True)
+    with (cache.locks_dir / f"{name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def package_file(entry: WeightEntry) -> Path:
     """The file of a ``package:MODULE/FILE`` entry, found without importing the module.
 
@@ -298,7 +330,8 @@ def verify(name: str, *, cache: CacheSettings, manifest: Manifest) -> VerifyResu
         return _check_files(name, path.parent, ((path.name, entry.size, entry.sha256),))
     record = read_record(cache, name)
     if record is None:
-        return VerifyResult(name=name, status="absent", problems=(f"not in the cache at {cache.weights_dir}",))
+        return VerifyResult(name=name, status="absent",
+                            problems=(f"not in the cache at {cache.weights_dir}",))
     folder = cache.entry_dir(name)
     result = _check_files(name, folder, tuple((f.name, f.size, f.sha256) for f in record.files))
     problems = list(result.problems)

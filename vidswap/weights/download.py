@@ -83,8 +83,7 @@ def download(url: str, dest: Path, *, size: int | None = None, sha256: str | Non
         raise ValueError(f"attempts must be at least 1, got {attempts}")
     how = f" {hint}" if hint else ""
     if offline:
-        raise DownloadError(f"{dest.name} is not in the cache and offline mode forbids "
-                            f"downloading it.{how or f' Get it from {url}.'}")
+        raise DownloadError(f"offline mode forbids downloading {dest.name}.{how or f' Get it from {url}.'}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     resumed_from = part.stat().st_size if part.exists() else 0

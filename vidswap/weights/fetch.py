@@ -16,7 +16,7 @@ from typing import Literal
 
 from vidswap.errors import DownloadError, WeightsError
 from vidswap.weights.cache import (CacheRecord, CacheSettings, FileRecord, ResolvedWeights, cached_names,
-                                   install, resolve, utc_now)
+                                   install, locked, resolve, utc_now)
 from vidswap.weights.download import download, sha256_of
 from vidswap.weights.manifest import Manifest, WeightEntry
 
@@ -53,17 +53,28 @@ def fetch(name: str, *, cache: CacheSettings, manifest: Manifest, offline: bool 
         return resolve(name, cache=cache, manifest=manifest)
     if not entry.urls:
         raise DownloadError(f"{name!r} has no download URL. {how_to_get(entry)}")
-    staging = cache.staging_dir / name
+    if offline:
+        raise DownloadError(f"{entry.file} is not in the cache and offline mode forbids downloading it. "
+                            f"{how_to_get(entry)}")
+    with locked(cache, name):
+        if name in cached_names(cache) and not force:
+            return resolve(name, cache=cache, manifest=manifest)  # another process fetched it meanwhile
+        return _download_entry(entry, cache=cache, manifest=manifest, progress=progress, timeout=timeout,
+                               attempts=attempts)
+
+
+def _download_entry(entry: WeightEntry, *, cache: CacheSettings, manifest: Manifest, progress: bool,
+                    timeout: float, attempts: int) -> ResolvedWeights:
+    """Download ``entry`` (trying its mirrors in order) and install it; the caller holds the lock."""
+    staging = cache.staging_dir / entry.name
     _clear_except_part(staging, entry.file)
     errors: list[DownloadError] = []
     for url in entry.urls:
         try:
-            result = download(url, staging / entry.file, size=entry.size, sha256=entry.sha256, offline=offline,
+            result = download(url, staging / entry.file, size=entry.size, sha256=entry.sha256,
                               timeout=timeout, attempts=attempts, progress=progress, hint=how_to_get(entry))
         except DownloadError as err:
             errors.append(err)
-            if offline:
-                break
             continue
         return install_original(entry, result.path, cache=cache, manifest=manifest, origin="download",
                                 source=url)

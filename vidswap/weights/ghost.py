@@ -31,8 +31,9 @@ def _unit(block: str, index: str, part: str) -> str:
     """Our name of ghost's ``add_blocks`` entry ``index``, an AAD layer (3j) or a conv (3j+2)."""
     j, r = divmod(int(index), 3)
     if r != {"aad": 0, "conv": 2}[part]:
-        raise CheckpointError(f"ghost's AADBlk{block}.add_blocks.{index} should be a ReLU or another layer, "
-                              f"but the checkpoint stores {part} weights there; not a ghost AEI-Net file")
+        raise CheckpointError(f"AADBlk{block}.add_blocks.{index} cannot hold {part} weights in ghost's "
+                              "layout (AAD layers at indices 3j, ReLUs at 3j+1, convs at 3j+2); "
+                              "not a ghost AEI-Net file")
     return f"generator.blocks.{int(block) - 1}.units.{j}.{part}"
 
 
@@ -45,7 +46,8 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tup
         (r"generator\.up1\.(weight|bias)", lambda m: f"generator.stem.{m[1]}"),
         (r"generator\.AADBlk(\d+)\.add_blocks\.(\d+)\.(conv1|conv2|fc1|fc2|conv_h)\.(weight|bias)",
          lambda m: f"{_unit(m[1], m[2], 'aad')}.{_AAD[m[3]]}.{m[4]}"),
-        (r"generator\.AADBlk(\d+)\.add_blocks\.(\d+)\.weight", lambda m: f"{_unit(m[1], m[2], 'conv')}.weight"),
+        (r"generator\.AADBlk(\d+)\.add_blocks\.(\d+)\.weight",
+         lambda m: f"{_unit(m[1], m[2], 'conv')}.weight"),
         (r"generator\.AADBlk(\d+)\.last_add_block\.0\.(conv1|conv2|fc1|fc2|conv_h)\.(weight|bias)",
          lambda m: f"generator.blocks.{int(m[1]) - 1}.shortcut.aad.{_AAD[m[2]]}.{m[3]}"),
         (r"generator\.AADBlk(\d+)\.last_add_block\.2\.weight",
@@ -70,14 +72,15 @@ def ghost_key(name: str) -> str:
         match = pattern.fullmatch(name)
         if match:
             return rename(match)
-    raise CheckpointError(f"unknown key {name!r} in the ghost checkpoint: expected the keys of ghost's "
-                          "U-Net AEI-Net (encoder.convN / encoder.deconvN / generator.up1 / generator.AADBlkN); "
+    raise CheckpointError(f"unknown key {name!r} in the ghost checkpoint: expected the keys of ghost's U-Net "
+                          "AEI-Net (encoder.convN, encoder.deconvN, generator.up1, generator.AADBlkN); "
                           "is this a G_unet_*.pth file?")
 
 
 def _aad_units(state: Mapping[str, Tensor]) -> int:
     """Units per AAD ResBlk, read off the highest ``AADBlk1.add_blocks`` index."""
-    indices = [int(m[1]) for k in state for m in [re.match(r"generator\.AADBlk1\.add_blocks\.(\d+)\.", k)] if m]
+    pattern = re.compile(r"generator\.AADBlk1\.add_blocks\.(\d+)\.")
+    indices = [int(m[1]) for k in state if (m := pattern.match(k))]
     if not indices:
         raise CheckpointError("the ghost checkpoint has no generator.AADBlk1.add_blocks.* keys; "
                               "is this a G_unet_*.pth AEI-Net file?")
@@ -113,7 +116,7 @@ def convert_ghost_aei(state: Mapping[str, Tensor],
         ours = ghost_key(name)
         if ours not in expected:
             raise CheckpointError(f"ghost key {name!r} (as {ours!r}) has no place in an AEI-Net with "
-                                  f"{cfg.aad_units} AAD unit(s) per block; the checkpoint and config disagree")
+                                  f"{cfg.aad_units} AAD unit(s) per block; checkpoint and config disagree")
         want = expected[ours]
         if tuple(tensor.shape) != tuple(want.shape):
             raise CheckpointError(f"ghost key {name!r} has shape {tuple(tensor.shape)} but {ours!r} needs "
@@ -121,8 +124,10 @@ def convert_ghost_aei(state: Mapping[str, Tensor],
         converted[ours] = tensor.detach().to(dtype=want.dtype if want.is_floating_point() else tensor.dtype)
     missing = [k for k in expected if k not in converted]
     if missing:
-        raise CheckpointError(f"the ghost checkpoint lacks {len(missing)} tensor(s) of AEI-Net, first {missing[0]!r}"
-                              f" ({tuple(expected[missing[0]].shape)}); the file is truncated or another model")
+        first = missing[0]
+        raise CheckpointError(f"the ghost checkpoint lacks {len(missing)} AEI-Net tensor(s), "
+                              f"first {first!r}, "
+                              f"{tuple(expected[first].shape)}; the file is truncated or another model")
     return cfg, converted
 
 
@@ -145,16 +150,16 @@ def load_torch_state_dict(path: str | Path) -> dict[str, Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        reason = str(err).splitlines()[0]
         raise CheckpointError(f"refused to load {path}: it holds more than tensors (unpickling it could run "
-                              f"code). Only plain state dicts are imported; re-save it with "
-                              f"torch.save(model.state_dict()) from trusted code. ({str(err).splitlines()[0]})"
-                              ) from err
+                              "code). Only plain state dicts are imported; re-save it with "
+                              f"torch.save(model.state_dict()) from trusted code. ({reason})") from err
     except (RuntimeError, EOFError, OSError, ValueError) as err:
         raise CheckpointError(f"{path} is not a readable torch checkpoint: {err}") from err
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a state dict (name → tensor)")
     bad = next((k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
     if bad is not None:
-        raise CheckpointError(f"{path} is not a flat state dict: entry {bad!r} is a {type(obj[bad]).__name__}, "
-                              "expected a tensor")
+        raise CheckpointError(f"{path} is not a flat state dict: entry {bad!r} is a "
+                              f"{type(obj[bad]).__name__}, expected a tensor")
     return dict(obj)

@@ -14,55 +14,25 @@ Two cases:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from vidswap.errors import CheckpointError, ConfigError, InputError, OutputExistsError, WeightsError
+from vidswap.errors import ConfigError, InputError, OutputExistsError, WeightsError
 from vidswap.weights.cache import (CacheRecord, CacheSettings, FileRecord, ResolvedWeights, cached_names,
                                    install, resolve, utc_now)
 from vidswap.weights.download import sha256_of
 from vidswap.weights.fetch import install_original
 from vidswap.weights.manifest import Format, Manifest, Role
-from vidswap.weights.metadata import Provenance, add_metadata, save_tensors
+from vidswap.weights.metadata import Provenance, add_provenance, read_provenance, save_tensors
 
-if TYPE_CHECKING:
-    import torch
-
-__all__ = ["PTH_SUFFIXES", "import_file", "load_pth_state_dict"]
+__all__ = ["PTH_SUFFIXES", "import_file"]
 
 #: Suffixes read as torch pickles (only through ``weights_only=True``).
 PTH_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def load_pth_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Read a ``.pth`` file that holds a flat state dict, without running code from it.
-
-    Raises:
-        CheckpointError: the pickle holds anything but tensors and plain containers (refused
-            by ``weights_only=True``), or is not a flat ``{name: tensor}`` mapping (the message
-            names the first offending key).
-    """
-    import pickle
-
-    import torch
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise CheckpointError(f"{path} cannot be read as a safe torch checkpoint (weights_only=True "
-                              f"refuses anything but tensors and plain containers): {err}") from err
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path} holds a {type(state).__name__}, expected a state dict "
-                              f"{{name: tensor}}")
-    for key, value in state.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"{path}: expected a flat state dict {{name: tensor}}, but key {key!r} "
-                                  f"holds a {type(value).__name__}; save the model's state_dict() alone")
-    return state
 
 
 def import_file(src: Path, *, name: str, cache: CacheSettings, manifest: Manifest, licence: str | None = None,
@@ -94,13 +64,14 @@ def import_file(src: Path, *, name: str, cache: CacheSettings, manifest: Manifes
         raise OutputExistsError(f"{name!r} is already in the cache ({cache.entry_dir(name)}); "
                                 f"pass --force to replace it")
     cache.staging_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{name}.import-", dir=cache.staging_dir))
+    staging = cache.staging_dir / f"{name}.import-{uuid.uuid4().hex}"  # mkdtemp would make it private
+    staging.mkdir()
     try:
         if name in manifest:
             return _import_original(src, name=name, staging=staging, cache=cache, manifest=manifest,
                                     licence=licence, role=role)
         return _import_new(src, name=name, staging=staging, cache=cache, manifest=manifest,
-                           licence=licence or "unknown", role=role)
+                           licence=licence, role=role)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when installed
 
@@ -128,21 +99,27 @@ def _import_original(src: Path, *, name: str, staging: Path, cache: CacheSetting
 
 
 def _import_new(src: Path, *, name: str, staging: Path, cache: CacheSettings, manifest: Manifest,
-                licence: str, role: Role | None) -> ResolvedWeights:
+                licence: str | None, role: Role | None) -> ResolvedWeights:
     """Store ``src`` under a new cache name, converting a torch pickle to safetensors."""
     suffix = src.suffix.lower()
     original_sha256 = sha256_of(src)
-    provenance = Provenance(source=str(src.resolve()), licence=licence, original_sha256=original_sha256,
-                            original_name=src.name, converted_from=suffix.lstrip("."), created=utc_now())
     fmt: Format
     if suffix == ".safetensors":
+        # A file vidswap wrote (a converted model) keeps the provenance it carries.
         fmt, stored = "safetensors", staging / f"{name}.safetensors"
-        add_metadata(src, stored, provenance.to_metadata())
+        carried = read_provenance(src)
+        provenance = (dataclasses.replace(carried, licence=licence or carried.licence) if carried else
+                      _provenance(src, licence, original_sha256))
+        add_provenance(src, stored, provenance)
     elif suffix in PTH_SUFFIXES:
+        from vidswap.weights.ghost import load_torch_state_dict
+
         fmt, stored = "safetensors", staging / f"{name}.safetensors"
-        save_tensors(load_pth_state_dict(src), stored, metadata=provenance.to_metadata())
+        provenance = _provenance(src, licence, original_sha256)
+        save_tensors(load_torch_state_dict(src), stored, provenance=provenance)
     elif suffix == ".onnx":
         fmt, stored = "onnx", staging / f"{name}.onnx"
+        provenance = _provenance(src, licence, original_sha256)
         shutil.copyfile(src, stored)
     else:
         raise ConfigError(f"cannot import {src}: expected .safetensors, .onnx or a torch checkpoint "
@@ -150,7 +127,15 @@ def _import_new(src: Path, *, name: str, staging: Path, cache: CacheSettings, ma
     record = CacheRecord(name=name, origin="import", role=role, format=fmt, main=stored.name,
                          files=(FileRecord(name=stored.name, size=stored.stat().st_size,
                                            sha256=sha256_of(stored)),),
-                         source=provenance.source, licence=licence, original_sha256=original_sha256,
-                         original_size=src.stat().st_size, checksum="recorded", created=provenance.created)
+                         source=provenance.source, licence=provenance.licence,
+                         original_sha256=original_sha256,
+                         original_size=src.stat().st_size, checksum="recorded", created=utc_now())
     install(cache, staging, record)
     return resolve(name, cache=cache, manifest=manifest)
+
+
+def _provenance(src: Path, licence: str | None, original_sha256: str) -> Provenance:
+    """The provenance of a file imported as it is (or converted from a torch pickle)."""
+    return Provenance(source=str(src.resolve()), licence=licence or "unknown",
+                      original_sha256=original_sha256, original_name=src.name,
+                      converted_from=src.suffix.lower().lstrip("."), created=utc_now())

@@ -1,10 +1,12 @@
 """Provenance carried inside safetensors files: source, licence and the original's sha256.
 
 Every file vidswap imports or converts into safetensors records where it came from in the
-file's own ``__metadata__`` (keys prefixed ``vidswap.``), so the licence travels with the
-weights wherever they are copied. Reading the metadata parses only the JSON header, without
-torch; adding metadata to an existing safetensors file rewrites the header and copies the
-tensor bytes unchanged.
+file's own header, so the licence travels with the weights wherever they are copied. The
+header's metadata has one ``vidswap`` entry, a JSON object whose ``metadata`` member holds the
+provenance as strings; vidswap model files (:mod:`vidswap.models.checkpoint`) keep their
+config in the same object, so one reader serves both. Reading parses only the JSON header,
+without torch; adding provenance to an existing safetensors file rewrites the header and
+copies the tensor bytes unchanged.
 """
 
 from __future__ import annotations
@@ -24,16 +26,16 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "PREFIX",
+    "HEADER_KEY",
     "Provenance",
-    "add_metadata",
+    "add_provenance",
     "read_metadata",
     "read_provenance",
     "save_tensors",
 ]
 
-#: Prefix of vidswap's keys in a safetensors file's ``__metadata__``.
-PREFIX = "vidswap."
+#: The one entry of a safetensors header's ``__metadata__`` that vidswap writes (JSON).
+HEADER_KEY = "vidswap"
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -53,22 +55,21 @@ class Provenance:
 
     source: str
     licence: str
-    original_sha256: str
-    original_name: str
-    converted_from: str
-    created: str
+    original_sha256: str | None = None
+    original_name: str | None = None
+    converted_from: str | None = None
+    created: str | None = None
 
     def to_metadata(self) -> dict[str, str]:
-        """The ``vidswap.*`` metadata entries."""
-        return {PREFIX + field.name: getattr(self, field.name) for field in fields(self)}
+        """The provenance as the string entries of a file's vidswap ``metadata``."""
+        return {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None}
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> Provenance | None:
-        """The provenance in ``metadata``, or ``None`` when any ``vidswap.*`` key is missing."""
-        values = {field.name: metadata.get(PREFIX + field.name) for field in fields(cls)}
-        if any(value is None for value in values.values()):
+        """The provenance in ``metadata``, or ``None`` when it names no source and licence."""
+        if "source" not in metadata or "licence" not in metadata:
             return None
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**{f.name: str(metadata[f.name]) for f in fields(cls) if f.name in metadata})
 
 
 def _read_header(path: Path) -> tuple[dict, int]:
@@ -104,23 +105,44 @@ def read_metadata(path: Path) -> dict[str, str]:
     return dict(header.get("__metadata__") or {})
 
 
+def _vidswap_document(metadata: Mapping[str, str], path: Path) -> dict:
+    """The JSON object under ``HEADER_KEY`` (empty when absent)."""
+    try:
+        document = json.loads(metadata.get(HEADER_KEY, "{}"))
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path}: the {HEADER_KEY!r} header entry is not JSON ({err})") from err
+    if not isinstance(document, dict):
+        raise CheckpointError(f"{path}: the {HEADER_KEY!r} header entry is not a JSON object")
+    return document
+
+
 def read_provenance(path: Path) -> Provenance | None:
-    """The vidswap provenance recorded in a safetensors file, or ``None``."""
-    return Provenance.from_metadata(read_metadata(path))
+    """The provenance vidswap recorded in a safetensors file (imported, converted or a model
+    file), or ``None``.
+
+    Raises:
+        CheckpointError: the file is not a safetensors file.
+    """
+    metadata = _vidswap_document(read_metadata(path), path).get("metadata")
+    return Provenance.from_metadata(metadata) if isinstance(metadata, dict) else None
 
 
-def add_metadata(src: Path, dest: Path, metadata: Mapping[str, str]) -> None:
-    """Copy a safetensors file to ``dest`` with ``metadata`` merged into its ``__metadata__``.
+def add_provenance(src: Path, dest: Path, provenance: Provenance) -> None:
+    """Copy a safetensors file to ``dest`` with ``provenance`` added to its vidswap metadata.
 
-    The tensor bytes are copied unchanged (their offsets are relative to the end of the
-    header); the header is padded to a multiple of 8 bytes, as safetensors writes it.
-    ``dest`` appears only when complete.
+    Other header entries (and a model file's config) are kept; the tensor bytes are copied
+    unchanged (their offsets are relative to the end of the header); the header is padded to a
+    multiple of 8 bytes, as safetensors writes it. ``dest`` appears only when complete.
 
     Raises:
         CheckpointError: ``src`` is not a safetensors file.
     """
     header, data_start = _read_header(src)
-    header["__metadata__"] = {**(header.get("__metadata__") or {}), **metadata}
+    metadata = dict(header.get("__metadata__") or {})
+    document = _vidswap_document(metadata, src)
+    document["metadata"] = {**document.get("metadata", {}), **provenance.to_metadata()}
+    metadata[HEADER_KEY] = json.dumps(document, sort_keys=True)
+    header["__metadata__"] = metadata
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
     raw += b" " * (-(8 + len(raw)) % 8)
     tmp = dest.with_name(dest.name + ".tmp")
@@ -132,8 +154,8 @@ def add_metadata(src: Path, dest: Path, metadata: Mapping[str, str]) -> None:
     os.replace(tmp, dest)
 
 
-def save_tensors(tensors: Mapping[str, torch.Tensor], dest: Path, *, metadata: Mapping[str, str]) -> None:
-    """Write a flat state dict as safetensors with ``metadata``; ``dest`` appears only when complete.
+def save_tensors(tensors: Mapping[str, torch.Tensor], dest: Path, *, provenance: Provenance) -> None:
+    """Write a flat state dict as safetensors with ``provenance``; ``dest`` appears only when complete.
 
     Tensors that share storage with an earlier one (tied weights) are cloned, and
     non-contiguous ones made contiguous, since safetensors stores each tensor on its own.
@@ -143,10 +165,15 @@ def save_tensors(tensors: Mapping[str, torch.Tensor], dest: Path, *, metadata: M
     seen: set[int] = set()
     plain = {}
     for key, tensor in tensors.items():
-        tensor = tensor.detach().contiguous()
+        tensor = tensor.detach().cpu().contiguous()
         pointer = tensor.untyped_storage().data_ptr()
         plain[key] = tensor.clone() if pointer in seen and tensor.numel() else tensor
         seen.add(pointer)
     tmp = dest.with_name(dest.name + ".tmp")
-    save_file(plain, str(tmp), metadata=dict(metadata))
+    save_file(plain, str(tmp), metadata={HEADER_KEY: json.dumps({"metadata": provenance.to_metadata()},
+                                                                sort_keys=True)})
+    # safetensors creates private (0600) files; a shared cache needs the usual permissions.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
     os.replace(tmp, dest)
