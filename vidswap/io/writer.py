@@ -142,6 +142,7 @@ class VideoWriter:
         copy_streams: copy the source's audio and subtitle tracks.
         turn_upright: frames come turned upright (``VideoReader(turn_upright=True)``);
             turn them back so the rotation metadata still applies.
+        metadata: container tags to add (e.g. ``comment``: provenance of synthetic content).
 
     Attributes:
         dropped: source tracks not copied, with the reason.
@@ -157,6 +158,7 @@ class VideoWriter:
         overwrite: bool = False,
         copy_streams: bool = True,
         turn_upright: bool = False,
+        metadata: dict[str, str] | None = None,
     ) -> None:
         import av
 
@@ -196,6 +198,7 @@ class VideoWriter:
                 rate = self.info.timecode_rate
                 moved = round(self._shift * video.time_base * rate)
                 self._output.metadata["timecode"] = shift_timecode(self.info.timecode, moved, rate)
+            self._output.metadata.update(metadata or {})
         except BaseException:
             self.abort()
             raise

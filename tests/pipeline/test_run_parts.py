@@ -1,0 +1,102 @@
+"""The parts of a run: picking a photo's face, the source identity, the swap, devices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.pipeline.run_helpers import StubDetector, write_photo
+from vidswap.errors import ConfigError, NoFaceError
+from vidswap.faces.detect import Face
+from vidswap.models.checkpoint import build_bundle
+from vidswap.models.config import FaceShifterConfig
+from vidswap.pipeline.identity import pick_face, source_identity
+from vidswap.pipeline.spec import PhotoRef
+from vidswap.pipeline.swap import Swapper, autocast_dtype, resolve_device, swap_crops
+
+
+def _face(x: float) -> Face:
+    return Face(box=(x, 0.0, x + 10, 10.0), score=0.9, landmarks=np.zeros((5, 2), np.float32))
+
+
+class TestPickFace:
+    def test_one_face(self, tmp_path: Path) -> None:
+        face = _face(3)
+        assert pick_face([face], PhotoRef.model_construct(path=tmp_path / "a.jpg", face=None)) is face
+
+    def test_index_counts_left_to_right(self, tmp_path: Path) -> None:
+        faces = [_face(50), _face(5), _face(20)]
+        assert pick_face(faces, PhotoRef.model_construct(path=tmp_path / "a.jpg", face=1)).box[0] == 20
+
+    @pytest.mark.parametrize(("count", "index", "words"), [(0, None, "no face"), (2, None, "2 faces"),
+                                                           (2, 2, "only 2")])
+    def test_exceptions_name_the_photo(self, tmp_path: Path, count: int, index: int | None, words: str) -> None:
+        with pytest.raises(NoFaceError, match=words) as err:
+            pick_face([_face(i * 20) for i in range(count)], PhotoRef.model_construct(path=tmp_path / "me.jpg",
+                                                                                        face=index))
+        assert "me.jpg" in str(err.value)
+
+
+class TestSourceIdentity:
+    @pytest.mark.parametrize("normalized", [True, False])
+    def test_mean_of_the_photos_in_the_model_form(self, tmp_path: Path, normalized: bool) -> None:
+        torch.manual_seed(0)
+        cfg = FaceShifterConfig.preset("tiny", id_normalized=normalized)
+        encoder = build_bundle(cfg, hear=False).identity_encoder()
+        photos = [PhotoRef.model_construct(path=write_photo(tmp_path / f"{i}.png",
+                                                            np.random.default_rng(i).integers(0, 255, (80, 80, 3),
+                                                                                              np.uint8)), face=None)
+                  for i in range(2)]
+        both = source_identity(photos, detector=StubDetector(), encoder=encoder, config=cfg)
+        each = [source_identity([p], detector=StubDetector(), encoder=encoder, config=cfg) for p in photos]
+        assert both.shape == (cfg.c_id,)
+        if normalized:
+            assert torch.allclose(both.norm(), torch.tensor(1.0), atol=1e-5)
+            assert torch.allclose(both, torch.nn.functional.normalize(each[0] + each[1], dim=0), atol=1e-5)
+        else:
+            assert torch.allclose(both, (each[0] + each[1]) / 2, atol=1e-5)
+            assert not torch.allclose(both.norm(), torch.tensor(1.0), atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    torch.manual_seed(0)
+    return build_bundle(FaceShifterConfig.preset("tiny"))
+
+
+class TestSwap:
+    def test_refine_runs_the_self_reconstruction(self, bundle) -> None:
+        x, z = torch.rand(2, 3, 256, 256) * 2 - 1, torch.nn.functional.normalize(torch.randn(2, 512), dim=-1)
+        calls = []
+        hook = bundle.aei.register_forward_hook(lambda module, args, out: calls.append(args[1].clone()))
+        with torch.no_grad():
+            refined = swap_crops(x, z, aei=bundle.aei.eval(), identity=bundle.identity_encoder(),
+                                 hear=bundle.hear.eval())
+            plain = swap_crops(x, z, aei=bundle.aei, hear=None)
+        hook.remove()
+        assert len(calls) == 3 and torch.equal(calls[0], z)            # AEI(X_t, z_s), AEI(X_t, z_t), AEI only
+        z_t = torch.nn.functional.normalize(bundle.identity_encoder().embed(
+            torch.nn.functional.interpolate(x, size=(112, 112), mode="bilinear", align_corners=False)), dim=-1)
+        assert torch.allclose(calls[1], z_t, atol=1e-5)
+        assert refined.shape == plain.shape == x.shape and not torch.allclose(refined, plain)
+
+    def test_swapper_refine_flag(self, bundle) -> None:
+        swapper = Swapper(bundle, device="cpu")
+        x, z = torch.rand(1, 3, 256, 256) * 2 - 1, torch.randn(1, 512)
+        assert swapper.refines and not Swapper(bundle, refine=False).refines
+        assert not torch.allclose(swapper(x, z), swapper(x, z, refine=False))
+        assert torch.equal(swapper(x, z, refine=False), Swapper(bundle, refine=False)(x, z))
+
+    def test_devices(self) -> None:
+        assert resolve_device("cpu").type == "cpu"
+        assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+        with pytest.raises(ConfigError, match="--device"):
+            resolve_device("gpu")
+        if not torch.cuda.is_available():
+            with pytest.raises(ConfigError, match="CUDA"):
+                resolve_device("cuda:0")
+        assert autocast_dtype(torch.device("cpu"), "auto") is None
+        assert autocast_dtype(torch.device("cuda"), "fp16") is torch.float16

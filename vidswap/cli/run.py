@@ -1,0 +1,226 @@
+"""``vidswap run INPUT_OR_YAML``: render a face swap (options alone, or a pipeline file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vidswap.cli.validate import _parse_setting
+
+__all__ = ["run", "default_output", "options_from_cli"]
+
+_PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
+_KEEP_SUFFIXES = (".mp4", ".mov", ".mkv")
+
+
+def default_output(source: Path, codec: str | None = None) -> Path:
+    """``NAME.swapped.EXT`` beside ``source`` (never ``source`` itself); EXT is the input's when
+    it is .mp4/.mov/.mkv and can hold ``codec``, else .mp4 (.mkv for FFV1, .mov for ProRes)."""
+    suffix = source.suffix.lower() if source.suffix.lower() in _KEEP_SUFFIXES else ".mp4"
+    if codec == "ffv1" and suffix == ".mp4":
+        suffix = ".mkv"
+    elif codec == "prores_ks" and suffix == ".mp4":
+        suffix = ".mov"
+    stem = source.name.split("%")[0].rstrip("._-") if "%" in source.name else source.stem
+    return source.with_name(f"{stem or 'output'}.swapped{suffix}")
+
+
+def _batch_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    """``auto`` or a whole number above 0."""
+    if value is None or value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise click.BadParameter(f"expected auto or a whole number above 0, found {value!r}")
+    return int(value)
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or "\\" in text or Path(text).suffix in (".safetensors", ".pth", ".pt", ".onnx")
+
+
+def options_from_cli(params: dict[str, Any], *, from_file: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The command's options as dotted pipeline keys (and the option each came from).
+
+    Only options given on the command line appear, so a pipeline file's values stay unless
+    an option overrides them.
+    """
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+
+    def put(key: str, value: Any, option: str) -> None:
+        values[key], names[key] = value, option
+
+    sources = params["source"]
+    if sources:
+        face = params["source_face"]
+        photos = [str(p) if face is None else {"path": str(p), "face": face} for p in sources]
+        put("sources", {"source": photos}, "--source")
+    if params["target_ref"]:
+        put("swaps", [{"target": {"photos": [str(p) for p in params["target_ref"]]}, "source": "source"}],
+            "--target-ref")
+    elif sources and from_file:
+        put("swaps", [{"target": "all", "source": "source"}], "--source")
+    if params["output"] is not None:
+        put("output.path", str(params["output"]), "--output")
+    if params["model"] is not None:
+        key, other = ("model.path", "model.name") if _looks_like_path(params["model"]) else ("model.name", "model.path")
+        put(key, params["model"], "--model")
+        put(other, None, "--model")  # the option replaces the file's choice, whichever key it used
+    simple = {"detector": ("detector.backend", "--detector"), "frames": ("frames", "--frames"),
+              "device": ("model.device", "--device"), "batch_size": ("model.batch_size", "--batch-size"),
+              "codec": ("encode.codec", "--codec"), "crf": ("encode.crf", "--crf"),
+              "preset": ("encode.preset", "--preset"), "matte": ("matte", "--matte")}
+    for param, (key, option) in simple.items():
+        if params[param] is not None:
+            put(key, str(params[param]) if isinstance(params[param], Path) else params[param], option)
+    if params["no_refine"]:
+        put("model.refine", False, "--no-refine")
+    if params["overwrite"]:
+        put("output.overwrite", True, "--overwrite")
+    if params["watermark"]:
+        put("watermark", True, "--watermark")
+    for key, value in params["settings"].items():
+        put(key, value, f"--set {key}")
+    return values, names
+
+
+def _plan(spec: Any, schedule: Any, weights: list[str]) -> list[str]:
+    video = schedule.info.video
+    frames = schedule.frames
+    lines = [
+        f"input:    {spec.input.path} ({video.width}x{video.height}, {video.frame_count} frames, "
+        f"{float(video.rate):.3f} fps)",
+        f"frames:   {frames} ({frames.stop - frames.start} frames)",
+        f"output:   {spec.output.path or '-'}"
+        + (f" + sequence {spec.output.sequence}" if spec.output.sequence else "")
+        + (f" + matte {spec.matte}" if spec.matte else ""),
+        f"encode:   {spec.encode.codec}" + (f" crf {spec.encode.crf}" if spec.encode.crf is not None else "")
+        + (f" preset {spec.encode.preset}" if spec.encode.preset else "") + f", audio {spec.encode.audio}",
+        f"model:    {spec.model.weights or 'defaults of the weights manifest'} (refine {spec.model.refine}, "
+        f"device {spec.model.device}, batch {spec.model.batch_size}, precision {spec.model.precision})",
+        f"detector: {spec.detector.backend} (long side {spec.detector.long_side}, "
+        f"score >= {spec.detector.score_threshold})",
+        *[f"weights:  {line}" for line in weights],
+        *[f"sources:  {name} <- {', '.join(p.path.name for p in photos)}" for name, photos in spec.sources.items()],
+        *[f"swap:     {s.target.select}"
+          + (f" ({', '.join(p.path.name for p in s.target.photos)})" if s.target.photos else "")
+          + f" -> {s.source}" + (f" in frames {s.frames}" if s.frames else "") for s in spec.swaps],
+        *[f"override: frames {o.frames}: "
+          + ", ".join(k for k in ("swaps", "model", "detector", "smoothing", "mask", "watermark")
+                      if getattr(o, k) is not None) for o in spec.overrides],
+        "steps:    weights -> check -> embed sources -> faces (decode, detect, track, select, smooth) -> "
+        "render (decode, align + swap, composite, encode)",
+    ]
+    return lines
+
+
+def _weights_status(spec: Any) -> list[str]:
+    """Which weight files are there, without fetching anything."""
+    import os
+
+    from vidswap.errors import WeightsError
+    from vidswap.weights.cache import CacheSettings, resolve
+    from vidswap.weights.manifest import load_manifest
+
+    cache, manifest = CacheSettings.from_environ(os.environ), load_manifest()
+    refs = list(manifest.defaults) if spec.model.weights is None else [spec.model.weights]
+    lines = []
+    for ref in refs:
+        try:
+            found = resolve(ref, cache=cache, manifest=manifest)
+            lines.append(f"{found.name}: {found.path} (licence: {found.licence})")
+        except WeightsError:
+            lines.append(f"{ref}: not in the cache; fetched on the first run (or --offline stops there)")
+    return lines
+
+
+@click.command()
+@click.argument("input_or_pipeline", metavar="INPUT_OR_YAML", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-s", "--source", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PHOTO",
+              help="Photo of the identity to put in; repeat for several photos of one person (their "
+                   "embeddings are averaged).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Output video [default: INPUT.swapped.mp4 beside the input].")
+@click.option("--model", metavar="NAME_OR_FILE",
+              help="Swap model: a weights-manifest or cache name, or a model file [default: the manifest's "
+                   "default set, fetched on first use].")
+@click.option("--detector", type=click.Choice(["yunet_onnx", "yunet_kornia", "insightface"]),
+              help="Face detector backend [default: yunet_onnx, offline].")
+@click.option("--target-ref", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PHOTO",
+              help="Swap only faces that look like this person (repeatable) [default: every face].")
+@click.option("--source-face", type=click.IntRange(min=0), metavar="N",
+              help="Which face of each source photo to use when it shows several (0 = leftmost).")
+@click.option("--frames", metavar="RANGE",
+              help="Frames to render: 120-480 (inclusive), 120:, :300, or timecodes 00:00:05:00-00:00:10:00.")
+@click.option("--device", metavar="DEVICE", help="auto (CUDA when present), cpu, cuda or cuda:N [default: auto].")
+@click.option("--batch-size", metavar="N|auto", callback=_batch_size, help="Face crops per swap batch, or auto [default: auto].")
+@click.option("--no-refine", is_flag=True, help="Skip HEAR-Net (faster; occlusions are not restored).")
+@click.option("--codec", type=click.Choice(["libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc", "auto"]),
+              help="Video codec of the output [default: libx264].")
+@click.option("--crf", type=click.IntRange(0, 51), help="Constant quality for x264/x265/nvenc, lower is better.")
+@click.option("--preset", help="Encoder speed preset (x264/x265: ultrafast … veryslow; nvenc: p1 … p7).")
+@click.option("--matte", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write the soft face mask as a lossless greyscale video (.mkv/.mov) or image pattern.")
+@click.option("--watermark", is_flag=True, help="Burn a visible 'SYNTHETIC' mark into every frame.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (the input is never replaced).")
+@click.option("--offline", is_flag=True, help="Never download weights; stop if any is missing.")
+@click.option("--dry-run", is_flag=True, help="Check inputs, outputs and settings, print the plan, render nothing.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", callback=_parse_setting,
+              help="Override a pipeline setting by its dotted key, value read as YAML "
+                   "(e.g. --set mask.blur=0.05); repeatable.")
+@click.option("--no-progress", is_flag=True, help="No progress bars (logs and CI).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary (or, with --dry-run, the resolved "
+                                                      "pipeline) as one JSON document on stdout.")
+def run(input_or_pipeline: Path, **params: Any) -> None:
+    """Swap faces in a video: INPUT_OR_YAML is a video (or image sequence) or a pipeline file.
+
+    \b
+    Examples:
+      vidswap run shot.mp4 --source me.jpg --source me2.jpg
+      vidswap run shot.mov -s me.jpg --target-ref actor.jpg --frames 120-480 --codec prores_ks -o out.mov
+      vidswap run pipelines/hamilton_single.yaml --set encode.crf=12
+
+    Options override the pipeline file's values. The output carries a metadata tag saying it
+    holds synthetic faces made with vidswap.
+    """
+    from vidswap.pipeline import load_pipeline, pipeline_from_options
+    from vidswap.pipeline.runner import RunOptions, check_io, run_pipeline
+
+    from_file = input_or_pipeline.suffix.lower() in _PIPELINE_SUFFIXES
+    values, names = options_from_cli(params, from_file=from_file)
+    if from_file:
+        spec = load_pipeline(input_or_pipeline, values, option_names=names)
+    else:
+        values["input"], names["input"] = str(input_or_pipeline), "INPUT"
+        if params["output"] is None and "output.path" not in values:
+            values["output.path"] = str(default_output(input_or_pipeline, params["codec"]))
+            names["output.path"] = "--output"
+        spec = pipeline_from_options(values, option_names=names)
+    schedule = check_io(spec)
+    if params["dry_run"]:
+        if params["as_json"]:
+            click.echo(spec.to_json())
+            return
+        for line in _plan(spec, schedule, _weights_status(spec)):
+            click.echo(line)
+        click.echo("dry run: nothing rendered", err=True)
+        return
+
+    def licence(weights: Any) -> None:
+        click.echo(f"weights {weights.name}: licence {weights.licence} (from {weights.source})", err=True)
+
+    summary = run_pipeline(spec, RunOptions(offline=params["offline"], progress=not params["no_progress"],
+                                            on_weights=licence))
+    if params["as_json"]:
+        click.echo(json.dumps({"output": str(summary.output) if summary.output else None,
+                               "frames": summary.frames, "faces_swapped": summary.faces_swapped,
+                               "frames_without_face": summary.frames_without_face, "tracks": summary.tracks,
+                               "seconds": round(summary.seconds, 3), "fps": round(summary.fps, 3),
+                               "device": summary.device}))
+    click.echo(f"done: {summary.frames} frames, {summary.faces_swapped} faces swapped, "
+               f"{summary.frames_without_face} frames without a face, {summary.seconds:.1f} s "
+               f"({summary.fps:.1f} frames/s on {summary.device}) -> {summary.output or spec.output.sequence}",
+               err=True)

@@ -1,0 +1,116 @@
+"""Identities from photos: source z_id (mean over a person's photos) and target references.
+
+A photo must show exactly one face, or name one with ``face: N`` (``--source-face N``),
+counted left to right. Faces are aligned the way the model was trained (its config's
+``alignment``), the 112² identity crop is taken from the aligned crop, and the identity
+encoder embeds it. The source identity is the mean of the photos' embeddings, L2-normalised
+when the model's config says z_id is (ghost takes the raw mean).
+
+Convention: frames ``(H, W, 3)`` uint8 RGB; landmarks ``(N, 5, 2)`` ``(x, y)`` frame pixels;
+encoder crops RGB in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vidswap.errors import NoFaceError
+
+if TYPE_CHECKING:
+    import torch
+
+    from vidswap.faces.detect import Detector, Face
+    from vidswap.models.config import FaceShifterConfig
+    from vidswap.models.identity import IdentityEncoder
+    from vidswap.pipeline.spec import PhotoRef
+
+__all__ = ["pick_face", "embed_faces", "photo_embeddings", "source_identity"]
+
+
+def pick_face(faces: Sequence[Face], photo: PhotoRef) -> Face:
+    """The face of ``photo`` to use: its only face, or face ``photo.face`` (left to right).
+
+    Raises:
+        NoFaceError: no face, several faces and no ``face`` index, or an index past the last.
+    """
+    if not faces:
+        raise NoFaceError(f"{photo.path}: no face found; use a photo where the face is clearly visible "
+                          f"(frontal, at least ~64 pixels wide)")
+    ordered = sorted(faces, key=lambda f: f.box[0])
+    if photo.face is None:
+        if len(ordered) > 1:
+            raise NoFaceError(f"{photo.path}: {len(ordered)} faces found, expected one; say which with "
+                              f"--source-face N (YAML: {{path: ..., face: N}}), 0 = leftmost")
+        return ordered[0]
+    if photo.face >= len(ordered):
+        raise NoFaceError(f"{photo.path}: face {photo.face} asked for, but only {len(ordered)} face(s) found "
+                          f"(0 = leftmost)")
+    return ordered[photo.face]
+
+
+def embed_faces(frames: Sequence[np.ndarray], landmarks: np.ndarray, *, encoder: IdentityEncoder,
+                config: FaceShifterConfig, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Raw identity embeddings of faces, one face per frame given.
+
+    Args:
+        frames: ``N`` frames, ``(H, W, 3)`` uint8 RGB.
+        landmarks: ``(N, 5, 2)`` landmarks of one face in each frame.
+        encoder: the identity encoder.
+        config: the model's config (alignment).
+        device: where to compute.
+
+    Returns:
+        ``(N, D)`` float32 raw embeddings.
+    """
+    import torch
+
+    from vidswap.faces.align import AlignConfig, crop_from_frame, warp_to_crop
+    from vidswap.models.identity import resize_for_identity
+
+    align = AlignConfig(template=config.alignment)
+    out = []
+    with torch.no_grad():
+        for frame, lm in zip(frames, landmarks):
+            image = torch.from_numpy(frame).permute(2, 0, 1)[None].to(device, torch.float32) / 127.5 - 1
+            matrix = crop_from_frame(torch.as_tensor(lm, dtype=torch.float32, device=device)[None], align)
+            crop = warp_to_crop(image, matrix, align.crop_size)
+            out.append(encoder.embed(resize_for_identity(crop)).float())
+    return torch.cat(out) if out else torch.zeros(0, config.c_id, device=device)
+
+
+def photo_embeddings(photos: Sequence[PhotoRef], *, detector: Detector, encoder: IdentityEncoder,
+                     config: FaceShifterConfig, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Raw embeddings of the chosen face of each photo.
+
+    Returns:
+        ``(len(photos), D)`` float32.
+
+    Raises:
+        NoFaceError: a photo without a face, or with several and no ``face`` index.
+        MediaError: a photo that cannot be read.
+    """
+    from vidswap.io.sequence import read_image
+
+    images = [read_image(photo.path) for photo in photos]
+    faces = [pick_face(found, photo) for found, photo in zip(detector.detect(images), photos)]
+    landmarks = np.stack([face.landmarks for face in faces]) if faces else np.zeros((0, 5, 2), np.float32)
+    return embed_faces(images, landmarks, encoder=encoder, config=config, device=device)
+
+
+def source_identity(photos: Sequence[PhotoRef], *, detector: Detector, encoder: IdentityEncoder,
+                    config: FaceShifterConfig, device: str | torch.device = "cpu") -> torch.Tensor:
+    """z_id of a person from their photos, in the form the model was trained with.
+
+    Returns:
+        ``(c_id,)`` float32: the mean of the photos' embeddings; with
+        ``config.id_normalized`` each embedding and the mean are L2-normalised.
+    """
+    import torch.nn.functional as F
+
+    embeddings = photo_embeddings(photos, detector=detector, encoder=encoder, config=config, device=device)
+    if config.id_normalized:
+        return F.normalize(F.normalize(embeddings, dim=-1).mean(dim=0), dim=-1)
+    return embeddings.mean(dim=0)

@@ -1,0 +1,169 @@
+"""The swap model of a run: which weight files it needs, fetching them, and loading them.
+
+A model reference is a vidswap model file (``vidswap model init``, a training run, an
+imported safetensors model), or a manifest / cache name. With no reference the manifest's
+``defaults`` set is used (ghost's AEI-Net and its ArcFace backbone), fetched into the cache
+on first use with a progress bar. Every file needed is found *before* any frame is decoded:
+offline or after a failed fetch, one :class:`~vidswap.errors.WeightsError` names everything
+missing and how to get, import or train it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vidswap.errors import CheckpointError, DownloadError, WeightsError
+
+if TYPE_CHECKING:
+    import torch
+
+    from vidswap.models.checkpoint import ModelBundle
+    from vidswap.weights.cache import CacheSettings, ResolvedWeights
+    from vidswap.weights.manifest import Manifest
+
+__all__ = ["ModelFiles", "resolve_model", "load_model"]
+
+#: The identity backbone a ghost AEI-Net needs (its z_id was computed with it).
+GHOST_IDENTITY = "ghost_arcface_backbone"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelFiles:
+    """The weight files of one swap model, all present on disk.
+
+    Attributes:
+        aei: a vidswap model file (AEI-Net, identity, maybe HEAR-Net) or a ghost AEI-Net
+            checkpoint.
+        identity: the ArcFace backbone for a ghost AEI-Net; None for a vidswap model file,
+            which carries its own.
+        extra: other files of the default set (e.g. the detector pack), for the record.
+    """
+
+    aei: ResolvedWeights
+    identity: ResolvedWeights | None = None
+    extra: tuple[ResolvedWeights, ...] = ()
+
+    @property
+    def all(self) -> tuple[ResolvedWeights, ...]:
+        """Every file, in the order they are used."""
+        return (self.aei, *([self.identity] if self.identity else []), *self.extra)
+
+
+def _is_model_file(path: Path) -> bool:
+    from vidswap.models.checkpoint import read_checkpoint_info
+
+    if path.suffix != ".safetensors" or not path.is_file():
+        return False
+    try:
+        read_checkpoint_info(path)
+    except CheckpointError:
+        return False
+    return True
+
+
+def _advice(name: str, manifest: Manifest) -> str:
+    from vidswap.weights.fetch import how_to_get
+
+    return how_to_get(manifest.get(name)) if name in manifest else f"import it with `vidswap weights import FILE --as {name}`."
+
+
+def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Manifest, offline: bool = False,
+                  progress: bool = True, notify: Callable[[ResolvedWeights], None] | None = None) -> ModelFiles:
+    """Find (fetching on first use) every file a model reference needs.
+
+    Args:
+        ref: a path, manifest name or cache name; None = the manifest's ``defaults``.
+        cache: the weights cache.
+        manifest: the weights manifest.
+        offline: never download; whatever is not cached is missing.
+        progress: show download progress on stderr.
+        notify: called with each file once it is present (the CLI prints its licence).
+
+    Returns:
+        The files, all on disk.
+
+    Raises:
+        WeightsError: some weights are missing (offline, or the fetch failed) or the
+            reference is unknown; the message names each missing entry and how to get it,
+            import it, or use a model of one's own (``--model FILE``).
+    """
+    from vidswap.weights.fetch import ensure
+
+    names: list[str | Path] = list(manifest.defaults) if ref is None else [ref]
+    found: list[ResolvedWeights] = []
+    missing: list[str] = []
+    for name in names:
+        try:
+            resolved = ensure(str(name), cache=cache, manifest=manifest, offline=offline, progress=progress)
+        except (DownloadError, WeightsError) as err:
+            if ref is not None and str(name) not in manifest:
+                raise
+            missing.append(f"{name} ({str(err).splitlines()[0]}) {_advice(str(name), manifest)}")
+            continue
+        found.append(resolved)
+        if notify is not None:
+            notify(resolved)
+    if not missing and not _is_model_file(found[0].path) and found[0].role in ("aei", None) and (
+            ref is not None):
+        # A ghost AEI-Net named by itself also needs the backbone its z_id was made with.
+        try:
+            backbone = ensure(GHOST_IDENTITY, cache=cache, manifest=manifest, offline=offline, progress=progress)
+            found.append(backbone)
+            if notify is not None:
+                notify(backbone)
+        except (DownloadError, WeightsError) as err:
+            missing.append(f"{GHOST_IDENTITY} ({str(err).splitlines()[0]}) {_advice(GHOST_IDENTITY, manifest)}")
+    if missing:
+        raise WeightsError(
+            "missing model weights (nothing was decoded): " + "; ".join(missing)
+            + " Or use a model of your own: `--model FILE.safetensors` (write a random test model with "
+              "`vidswap model init -o FILE`, or train one with `vidswap train`).")
+    if _is_model_file(found[0].path):
+        return ModelFiles(aei=found[0], extra=tuple(found[1:]))
+    identity = next((w for w in found if w.role == "identity"), None)
+    aei = next((w for w in found if w.role in ("aei", None) and w is not identity), None)
+    if aei is None or identity is None:
+        raise WeightsError(f"model {ref or 'defaults'}: expected an AEI-Net and an identity backbone, found "
+                           f"{', '.join(f'{w.name} ({w.role})' for w in found)}")
+    return ModelFiles(aei=aei, identity=identity, extra=tuple(w for w in found if w not in (aei, identity)))
+
+
+def load_model(files: ModelFiles, *, device: str | torch.device = "cpu") -> ModelBundle:
+    """Load the networks of ``files`` onto ``device`` in eval mode.
+
+    A vidswap model file loads as it is; a ghost AEI-Net checkpoint is converted (ghost's
+    alignment and raw z_id in its config) and paired with its ArcFace backbone.
+
+    Raises:
+        CheckpointError: a file does not fit the networks.
+    """
+    from vidswap.models.checkpoint import ModelBundle, build_part, load_checkpoint
+
+    if files.identity is None:
+        bundle = load_checkpoint(files.aei.path, device=device)
+    else:
+        from vidswap.weights.ghost import convert_ghost_aei, load_torch_state_dict
+
+        aei_state = _state_dict(files.aei.path, load_torch_state_dict)
+        cfg, converted = convert_ghost_aei(aei_state)
+        aei = build_part("aei", cfg)
+        aei.load_state_dict(converted, strict=True)
+        identity = build_part("identity", cfg)
+        identity.load_state_dict(_state_dict(files.identity.path, load_torch_state_dict), strict=True)
+        bundle = ModelBundle(config=cfg, aei=aei.to(device), identity=identity.to(device),
+                             metadata={"source": files.aei.source, "licence": files.aei.licence})
+    for module in bundle.parts().values():
+        module.eval().requires_grad_(False)
+    return bundle
+
+
+def _state_dict(path: Path, load_pth: Callable[[Path], dict]) -> dict:
+    """A plain state dict from a ``.pth`` or an imported ``.safetensors`` file."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    return load_pth(path)

@@ -1,0 +1,149 @@
+"""The render pass's stages: align + swap (batched across frames), then composite.
+
+Each stage is a generator over a stream (see :mod:`vidswap.pipeline.stages`), so the runner
+joins them with bounded queues and they overlap in threads. :func:`swap_stage` gathers the
+faces of consecutive frames until it holds a batch of crops, swaps them in one call, and
+hands the frames on in their order; frames without a face to swap pass straight through
+(they wait only for the frames before them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vidswap.faces.align import AlignConfig, crop_from_frame, warp_to_crop
+from vidswap.io.reader import Frame
+from vidswap.pipeline.analysis import FaceToSwap
+from vidswap.pipeline.composite import Composited, burn_watermark, composite_frame
+from vidswap.pipeline.swap import Swapper
+
+__all__ = ["SwappedFrame", "swap_stage", "composite_stage"]
+
+
+@dataclass(frozen=True, eq=False)
+class SwappedFrame:
+    """A frame and its swapped faces, on the swapper's device.
+
+    Attributes:
+        frame: the decoded frame.
+        faces: the faces swapped (empty: the frame passes through).
+        pixels: ``(3, H, W)`` uint8 RGB tensor of the frame (None without faces).
+        originals: ``(B, 3, S, S)`` aligned crops in [-1, 1].
+        swapped: ``(B, 3, S, S)`` their swaps in [-1, 1].
+        crop_from_frame: ``(B, 2, 3)`` the crops' transforms.
+    """
+
+    frame: Frame
+    faces: tuple[FaceToSwap, ...] = ()
+    pixels: Tensor | None = None
+    originals: Tensor | None = None
+    swapped: Tensor | None = None
+    crop_from_frame: Tensor | None = None
+
+
+def _align(frame: Frame, faces: tuple[FaceToSwap, ...], align: AlignConfig,
+           device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    pixels = frame.tensor(device)
+    landmarks = torch.as_tensor(np.stack([f.landmarks for f in faces]), dtype=torch.float32, device=device)
+    matrices = crop_from_frame(landmarks, align)
+    image = (pixels.float() / 127.5 - 1)[None].expand(len(faces), -1, -1, -1)
+    return pixels, warp_to_crop(image, matrices, align.crop_size), matrices
+
+
+def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]], identities: Mapping[str, Tensor],
+               *, batch_size: int, refine_at: Callable[[int], bool] | None = None
+               ) -> Callable[[Iterator[Frame]], Iterator[SwappedFrame]]:
+    """The align + swap stage.
+
+    Args:
+        swapper: the networks on their device.
+        faces: frame index -> the faces to swap there (from the face pass).
+        identities: source name -> ``(c_id,)`` z_id.
+        batch_size: crops per swap call (faces of several frames).
+        refine_at: whether HEAR-Net runs on a frame (frame-range overrides); None: always
+            as the swapper was built.
+
+    Returns:
+        A stage: frames in, :class:`SwappedFrame` out, same order.
+    """
+    align = AlignConfig(template=swapper.config.alignment, crop_size=swapper.config.image_size)
+    device = swapper.device
+
+    def run(pending: list[tuple[Frame, tuple[FaceToSwap, ...], Tensor | None, Tensor | None, Tensor | None]]
+            ) -> Iterator[SwappedFrame]:
+        crops = [c for _, _, _, c, _ in pending if c is not None]
+        if crops:
+            x_t = torch.cat(crops)
+            z_id = torch.stack([identities[f.source] for _, fs, *_ in pending for f in fs]).to(device)
+            refine = refine_at is None or refine_at(pending[0][0].index)
+            y = torch.cat([swapper(x_t[i:i + batch_size], z_id[i:i + batch_size], refine=refine)
+                           for i in range(0, len(x_t), batch_size)])
+        start = 0
+        for frame, fs, pixels, crop, matrices in pending:
+            if not fs:
+                yield SwappedFrame(frame)
+                continue
+            yield SwappedFrame(frame, fs, pixels, crop, y[start:start + len(fs)], matrices)
+            start += len(fs)
+
+    def stage(frames: Iterator[Frame]) -> Iterator[SwappedFrame]:
+        pending: list = []
+        count = 0
+        refine_key = None
+        for frame in frames:
+            fs = faces.get(frame.index, ())
+            key = refine_at(frame.index) if refine_at is not None else None
+            if pending and key != refine_key:
+                yield from run(pending)
+                pending, count = [], 0
+            refine_key = key
+            if not fs and not pending:
+                yield SwappedFrame(frame)
+                continue
+            if fs:
+                pixels, crops, matrices = _align(frame, fs, align, device)
+                pending.append((frame, fs, pixels, crops, matrices))
+                count += len(fs)
+            else:
+                pending.append((frame, fs, None, None, None))
+            if count >= batch_size:
+                yield from run(pending)
+                pending, count = [], 0
+        if pending:
+            yield from run(pending)
+
+    return stage
+
+
+def composite_stage(*, settings_at: Callable[[int], tuple], matte: bool
+                    ) -> Callable[[Iterator[SwappedFrame]], Iterator[tuple[Frame, Composited]]]:
+    """The composite stage.
+
+    Args:
+        settings_at: frame index -> ``(MaskConfig, BlendConfig, watermark: bool)``.
+        matte: also produce each frame's matte (zeros for frames without a swapped face).
+
+    Returns:
+        A stage: :class:`SwappedFrame` in, ``(frame, Composited)`` out, same order.
+    """
+    def stage(items: Iterator[SwappedFrame]) -> Iterator[tuple[Frame, Composited]]:
+        for item in items:
+            mask, blend, watermark = settings_at(item.frame.index)
+            if item.faces:
+                landmarks = torch.as_tensor(np.stack([f.landmarks for f in item.faces]), dtype=torch.float32,
+                                            device=item.crop_from_frame.device)
+                done = composite_frame(item.pixels, item.swapped, item.originals, item.crop_from_frame,
+                                       landmarks, mask=mask, blend=blend, matte=matte)
+            else:
+                rgb = item.frame.rgb
+                done = Composited(rgb=rgb, matte=np.zeros(rgb.shape[:2], np.uint8) if matte else None)
+            if watermark:
+                done = Composited(rgb=burn_watermark(done.rgb), matte=done.matte)
+            yield item.frame, done
+
+    return stage
