@@ -19,6 +19,8 @@ __all__ = [
     "ShapeError",
     "SpecError",
     "TrainingError",
+    "JobLockedError",
+    "JobChangedError",
 ]
 
 
@@ -82,3 +84,11 @@ class SpecError(ConfigError):
 
 class TrainingError(VidswapError, RuntimeError):
     """Training cannot go on (e.g. a loss became NaN or infinite)."""
+
+
+class JobLockedError(VidswapError, BlockingIOError):
+    """A job (or one of its segments) is being rendered by another process."""
+
+
+class JobChangedError(VidswapError, ValueError):
+    """A job's input, source photo or weight file changed since the job was made."""

@@ -1,0 +1,123 @@
+"""Where segments render: in this process, or as tasks on a Ray cluster.
+
+Segments are independent, so an executor only needs the job directory (on storage every
+worker sees) and segment numbers. Each worker builds one :class:`SegmentRenderer` (one model
+load) and renders many segments with it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from vidswap.errors import ConfigError
+from vidswap.jobs.render import SegmentRenderer, SegmentResult
+
+if TYPE_CHECKING:
+    from vidswap.models.checkpoint import ModelBundle
+
+__all__ = ["Executor", "LocalExecutor", "RayExecutor", "make_executor"]
+
+
+class Executor(Protocol):
+    """Renders segments of a job."""
+
+    def render(self, root: Path, indices: Sequence[int]) -> list[SegmentResult]:
+        """Render the segments ``indices`` of the job in ``root`` (those already done are skipped)."""
+        ...
+
+
+class LocalExecutor:
+    """Render in this process, one segment after another (the GPU or CPU threads do the rest).
+
+    Args:
+        model: an already loaded model to reuse (None: load the job's).
+        queue_size: frames held between two stages.
+        progress: a progress bar on stderr.
+    """
+
+    def __init__(self, *, model: ModelBundle | None = None, queue_size: int = 8, progress: bool = False) -> None:
+        self.model, self.queue_size, self.progress = model, queue_size, progress
+
+    def render(self, root: Path, indices: Sequence[int]) -> list[SegmentResult]:
+        from vidswap.progress import track
+
+        renderer = SegmentRenderer(root, model=self.model, queue_size=self.queue_size)
+        return [renderer.render(i) for i in track(indices, total=len(indices), description="segments",
+                                                  disable=not self.progress)]
+
+
+class _Worker:
+    """A Ray actor: one renderer (one model load) for all the segments it gets."""
+
+    def __init__(self, root: str) -> None:
+        self.renderer = SegmentRenderer(root)
+
+    def render(self, index: int) -> SegmentResult:
+        return self.renderer.render(index)
+
+
+class RayExecutor:
+    """Render on a Ray cluster: one actor per worker slot (a GPU each when the cluster has GPUs,
+    else ``cpus_per_worker`` CPUs), segments handed out as the actors become free.
+
+    Args:
+        address: the cluster (``ray://HOST:10001``, ``auto``); None starts a local one. Ignored
+            when Ray is already initialised in this process.
+        workers: actors to start (None: as many as the cluster's GPUs, or its CPUs divided
+            by ``cpus_per_worker``).
+        cpus_per_worker: CPUs each actor reserves.
+
+    Every node must see the job directory, the input and the weights at the same paths.
+    """
+
+    def __init__(self, *, address: str | None = None, workers: int | None = None, cpus_per_worker: int = 1) -> None:
+        self.address, self.workers, self.cpus_per_worker = address, workers, cpus_per_worker
+
+    def render(self, root: Path, indices: Sequence[int]) -> list[SegmentResult]:
+        ray = _import_ray()
+        if not ray.is_initialized():
+            # Workers import vidswap from where this process does (a checkout works as well as an install).
+            paths = os.pathsep.join(p for p in sys.path if p and Path(p, "vidswap").is_dir())
+            ray.init(address=self.address, runtime_env={"env_vars": {"PYTHONPATH": paths}} if paths else None,
+                     log_to_driver=False)
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        slots = gpus or max(1, int(resources.get("CPU", 1)) // self.cpus_per_worker)
+        count = max(1, min(self.workers or slots, len(indices)))
+        actor = ray.remote(num_gpus=1 if gpus else 0, num_cpus=self.cpus_per_worker)(_Worker)
+        actors = [actor.remote(str(root)) for _ in range(count)]
+        pool = ray.util.ActorPool(actors)
+        try:
+            return list(pool.map(lambda a, i: a.render.remote(i), list(indices)))
+        finally:
+            for a in actors:
+                ray.kill(a)
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.util
+    except ImportError as err:
+        raise ConfigError("--executor ray needs Ray: pip install 'vidswap[ray]' (or pip install ray)") from err
+    return ray
+
+
+def make_executor(name: str, *, address: str | None = None, model: ModelBundle | None = None,
+                  progress: bool = False) -> Executor:
+    """An executor by name: ``local`` or ``ray``.
+
+    Raises:
+        ConfigError: an unknown name, or ``--address`` with ``local``.
+    """
+    if name == "local":
+        if address is not None:
+            raise ConfigError("--address names a Ray cluster: use it with --executor ray")
+        return LocalExecutor(model=model, progress=progress)
+    if name == "ray":
+        return RayExecutor(address=address)
+    raise ConfigError(f"--executor: expected local or ray, found {name!r}")

@@ -1,0 +1,121 @@
+"""The final mux: segments' video packets (no re-encode) and the input's audio into one file.
+
+Each segment was written from its exact start frame with timestamps moved to start where the
+input starts (as :class:`~vidswap.io.writer.VideoWriter` does for a range). The mux moves every
+packet back to where its frame lies in the rendered range, so the output has the input's pts
+(and time base), the start timecode of the range, rotation, colour tags (carried by the
+segments' codec parameters), the input's metadata and the provenance tags; audio and subtitle
+packets of the range are copied as the writer copies them. The file is written under a
+temporary name and renamed: the output path never holds a partial file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vidswap.errors import MediaError
+from vidswap.jobs.segments import Segment
+
+if TYPE_CHECKING:
+    from vidswap.io.probe import MediaInfo
+    from vidswap.io.ranges import FrameRange
+
+__all__ = ["mux_segments"]
+
+
+def mux_segments(files: Sequence[Path], segments: Sequence[Segment], *, info: MediaInfo, frames: FrameRange,
+                 output: Path, copy_streams: bool = True, metadata: dict[str, str] | None = None) -> None:
+    """Concatenate segment files into ``output`` with the source's audio of ``frames``.
+
+    Args:
+        files: the segment videos, in order.
+        segments: their frames (consecutive, covering ``frames``).
+        info: the probed input.
+        frames: the rendered range (resolved).
+        output: the final file (replaced atomically).
+        copy_streams: copy audio and subtitle tracks of the range.
+        metadata: container tags to add (provenance).
+
+    Raises:
+        MediaError: a segment cannot be read or does not hold its frames.
+    """
+    import av
+
+    from vidswap.io.probe import open_input, packet_timestamps, video_stream
+    from vidswap.io.reader import REORDER_MARGIN
+    from vidswap.io.timecode import shift_timecode
+    from vidswap.io.writer import _kept_metadata, _PacketCopy, temporary_path
+
+    video = info.video
+    base = video.time_base
+    with open_input(info.path) as container:
+        stamps = packet_timestamps(container, video_stream(container, info.path),
+                                   limit=frames.stop + 1 + REORDER_MARGIN)
+    end_open = frames.stop >= video.frame_count
+    shift = 0 if frames.start == 0 and end_open else stamps[frames.start] - stamps[0]
+    temp = temporary_path(output)
+    copy: _PacketCopy | None = None
+    try:
+        with av.open(str(temp), "w") as out, av.open(str(files[0])) as first:
+            template = first.streams.video[0]
+            stream = out.add_stream_from_template(template)
+            stream.time_base = base
+            if video.rotation:
+                stream.set_display_rotation(video.rotation)
+            with open_input(info.path) as source:
+                out.metadata.update(_kept_metadata(source.metadata))
+                stream.metadata.update(_kept_metadata(source.streams[video.index].metadata))
+                outputs = {}
+                for track in source.streams if copy_streams else ():
+                    if track.type in ("audio", "subtitle") and track.codec_context is not None \
+                            and track.codec_context.name in out.supported_codecs:
+                        outputs[track.index] = out.add_stream_from_template(track)
+                        outputs[track.index].metadata.update(_kept_metadata(track.metadata))
+            if info.timecode:
+                rate = info.timecode_rate
+                out.metadata["timecode"] = shift_timecode(info.timecode, round(shift * base * rate), rate)
+            out.metadata.update(metadata or {})
+            if outputs:
+                copy = _PacketCopy(info.path, outputs, shift=shift * base,
+                                   start=stamps[frames.start] * base if frames.start > 0 else None,
+                                   end=None if end_open else stamps[frames.stop] * base)
+            for path, segment in zip(files, segments, strict=True):
+                _copy_segment(path, segment, out, stream, offset=(stamps[segment.start] - stamps[0]) - shift,
+                              base=base, copy=copy, shift=shift)
+            if copy is not None:
+                copy.until(out, None)
+        os.replace(temp, output)
+    except av.FFmpegError as err:
+        raise MediaError(f"{output}: joining the segments failed ({err}); render the job again") from err
+    finally:
+        if copy is not None:
+            copy.close()
+        temp.unlink(missing_ok=True)
+
+
+def _copy_segment(path: Path, segment: Segment, out, stream, *, offset: int, base: Fraction, copy, shift: int) -> None:
+    """Mux one segment's video packets, moved by ``offset`` ticks of ``base``, with the audio up to them."""
+    import av
+
+    count = 0
+    with av.open(str(path)) as container:
+        source = container.streams.video[0]
+        for packet in container.demux(source):
+            if not packet.size:
+                continue
+            tb = packet.time_base
+            pts = round(packet.pts * tb / base) + offset
+            dts = round(packet.dts * tb / base) + offset if packet.dts is not None else pts
+            packet.stream, packet.time_base = stream, base
+            packet.pts, packet.dts = pts, dts
+            if copy is not None:
+                copy.until(out, (dts + shift) * base)
+            out.mux(packet)
+            count += 1
+    if count != segment.stop - segment.start:
+        raise MediaError(f"{path}: holds {count} frames, expected {segment.stop - segment.start}; "
+                         f"render the job again (the segment is redone)")

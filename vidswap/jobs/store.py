@@ -1,0 +1,234 @@
+"""A job's work directory: what a render needs to resume, re-render a range, or scale out.
+
+Layout::
+
+    JOB/
+      job.json           version, the resolved pipeline (with its overrides), segment size,
+                         sha256 of the input, source photos and weight files
+      faces.npz          the face analysis of every frame (smoothed landmarks, tracks, sources)
+      identities.npz     z_id of each source set
+      segments/00000.nut a segment: its frames encoded on their own (closed GOP); NUT keeps
+                         the input's time base exactly (.mov for ProRes, which NUT cannot hold)
+      segments/00000.json  its completion marker (frames, fingerprint), written after the
+                         segment is complete and verified, atomically
+      lock               flock: one ``run`` at a time; ``render`` slices share it
+      segments/00000.lock  flock: one renderer per segment
+
+Every file is written under a temporary name and renamed, so a crash leaves either the old
+file or the new one. Locks are advisory ``fcntl.flock`` locks (local disks; on NFS they hold
+only where the server supports them).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidswap.errors import ConfigError, InputError, JobLockedError
+from vidswap.jobs.segments import Segment
+
+__all__ = ["JOB_VERSION", "JobStore", "SegmentState", "sha256_file", "write_atomic", "count_video_frames"]
+
+#: Version of ``job.json``.
+JOB_VERSION = 1
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's content, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(temp, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temp, path)
+
+
+@dataclass(frozen=True)
+class SegmentState:
+    """What the work directory holds for a segment.
+
+    Attributes:
+        segment: the segment.
+        state: ``done`` (file and marker agree with the plan), ``stale`` (done, but for other
+            settings or faces), ``torn`` (a file without a valid marker, or a marker whose frame
+            count is wrong) or ``missing``.
+    """
+
+    segment: Segment
+    state: str
+
+
+class JobStore:
+    """The files of one job directory.
+
+    Args:
+        root: the job directory (created by :meth:`create`).
+        codec: the video codec of the segments (picks their container).
+    """
+
+    def __init__(self, root: str | Path, *, codec: str = "ffv1") -> None:
+        self.root = Path(root)
+        self.suffix = ".mov" if codec == "prores_ks" else ".nut"
+
+    job_file = property(lambda self: self.root / "job.json")
+    faces_file = property(lambda self: self.root / "faces.npz")
+    identities_file = property(lambda self: self.root / "identities.npz")
+    segments_dir = property(lambda self: self.root / "segments")
+
+    def exists(self) -> bool:
+        """Whether a job was made here."""
+        return self.job_file.is_file()
+
+    def create(self) -> None:
+        """Make the directory layout (idempotent)."""
+        self.segments_dir.mkdir(parents=True, exist_ok=True)
+
+    # job.json -------------------------------------------------------------------------------
+    def read(self) -> dict[str, Any]:
+        """``job.json`` as data.
+
+        Raises:
+            InputError: no job here.
+            ConfigError: the file is not a job of a version this vidswap reads.
+        """
+        if not self.exists():
+            raise InputError(f"{self.root}: not a vidswap job (no job.json); make one with vidswap run")
+        data = json.loads(self.job_file.read_text())
+        if data.get("version") != JOB_VERSION:
+            raise ConfigError(f"{self.job_file}: job version {data.get('version')!r}, this vidswap reads "
+                              f"version {JOB_VERSION}; render it again with vidswap run --force")
+        return data
+
+    def write(self, data: Mapping[str, Any]) -> None:
+        """Replace ``job.json``."""
+        write_atomic(self.job_file, json.dumps({"version": JOB_VERSION, **data}, indent=2).encode())
+
+    # arrays -----------------------------------------------------------------------------------
+    def save_arrays(self, path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+        """Write an ``.npz`` atomically."""
+        temp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.npz")
+        np.savez(temp, **arrays)
+        os.replace(temp, path)
+
+    def load_arrays(self, path: Path) -> dict[str, np.ndarray]:
+        """Read an ``.npz`` written by :meth:`save_arrays`."""
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+
+    # segments ---------------------------------------------------------------------------------
+    def segment_file(self, segment: Segment) -> Path:
+        """Where a segment's video lies."""
+        return self.segments_dir / f"{segment.name}{self.suffix}"
+
+    def marker_file(self, segment: Segment) -> Path:
+        """Where a segment's completion marker lies."""
+        return self.segments_dir / f"{segment.name}.json"
+
+    def mark_done(self, segment: Segment, *, frames: int, fingerprint: str) -> None:
+        """Record that a segment's file is complete (call after verifying it)."""
+        write_atomic(self.marker_file(segment), json.dumps(
+            {"start": segment.start, "stop": segment.stop, "frames": frames, "fingerprint": fingerprint,
+             "sha256": sha256_file(self.segment_file(segment))}).encode())
+
+    def marker(self, segment: Segment) -> dict[str, Any] | None:
+        """A segment's marker, or None when absent or unreadable (a torn write)."""
+        try:
+            return json.loads(self.marker_file(segment).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def state(self, segment: Segment, fingerprint: str) -> SegmentState:
+        """Whether ``segment`` is done for ``fingerprint`` (see :class:`SegmentState`)."""
+        marker, path = self.marker(segment), self.segment_file(segment)
+        if not path.is_file():
+            return SegmentState(segment, "missing")
+        if (marker is None or marker.get("frames") != segment.stop - segment.start
+                or (marker.get("start"), marker.get("stop")) != (segment.start, segment.stop)):
+            return SegmentState(segment, "torn")
+        if count_video_frames(path) != marker["frames"]:
+            return SegmentState(segment, "torn")
+        return SegmentState(segment, "done" if marker.get("fingerprint") == fingerprint else "stale")
+
+    def discard(self, segment: Segment) -> None:
+        """Remove a segment's marker, then its file (the marker goes first: never a marker without its file)."""
+        self.marker_file(segment).unlink(missing_ok=True)
+        self.segment_file(segment).unlink(missing_ok=True)
+
+    # locks ------------------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, *, shared: bool = False) -> Iterator[None]:
+        """Hold the job lock: exclusive for ``run`` (which may rewrite the job), shared for ``render``.
+
+        Raises:
+            JobLockedError: another process holds it the other way.
+        """
+        with _flock(self.root / "lock", shared=shared, what=f"job {self.root}",
+                    hint="another vidswap run or render is working on it; wait for it to finish"):
+            yield
+
+    @contextmanager
+    def segment_lock(self, segment: Segment) -> Iterator[None]:
+        """Hold a segment's lock while rendering it.
+
+        Raises:
+            JobLockedError: another process renders this segment.
+        """
+        with _flock(self.segments_dir / f"{segment.name}.lock", shared=False,
+                    what=f"segment {segment.index} of job {self.root}",
+                    hint="another process renders it; give each render node its own --segments"):
+            yield
+
+    @contextmanager
+    def mux_lock(self) -> Iterator[None]:
+        """Hold the mux lock (one mux of the job at a time).
+
+        Raises:
+            JobLockedError: another process muxes the job.
+        """
+        with _flock(self.root / "mux.lock", shared=False, what=f"the mux of job {self.root}",
+                    hint="another process writes the output now"):
+            yield
+
+
+@contextmanager
+def _flock(path: Path, *, shared: bool, what: str, hint: str) -> Iterator[None]:
+    with open(path, "a+") as file:
+        try:
+            fcntl.flock(file.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise JobLockedError(f"{what} is locked ({path}): {hint}") from err
+        try:
+            yield
+        finally:
+            fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+
+
+def count_video_frames(path: Path) -> int:
+    """Video packets in a segment file (-1 when it cannot be read: a torn file)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return sum(1 for packet in container.demux(stream) if packet.size)
+    except (av.FFmpegError, IndexError, OSError):
+        return -1
