@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("vidswap.cli.prepare:prepare", "Detect and align faces of photos/videos into a training dataset."),
     "train": ("vidswap.cli.train:train", "Train AEI-Net and HEAR-Net on a prepared dataset."),
     "run": ("vidswap.cli.run:run", "Swap faces in a video (options or a pipeline YAML); the main command."),
+    "render": ("vidswap.cli.render:render", "Render a slice of a job's segments (render farm node) and mux."),
+    "job": ("vidswap.cli.job:job", "Show a render job: segments, overrides and their state."),
 }
 
 

@@ -12,6 +12,8 @@ from vidswap.cli.validate import _parse_setting
 
 __all__ = ["run", "default_output", "options_from_cli"]
 
+_JOB_KEYS = ("input", "output.path", "sources", "frames")
+
 _PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
 _KEEP_SUFFIXES = (".mp4", ".mov", ".mkv")
 
@@ -138,7 +140,7 @@ def _weights_status(spec: Any) -> list[str]:
 
 
 @click.command()
-@click.argument("input_or_pipeline", metavar="INPUT_OR_YAML", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("input_or_pipeline", metavar="INPUT_OR_YAML", type=click.Path(path_type=Path))
 @click.option("-s", "--source", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PHOTO",
               help="Photo of the identity to put in; repeat for several photos of one person (their "
                    "embeddings are averaged).")
@@ -172,6 +174,16 @@ def _weights_status(spec: Any) -> list[str]:
               help="Override a pipeline setting by its dotted key, value read as YAML "
                    "(e.g. --set mask.blur=0.05); repeatable.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (logs and CI).")
+@click.option("--job", "job_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Job directory (resume, range re-renders, render farm) [default: OUTPUT.vidswap-job].")
+@click.option("--segment-frames", type=click.IntRange(min=1), metavar="N",
+              help="Frames per segment of a new job [default: 48].")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where segments render: in this process, or on a Ray cluster.")
+@click.option("--address", metavar="ADDR", help="Ray cluster to use with --executor ray [default: start a local one].")
+@click.option("--force", is_flag=True, help="Render a job whose input, photos or weights changed since it was made.")
+@click.option("--no-job", is_flag=True, help="Stream straight to the output, without a job directory "
+                                              "(no resume; matte and image-sequence outputs always do).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or, with --dry-run, the resolved "
                                                       "pipeline) as one JSON document on stdout.")
 def run(input_or_pipeline: Path, **params: Any) -> None:
@@ -185,13 +197,24 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
 
     Options override the pipeline file's values. The output carries a metadata tag saying it
     holds synthetic faces made with vidswap.
+
+    \b
+    A render is a job in a directory (default OUTPUT.vidswap-job): run it again to resume
+    after a crash; on an existing job (INPUT_OR_YAML = the job directory, or the same
+    input/YAML), --frames RANGE with changed settings re-renders only that range:
+      vidswap run shot.mov.vidswap-job --frames 1200-1350 --set mask.blur=0.06
     """
+    from vidswap.jobs.job import default_job_dir, find_job
     from vidswap.pipeline import load_pipeline, pipeline_from_options
     from vidswap.pipeline.runner import RunOptions, check_io, run_pipeline
 
+    job_dir = find_job(input_or_pipeline) if input_or_pipeline.is_dir() or input_or_pipeline.name == "job.json" \
+        else None
     from_file = input_or_pipeline.suffix.lower() in _PIPELINE_SUFFIXES
-    values, names = options_from_cli(params, from_file=from_file)
-    if from_file:
+    values, names = options_from_cli(params, from_file=from_file or job_dir is not None)
+    if job_dir is not None:
+        spec = _job_spec(job_dir, values, names, params["frames"])
+    elif from_file:
         spec = load_pipeline(input_or_pipeline, values, option_names=names)
     else:
         values["input"], names["input"] = str(input_or_pipeline), "INPUT"
@@ -199,7 +222,18 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
             values["output.path"] = str(default_output(input_or_pipeline, params["codec"]))
             names["output.path"] = "--output"
         spec = pipeline_from_options(values, option_names=names)
-    schedule = check_io(spec)
+    use_job = not params["no_job"] and spec.matte is None and spec.output.sequence is None
+    if use_job and job_dir is None:
+        job_dir = params["job_dir"] or default_job_dir(spec.output.path)
+        if find_job(job_dir) is not None and params["frames"] is not None:
+            spec = _job_spec(job_dir, values, names, params["frames"])
+    if not use_job or find_job(job_dir) is None:
+        schedule = check_io(spec)
+    else:
+        from vidswap.jobs.job import load_job
+        from vidswap.jobs.store import JobStore
+
+        schedule = load_job(JobStore(job_dir)).schedule
     if params["dry_run"]:
         if params["as_json"]:
             click.echo(spec.to_json())
@@ -212,8 +246,11 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
     def licence(weights: Any) -> None:
         click.echo(f"weights {weights.name}: licence {weights.licence} (from {weights.source})", err=True)
 
-    summary = run_pipeline(spec, RunOptions(offline=params["offline"], progress=not params["no_progress"],
-                                            on_weights=licence))
+    options = RunOptions(offline=params["offline"], progress=not params["no_progress"], on_weights=licence)
+    if use_job:
+        _run_job(spec, job_dir, params, options)
+        return
+    summary = run_pipeline(spec, options)
     if params["as_json"]:
         click.echo(json.dumps({"output": str(summary.output) if summary.output else None,
                                "frames": summary.frames, "faces_swapped": summary.faces_swapped,
@@ -224,3 +261,38 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
                f"{summary.frames_without_face} frames without a face, {summary.seconds:.1f} s "
                f"({summary.fps:.1f} frames/s on {summary.device}) -> {summary.output or spec.output.sequence}",
                err=True)
+
+
+def _job_spec(job_dir: Path, values: dict[str, Any], names: dict[str, str], frames: str | None) -> Any:
+    """The pipeline of an existing job: with ``--frames``, the changed settings as an override of
+    that range; without, the changed settings for the whole job."""
+    from vidswap.jobs.job import _validate, with_range_override
+    from vidswap.jobs.store import JobStore
+    from vidswap.pipeline.overrides import apply_options
+
+    data = JobStore(job_dir).read()["pipeline"]
+    # The job's input, output and sources stay; what the command line repeats of them is no change.
+    changes = {k: v for k, v in values.items() if k not in _JOB_KEYS}
+    spec = _validate(data)
+    if frames is not None:
+        return with_range_override(spec, frames, changes, names)
+    changed, origins = apply_options(data, changes, names)
+    return _validate(changed, origins)
+
+
+def _run_job(spec: Any, job_dir: Path, params: dict[str, Any], options: Any) -> None:
+    from vidswap.jobs.executors import make_executor
+    from vidswap.jobs.job import run_job
+
+    executor = make_executor(params["executor"], address=params["address"], progress=options.progress)
+    summary = run_job(spec, job_dir, segment_frames=params["segment_frames"], force=params["force"],
+                      executor=executor, options=options)
+    if params["as_json"]:
+        click.echo(json.dumps({"output": str(summary.output) if summary.output else None, "job": str(summary.job),
+                               "segments": summary.segments, "rendered": summary.rendered,
+                               "frames": summary.frames, "faces_swapped": summary.faces_swapped,
+                               "analysed": summary.analysed, "seconds": round(summary.seconds, 3)}))
+    click.echo(f"done: job {summary.job}: {len(summary.rendered)} of {summary.segments} segments rendered "
+               f"({summary.frames} frames, {summary.faces_swapped} faces swapped"
+               f"{'' if summary.analysed else ', stored face analysis reused'}), {summary.seconds:.1f} s "
+               f"-> {summary.output}", err=True)

@@ -167,7 +167,8 @@ def _analysis_key(spec: PipelineSpec, hashes: Mapping[str, str]) -> str:
     data = json.loads(spec.to_json())
     kept = {k: data[k] for k in ("input", "frames", "sources", "swaps", "detector", "smoothing")}
     kept["model"] = {k: data["model"][k] for k in ("name", "path")}
-    kept["overrides"] = [{k: o[k] for k in ("frames", "swaps", "detector", "smoothing")} for o in data["overrides"]]
+    kept["overrides"] = [{k: o[k] for k in ("frames", "swaps", "detector", "smoothing")} for o in data["overrides"]
+                         if any(o[k] is not None for k in ("swaps", "detector", "smoothing"))]
     return hashlib.sha256(json.dumps([kept, sorted(hashes.items())], sort_keys=True).encode()).hexdigest()
 
 

@@ -112,9 +112,9 @@ def _copy_segment(path: Path, segment: Segment, out, stream, *, offset: int, bas
             dts = round(packet.dts * tb / base) + offset if packet.dts is not None else pts
             packet.stream, packet.time_base = stream, base
             packet.pts, packet.dts = pts, dts
+            out.mux(packet)  # video first, as the writer does: a muxer shifts a file that starts negative
             if copy is not None:
                 copy.until(out, (dts + shift) * base)
-            out.mux(packet)
             count += 1
     if count != segment.stop - segment.start:
         raise MediaError(f"{path}: holds {count} frames, expected {segment.stop - segment.start}; "

@@ -1,0 +1,42 @@
+"""``vidswap job show JOB``: a job's segments, overrides and their state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["job"]
+
+
+@click.group()
+def job() -> None:
+    """Inspect render jobs (made by vidswap run)."""
+
+
+@job.command()
+@click.argument("job_dir", metavar="JOB", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document on stdout.")
+def show(job_dir: Path, as_json: bool) -> None:
+    """Show a job: input, output, overrides, and each segment's state.
+
+    States: done (rendered with the job's current settings), stale (rendered with earlier
+    settings: re-rendered by the next run), torn (interrupted: redone), missing.
+    """
+    from vidswap.jobs.job import job_report, load_job
+    from vidswap.jobs.store import JobStore
+
+    report = job_report(load_job(JobStore(job_dir)))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    counts = ", ".join(f"{n} {k}" for k, n in report["counts"].items() if n)
+    click.echo(f"job:      {report['job']}\ninput:    {report['input']}\noutput:   {report['output']} "
+               f"({'up to date' if report['output_done'] else 'not muxed yet'})\n"
+               f"frames:   {report['frames']} in segments of {report['segment_frames']} ({counts})")
+    for override in report["overrides"]:
+        click.echo(f"override: frames {override['frames']}: {', '.join(override['changes'])} "
+                   f"(segments {override['segments']})")
+    for segment in report["segments"]:
+        click.echo(f"  {segment['index']:5d}  {segment['frames']:>13}  {segment['state']}")
