@@ -213,9 +213,14 @@ class TestRay:
         ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'vidswap[ray]' to run this test")
         from vidswap.jobs.executors import RayExecutor
 
+        import torch
+
         root = str(Path(__file__).resolve().parents[2])
+        # Ray gives each worker one CPU thread; torch on CPU sums in a thread-count-dependent
+        # order (1 LSB apart), so workers use this process's thread count for bit-equal frames.
+        threads = str(torch.get_num_threads())
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": root, "OMP_NUM_THREADS": "1"}})
+                 runtime_env={"env_vars": {"PYTHONPATH": root, "OMP_NUM_THREADS": threads}})
         try:
             out = tmp_path / "out.mkv"
             summary = run_job(_spec(media, out), tmp_path / "job", segment_frames=SEGMENT,
