@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vidswap.errors import MediaError
 from vidswap.jobs.segments import Segment
@@ -83,9 +83,12 @@ def mux_segments(files: Sequence[Path], segments: Sequence[Segment], *, info: Me
                 copy = _PacketCopy(info.path, outputs, shift=shift * base,
                                    start=stamps[frames.start] * base if frames.start > 0 else None,
                                    end=None if end_open else stamps[frames.stop] * base)
-            for path, segment in zip(files, segments, strict=True):
-                _copy_segment(path, segment, out, stream, offset=(stamps[segment.start] - stamps[0]) - shift,
-                              base=base, copy=copy, shift=shift)
+            offsets = [(stamps[segment.start] - stamps[0]) - shift for segment in segments]
+            times = [_pts(path, offset, base) for path, offset in zip(files, offsets, strict=True)]
+            dts = _decode_times(times)
+            for path, segment, offset, decode in zip(files, segments, offsets, dts, strict=True):
+                _copy_segment(path, segment, out, stream, offset=offset, decode_times=decode, base=base, copy=copy,
+                              shift=shift)
             if copy is not None:
                 copy.until(out, None)
         os.replace(temp, output)
@@ -97,7 +100,26 @@ def mux_segments(files: Sequence[Path], segments: Sequence[Segment], *, info: Me
         temp.unlink(missing_ok=True)
 
 
-def _copy_segment(path: Path, segment: Segment, out, stream, *, offset: int, base: Fraction, copy, shift: int) -> None:
+def _pts(path: Path, offset: int, base: Fraction) -> list[int]:
+    """A segment's video pts in decode order, in ticks of ``base`` moved by ``offset``."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [round(p.pts * p.time_base / base) + offset for p in container.demux(container.streams.video[0])
+                if p.size]
+
+
+def _decode_times(pts: list[list[int]]) -> list[list[int]]:
+    """Decode times for packets whose segments' encoders each started afresh: the sorted pts moved
+    back by the deepest reordering of the whole video, so they increase across segment joins and
+    never pass a packet's pts (equal to the pts for intra-only codecs such as FFV1 and ProRes)."""
+    ordered = [sorted(times) for times in pts]
+    delay = max((s - p for times, sort in zip(pts, ordered) for s, p in zip(sort, times)), default=0)
+    return [[s - delay for s in sort] for sort in ordered]
+
+
+def _copy_segment(path: Path, segment: Segment, out: Any, stream: Any, *, offset: int, decode_times: list[int],
+                  base: Fraction, copy: Any, shift: int) -> None:
     """Mux one segment's video packets, moved by ``offset`` ticks of ``base``, with the audio up to them."""
     import av
 
@@ -107,14 +129,12 @@ def _copy_segment(path: Path, segment: Segment, out, stream, *, offset: int, bas
         for packet in container.demux(source):
             if not packet.size:
                 continue
-            tb = packet.time_base
-            pts = round(packet.pts * tb / base) + offset
-            dts = round(packet.dts * tb / base) + offset if packet.dts is not None else pts
+            pts = round(packet.pts * packet.time_base / base) + offset
             packet.stream, packet.time_base = stream, base
-            packet.pts, packet.dts = pts, dts
+            packet.pts, packet.dts = pts, decode_times[count]
             out.mux(packet)  # video first, as the writer does: a muxer shifts a file that starts negative
             if copy is not None:
-                copy.until(out, (dts + shift) * base)
+                copy.until(out, (decode_times[count] + shift) * base)
             count += 1
     if count != segment.stop - segment.start:
         raise MediaError(f"{path}: holds {count} frames, expected {segment.stop - segment.start}; "
