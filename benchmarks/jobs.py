@@ -93,7 +93,8 @@ def main() -> None:
     print(f"range / job (cost of re-rendering {args.range_seconds:g} s): {timings['range'] / timings['job']:.3f} "
           f"({len(summary.rendered)} segments re-rendered)")
     if args.json:
-        write_json(args.json, {"environment": environment(torch.device("cpu")), "args": vars(args) | {"json": None},
+        write_json(args.json, {"environment": environment(torch.device("cpu")),
+                               "args": vars(args) | {"json": None},
                                "seconds": timings, "range_frames": summary.frames,
                                "range_segments": summary.rendered,
                                "job_over_stream": timings["job"] / timings["stream"],

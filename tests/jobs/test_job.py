@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import shutil
 import signal
@@ -91,7 +90,7 @@ class TestRunJob:
 
 
 class TestResume:
-    @pytest.mark.parametrize("kill_after", [1, 3, "random"])
+    @pytest.mark.parametrize("kill_after", ["start", 1, 3, "random"])
     def test_sigkill_then_resume_equals_uninterrupted(self, media, reference, tmp_path: Path, kill_after) -> None:
         out, job = tmp_path / "out.mkv", tmp_path / "job"
         spec_file = tmp_path / "spec.json"
@@ -99,8 +98,11 @@ class TestResume:
         child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("job_child.py")), str(spec_file),
                                   str(job), str(SEGMENT)], stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
-        if kill_after == "random":
-            while not (job / "faces.npz").exists() and time.monotonic() < deadline and child.poll() is None:
+        if kill_after == "start":  # during the face pass, before job.json
+            while not (job / "segments").exists() and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.005)
+        elif kill_after == "random":
+            while not (job / "job.json").exists() and time.monotonic() < deadline and child.poll() is None:
                 time.sleep(0.005)
             time.sleep(random.uniform(0.0, 0.8))
         else:
@@ -111,10 +113,10 @@ class TestResume:
         child.wait()
         assert child.returncode == -signal.SIGKILL, child.stderr.read().decode()[-2000:]
         assert not out.exists()  # the output path never holds a partial file
-        done = len(list(job.glob("segments/*.json")))
+        done, made = len(list(job.glob("segments/*.json"))), (job / "job.json").exists()
         assert done < FRAMES // SEGMENT
         summary = run_job(_spec(media, out), job, options=_options())
-        assert not summary.analysed and len(summary.rendered) == FRAMES // SEGMENT - done
+        assert summary.analysed is not made and len(summary.rendered) == FRAMES // SEGMENT - done
         assert _same_frames(out, reference)
         assert packet_pts(out) == packet_pts(reference)
 

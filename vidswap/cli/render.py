@@ -47,7 +47,8 @@ def render(job_dir: Path, segments: str | None, mux: bool, executor: str, addres
         output = mux_job(job) if mux and all(s == "done" for s in job.states()) else None
     rendered = [r.index for r in results if not r.skipped]
     if as_json:
-        click.echo(json.dumps({"job": str(job_dir), "rendered": rendered, "output": str(output) if output else None,
+        click.echo(json.dumps({"job": str(job_dir), "rendered": rendered,
+                               "output": str(output) if output else None,
                                "remaining": [i for i, s in enumerate(job.states()) if s != "done"]}))
     click.echo(f"rendered segments {rendered or 'none'} of {job_dir}"
                + (f"; muxed -> {output}" if output else "; output not muxed yet"), err=True)

@@ -180,8 +180,10 @@ def _weights_status(spec: Any) -> list[str]:
               help="Frames per segment of a new job [default: 48].")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where segments render: in this process, or on a Ray cluster.")
-@click.option("--address", metavar="ADDR", help="Ray cluster to use with --executor ray [default: start a local one].")
-@click.option("--force", is_flag=True, help="Render a job whose input, photos or weights changed since it was made.")
+@click.option("--address", metavar="ADDR",
+              help="Ray cluster to use with --executor ray [default: start a local one].")
+@click.option("--force", is_flag=True,
+              help="Render a job whose input, photos or weights changed since it was made.")
 @click.option("--no-job", is_flag=True, help="Stream straight to the output, without a job directory "
                                               "(no resume; matte and image-sequence outputs always do).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or, with --dry-run, the resolved "

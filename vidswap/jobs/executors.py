@@ -74,7 +74,8 @@ class RayExecutor:
     Every node must see the job directory, the input and the weights at the same paths.
     """
 
-    def __init__(self, *, address: str | None = None, workers: int | None = None, cpus_per_worker: int = 1) -> None:
+    def __init__(self, *, address: str | None = None, workers: int | None = None,
+                 cpus_per_worker: int = 1) -> None:
         self.address, self.workers, self.cpus_per_worker = address, workers, cpus_per_worker
 
     def render(self, root: Path, indices: Sequence[int]) -> list[SegmentResult]:

@@ -157,8 +157,9 @@ def with_range_override(spec: PipelineSpec, frames: str, values: Mapping[str, An
     if not sections:
         raise ConfigError(f"--frames {frames} on an existing job records an override for those frames: give "
                           f"a changed setting too (e.g. --set mask.blur=0.05 or --no-refine)")
-    if "model" in sections:  # only the model's refinement may change inside a shot
-        sections["model"] = {**before["model"], "refine": after["model"]["refine"]}
+    if "model" in sections and {**after["model"], "refine": None} != {**before["model"], "refine": None}:
+        raise ConfigError(f"--frames {frames}: of the model only refine (--no-refine) can change for a frame "
+                          f"range; the model, device and batch size are the whole job's")
     return _validate({**before, "overrides": [*before["overrides"], {"frames": frames, **sections}]})
 
 
@@ -313,7 +314,8 @@ def job_report(job: Job) -> dict[str, Any]:
             "frames": str(job.schedule.frames), "segment_frames": job.data["segment_frames"],
             "output_done": (job.store.root / "mux.json").is_file() and job.spec.output.path.is_file()
             and all(s == "done" for s in states),
-            "overrides": [{"frames": str(o.frames), "changes": [k for k in _RANGE_SECTIONS if getattr(o, k) is not None],
+            "overrides": [{"frames": str(o.frames),
+                           "changes": [k for k in _RANGE_SECTIONS if getattr(o, k) is not None],
                            "segments": [s.index for s in touched(job.segments, rng)]}
                           for o, (rng, _) in zip(job.spec.overrides, job.schedule.overrides)],
             "segments": [{"index": s.index, "frames": f"{s.start}-{s.stop - 1}", "state": state}

@@ -119,7 +119,8 @@ class SegmentRenderer:
         self.swapper = Swapper(model, refine=spec.model.refine, device=self.device, precision=spec.model.precision)
         arrays = self.store.load_arrays(self.store.identities_file)
         self.identities = {name: torch.from_numpy(z).to(self.device) for name, z in arrays.items()}
-        self.batch = spec.model.batch_size if isinstance(spec.model.batch_size, int) else auto_batch_size(self.device)
+        batch = spec.model.batch_size
+        self.batch = batch if isinstance(batch, int) else auto_batch_size(self.device)
         self.queue_size = queue_size
 
     def render(self, index: int) -> SegmentResult:
