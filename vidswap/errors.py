@@ -18,6 +18,7 @@ __all__ = [
     "NoFaceError",
     "ShapeError",
     "SpecError",
+    "TrainingError",
 ]
 
 
@@ -77,3 +78,7 @@ class SpecError(ConfigError):
 
     def __reduce__(self) -> tuple[type, tuple[tuple[str, ...]]]:
         return (type(self), (self.problems,))
+
+
+class TrainingError(VidswapError, RuntimeError):
+    """Training cannot go on (e.g. a loss became NaN or infinite)."""

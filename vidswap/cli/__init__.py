@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("vidswap.cli.model:model", "Inspect FaceShifter model sizes; write random-weight model files."),
     "probe": ("vidswap.cli.probe:probe", "Show streams, timing, rotation, colour and timecode of a video."),
     "validate": ("vidswap.cli.validate:validate", "Check a pipeline YAML file and print it resolved."),
+    "prepare": ("vidswap.cli.prepare:prepare", "Detect and align faces of photos/videos into a training dataset."),
+    "train": ("vidswap.cli.train:train", "Train AEI-Net and HEAR-Net on a prepared dataset."),
     "run": ("vidswap.cli.run:run", "Swap faces in a video (options or a pipeline YAML); the main command."),
 }
 

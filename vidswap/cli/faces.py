@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from vidswap.errors import InputError, MediaError, OutputExistsError
+from vidswap.errors import InputError, OutputExistsError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def _read_frames(path: Path) -> tuple[Iterator[tuple[float | None, "np.ndarray"]], int]:  # noqa: F821
+def _read_frames(path: Path) -> tuple[Iterator[tuple[float | None, np.ndarray]], int]:
     """(pts seconds, H x W x 3 uint8 RGB) of a photo (one frame, pts None) or a video, and the count."""
     if path.suffix.lower() in IMAGE_SUFFIXES:
         from vidswap.io.sequence import read_image

@@ -128,11 +128,26 @@ def _standalone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
-def _umask() -> int:
-    """The process's file-creation mask (read by setting it and restoring it at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def write_safetensors(path: Path, tensors: Mapping[str, Tensor], header: Mapping[str, str]) -> None:
+    """Write ``tensors`` with ``header`` as a safetensors file that appears only when complete.
+
+    Tensors are moved to the CPU and made contiguous; one that shares storage with an earlier
+    one (tied weights) is cloned, since safetensors refuses shared tensors. The file is written
+    under a temporary name in the same folder (so the rename is atomic) with the permissions
+    ``open()`` would give it (safetensors itself creates 0600 files).
+    """
+    from safetensors.torch import save_file
+
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        save_file(_standalone(dict(tensors)), tmp, metadata=dict(header))
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_checkpoint(path: str | Path, config: FaceShifterConfig,
@@ -151,8 +166,6 @@ def write_checkpoint(path: str | Path, config: FaceShifterConfig,
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
         CheckpointError: a part is unknown, missing, or does not fit ``config``.
     """
-    from safetensors.torch import save_file
-
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; choose another name or allow overwriting")
@@ -169,15 +182,7 @@ def write_checkpoint(path: str | Path, config: FaceShifterConfig,
         "format": FORMAT_VERSION, "config": config.to_dict(), "parts": [n for n in PARTS if n in parts],
         "metadata": {str(k): str(v) for k, v in (metadata or {}).items()}}, sort_keys=True)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # same folder: the rename is atomic
-    try:
-        save_file(_standalone(tensors), tmp, metadata=header)
-        # safetensors creates private (0600) files; give the usual permissions, as open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_safetensors(path, tensors, header)
     return path
 
 

@@ -155,25 +155,8 @@ def add_provenance(src: Path, dest: Path, provenance: Provenance) -> None:
 
 
 def save_tensors(tensors: Mapping[str, torch.Tensor], dest: Path, *, provenance: Provenance) -> None:
-    """Write a flat state dict as safetensors with ``provenance``; ``dest`` appears only when complete.
+    """Write a flat state dict as safetensors with ``provenance``; ``dest`` appears only when complete."""
+    from vidswap.models.checkpoint import write_safetensors
 
-    Tensors that share storage with an earlier one (tied weights) are cloned, and
-    non-contiguous ones made contiguous, since safetensors stores each tensor on its own.
-    """
-    from safetensors.torch import save_file
-
-    seen: set[int] = set()
-    plain = {}
-    for key, tensor in tensors.items():
-        tensor = tensor.detach().cpu().contiguous()
-        pointer = tensor.untyped_storage().data_ptr()
-        plain[key] = tensor.clone() if pointer in seen and tensor.numel() else tensor
-        seen.add(pointer)
-    tmp = dest.with_name(dest.name + ".tmp")
-    save_file(plain, str(tmp), metadata={HEADER_KEY: json.dumps({"metadata": provenance.to_metadata()},
-                                                                sort_keys=True)})
-    # safetensors creates private (0600) files; a shared cache needs the usual permissions.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    os.replace(tmp, dest)
+    write_safetensors(dest, tensors, {HEADER_KEY: json.dumps({"metadata": provenance.to_metadata()},
+                                                             sort_keys=True)})
