@@ -166,7 +166,7 @@ def _weights_status(spec: Any) -> list[str]:
 @click.option("--crf", type=click.IntRange(0, 51), help="Constant quality for x264/x265/nvenc, lower is better.")
 @click.option("--preset", help="Encoder speed preset (x264/x265: ultrafast … veryslow; nvenc: p1 … p7).")
 @click.option("--matte", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also write the soft face mask as a lossless greyscale video (.mkv/.mov) or image pattern.")
+              help="Also write the soft face mask as a lossless greyscale video (.mkv or .avi) or image pattern.")
 @click.option("--watermark", is_flag=True, help="Burn a visible 'SYNTHETIC' mark into every frame.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (the input is never replaced).")
 @click.option("--offline", is_flag=True, help="Never download weights; stop if any is missing.")
