@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
@@ -67,3 +68,28 @@ def environment(device: torch.device) -> dict[str, Any]:
 def write_json(path: Path, doc: dict[str, Any]) -> None:
     """Write ``doc`` as strict JSON (dataclasses expanded)."""
     path.write_text(json.dumps(doc, indent=2, default=lambda o: asdict(o), allow_nan=False) + "\n")
+
+
+def torch_parser(description: str | None, *, warmup: int, repeats: int) -> argparse.ArgumentParser:
+    """An argument parser with the options every torch benchmark shares: --devices, --threads,
+    --warmup, --repeats and --json; add the benchmark's own options to it."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--devices", default=None,
+                        help="comma-separated devices (default: cpu, and cuda if present)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    parser.add_argument("--warmup", type=int, default=warmup, help=f"untimed calls first (default: {warmup})")
+    parser.add_argument("--repeats", type=int, default=repeats,
+                        help=f"timed calls, median reported (default: {repeats})")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write the results as JSON")
+    return parser
+
+
+def torch_devices(args: argparse.Namespace) -> list[str]:
+    """Apply --threads and return the devices of --devices (default: cpu, and cuda if present)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.devices:
+        return args.devices.split(",")
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vidswap.faces.cuts import CutConfig, CutDetector  # noqa: E402
 from vidswap.faces.detect import DetectorConfig, create_detector  # noqa: E402
-from vidswap.faces.smooth import SmootherConfig, centred_mean, jitter, shift, smooth_landmarks  # noqa: E402
+from vidswap.faces.smooth import SmootherConfig, compare_smoothing  # noqa: E402
 from vidswap.faces.track import TrackerConfig, track_faces  # noqa: E402
 
 
@@ -109,22 +110,8 @@ def bench_smoothing(shared: Path, limit: int | None) -> list[dict]:
         cut_detector = CutDetector(CutConfig())
         cuts = {i for i, frame in enumerate(frames) if cut_detector.is_cut(frame)}
         tracks = track_faces(detector.detect(frames), TrackerConfig(), cuts=cuts)
-        raw, sizes, base, ours = [], [], [], []
-        for track in tracks:
-            frames = sorted(track.faces)
-            if len(frames) < 10:
-                continue
-            lm = np.stack([track.faces[i].face.landmarks for i in frames]).astype(np.float64)
-            size = np.array([track.faces[i].face.size for i in frames])
-            raw.append(lm), sizes.append(size), base.append(centred_mean(lm))
-            ours.append(smooth_landmarks(lm, size, SmootherConfig()))
-        row = {"clip": path.name, "tracks": len(raw), "frames": int(sum(len(x) for x in raw)),
-               "jitter_raw": jitter(raw, sizes), "jitter_mean5": jitter(base, sizes),
-               "jitter_ours": jitter(ours, sizes), "shift_mean5": shift(base, raw, sizes),
-               "shift_ours": shift(ours, raw, sizes)}
-        row["pass"] = bool(row["jitter_ours"] < row["jitter_mean5"]
-                           and row["shift_ours"] <= row["shift_mean5"]
-                           and row["jitter_ours"] <= 0.5 * row["jitter_raw"])
+        report = compare_smoothing([t.path() for t in tracks if len(t.faces) >= 10], SmootherConfig())
+        row = {"clip": path.name, **asdict(report), "pass": report.passes}
         rows.append(row)
     return rows
 

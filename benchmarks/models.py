@@ -9,7 +9,6 @@ on them); inputs are seeded. Reports the median of ``--repeats`` timed calls aft
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from benchmarks.common import Timing, environment, time_call, write_json  # noqa: E402
+from benchmarks.common import (Timing, environment, time_call, torch_devices,  # noqa: E402
+                               torch_parser, write_json)
 from vidswap.models import AEINet, FaceShifterConfig, HEARNet  # noqa: E402
 
 
@@ -58,23 +58,12 @@ def forward_fn(net: str, cfg: FaceShifterConfig, batch: int, device: torch.devic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = torch_parser(__doc__, warmup=2, repeats=5)
     parser.add_argument("--presets", default="tiny,paper", help="comma-separated presets (default: both)")
     parser.add_argument("--batches", default="1,8,32", help="comma-separated batch sizes (default: 1,8,32)")
     parser.add_argument("--nets", default="aei,hear", help="comma-separated networks: aei, hear")
-    parser.add_argument("--devices", default=None,
-                        help="comma-separated devices (default: cpu, and cuda if present)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default: 2)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls, median reported (default: 5)")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="also write the results as JSON")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    devices = (args.devices.split(",") if args.devices
-               else ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    devices = torch_devices(args)
     torch.manual_seed(0)
     rows: list[Row] = []
     print(f"{'net':5} {'preset':6} {'device':6} {'batch':>5} {'median ms':>10} {'min..max ms':>17} "

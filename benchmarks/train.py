@@ -14,7 +14,6 @@ keep its batches and repeats small.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from benchmarks.common import Timing, environment, time_call, write_json  # noqa: E402
+from benchmarks.common import (Timing, environment, time_call, torch_devices,  # noqa: E402
+                               torch_parser, write_json)
 from vidswap.models import FaceShifterConfig, build_bundle  # noqa: E402
 from vidswap.models.identity import build_identity_backbone  # noqa: E402
 from vidswap.train.aei import AEITrainer  # noqa: E402
@@ -66,25 +66,14 @@ def step_fn(net: str, cfg: FaceShifterConfig, batch: int, device: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = torch_parser(__doc__, warmup=1, repeats=3)
     parser.add_argument("--presets", default="tiny,paper", help="comma-separated presets (default: both)")
     parser.add_argument("--nets", default="aei,hear", help="comma-separated trainers: aei, hear")
     parser.add_argument("--batches", default="1,4", help="tiny preset batch sizes (default: 1,4)")
     parser.add_argument("--paper-batches", default=None,
                         help="paper preset batch sizes (default: 1 on the CPU, 1,8 on CUDA)")
-    parser.add_argument("--devices", default=None,
-                        help="comma-separated devices (default: cpu, and cuda if present)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default: 1)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed steps, median reported (default: 3)")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="also write the results as JSON")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    devices = (args.devices.split(",") if args.devices
-               else ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    devices = torch_devices(args)
     rows: list[Row] = []
     print(f"{'net':5} {'preset':6} {'device':6} {'prec':5} {'batch':>5} {'median ms':>10} "
           f"{'min..max ms':>19} {'images/s':>9}")

@@ -143,17 +143,26 @@ model: {name: tiny}
 overrides:
   - frames: 100-150
     mask: {blur: 0.2}
-    model: {path: weights/model.safetensors}
+    model: {refine: false}
 """))
         override = spec.overrides[0]
         assert (override.mask.erosion, override.mask.blur) == (0.07, 0.2)
-        assert override.model.path == project / "weights/model.safetensors"
-        assert override.model.name is None
+        assert (spec.model.refine, override.model.refine) == (True, False)
+        assert override.model.weights == spec.model.weights == "tiny"
         inside = spec.with_override(override)
         assert inside.mask == override.mask and inside.overrides == ()
         assert inside.detector == spec.detector
-        assert (spec.model.weights, override.model.weights) == (
-            "tiny", project / "weights/model.safetensors")
+
+    @pytest.mark.parametrize("key", ["path: weights/model.safetensors", "batch_size: 4", "device: cpu"])
+    def test_override_cannot_change_the_loaded_model(self, project: Path, key: str) -> None:
+        path = write(project, BASE + f"""\
+overrides:
+  - frames: 100-150
+    model: {{{key}}}
+""")
+        (line,) = problems(path)
+        assert line.startswith(f"{path}:{line_of(path, key)}:")
+        assert "only refine can change for a frame range" in line
 
     def test_sections_build_the_stage_settings(self, project: Path) -> None:
         from vidswap.faces.blend import BlendConfig
@@ -226,7 +235,7 @@ class TestErrors:
         ("swaps: [{source: anna, target: everyone}]", "swaps.0.target.select", "'largest'"),
         ("swaps: [{source: anna, target: {select: all, photos: [photos/ref.jpg]}}]",
          "swaps.0.target.photos", "takes no photos"),
-        ("matte: out/matte.mp4", "matte", "use .mkv, .mov, .avi"),
+        ("matte: out/matte.mp4", "matte", "use .mkv, .avi"),
         ("encode: {codec: prores_ks, crf: 10}", "encode.crf", "prores_ks has no crf"),
         ("encode: {codec: libx264, bit_depth: 12}", "encode.bit_depth", "8/10-bit"),
         ("encode: {codec: libx264, preset: p5}", "encode.preset", "one of ultrafast"),

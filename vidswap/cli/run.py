@@ -68,7 +68,8 @@ def options_from_cli(params: dict[str, Any], *, from_file: bool) -> tuple[dict[s
     if params["output"] is not None:
         put("output.path", str(params["output"]), "--output")
     if params["model"] is not None:
-        key, other = ("model.path", "model.name") if _looks_like_path(params["model"]) else ("model.name", "model.path")
+        key, other = ("model.path", "model.name") if _looks_like_path(params["model"]) else (
+            "model.name", "model.path")
         put(key, params["model"], "--model")
         put(other, None, "--model")  # the option replaces the file's choice, whichever key it used
     simple = {"detector": ("detector.backend", "--detector"), "frames": ("frames", "--frames"),
@@ -106,7 +107,8 @@ def _plan(spec: Any, schedule: Any, weights: list[str]) -> list[str]:
         f"detector: {spec.detector.backend} (long side {spec.detector.long_side}, "
         f"score >= {spec.detector.score_threshold})",
         *[f"weights:  {line}" for line in weights],
-        *[f"sources:  {name} <- {', '.join(p.path.name for p in photos)}" for name, photos in spec.sources.items()],
+        *[f"sources:  {name} <- {', '.join(p.path.name for p in photos)}"
+          for name, photos in spec.sources.items()],
         *[f"swap:     {s.target.select}"
           + (f" ({', '.join(p.path.name for p in s.target.photos)})" if s.target.photos else "")
           + f" -> {s.source}" + (f" in frames {s.frames}" if s.frames else "") for s in spec.swaps],
@@ -158,18 +160,20 @@ def _weights_status(spec: Any) -> list[str]:
 @click.option("--frames", metavar="RANGE",
               help="Frames to render: 120-480 (inclusive), 120:, :300, or timecodes 00:00:05:00-00:00:10:00.")
 @click.option("--device", metavar="DEVICE", help="auto (CUDA when present), cpu, cuda or cuda:N [default: auto].")
-@click.option("--batch-size", metavar="N|auto", callback=_batch_size, help="Face crops per swap batch, or auto [default: auto].")
+@click.option("--batch-size", metavar="N|auto", callback=_batch_size,
+              help="Face crops per swap batch, or auto [default: auto].")
 @click.option("--no-refine", is_flag=True, help="Skip HEAR-Net (faster; occlusions are not restored).")
 @click.option("--codec", type=click.Choice(["libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc", "auto"]),
               help="Video codec of the output [default: libx264].")
 @click.option("--crf", type=click.IntRange(0, 51), help="Constant quality for x264/x265/nvenc, lower is better.")
 @click.option("--preset", help="Encoder speed preset (x264/x265: ultrafast … veryslow; nvenc: p1 … p7).")
 @click.option("--matte", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also write the soft face mask as a lossless greyscale video (.mkv/.mov) or image pattern.")
+              help="Also write the soft face mask as a lossless greyscale video (.mkv or .avi) or image pattern.")
 @click.option("--watermark", is_flag=True, help="Burn a visible 'SYNTHETIC' mark into every frame.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (the input is never replaced).")
 @click.option("--offline", is_flag=True, help="Never download weights; stop if any is missing.")
-@click.option("--dry-run", is_flag=True, help="Check inputs, outputs and settings, print the plan, render nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Check inputs, outputs and settings, print the plan, render nothing.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", callback=_parse_setting,
               help="Override a pipeline setting by its dotted key, value read as YAML "
                    "(e.g. --set mask.blur=0.05); repeatable.")

@@ -23,7 +23,8 @@ import numpy as np
 
 from vidswap.errors import ConfigError
 
-__all__ = ["SmootherConfig", "Smoother", "smooth_landmarks", "centred_mean", "jitter", "shift"]
+__all__ = ["SmootherConfig", "Smoother", "smooth_landmarks", "centred_mean", "jitter", "shift",
+           "SmoothingReport", "compare_smoothing"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,3 +174,40 @@ def shift(smoothed: Sequence[np.ndarray], raw: Sequence[np.ndarray], sizes: Sequ
              for s, r, size in zip(smoothed, raw, sizes)]
     values = np.concatenate([p.ravel() for p in parts]) if parts else np.zeros(0)
     return float(np.mean(values)) if values.size else 0.0
+
+
+@dataclass(frozen=True)
+class SmoothingReport:
+    """Jitter and shift (both ÷ face size, pooled over tracks) of raw landmarks, a centred
+    5-frame mean and this module's smoother, over ``tracks`` tracks of ``frames`` frames."""
+
+    tracks: int
+    frames: int
+    jitter_raw: float
+    jitter_mean5: float
+    jitter_ours: float
+    shift_mean5: float
+    shift_ours: float
+
+    @property
+    def passes(self) -> bool:
+        """Less jitter and no more shift than the 5-frame mean, and at most half the raw jitter."""
+        return (self.jitter_ours < self.jitter_mean5 and self.shift_ours <= self.shift_mean5
+                and self.jitter_ours <= 0.5 * self.jitter_raw)
+
+
+def compare_smoothing(paths: Sequence[tuple[np.ndarray, np.ndarray]], config: SmootherConfig) -> SmoothingReport:
+    """Measure the smoother against raw landmarks and a centred 5-frame mean.
+
+    Args:
+        paths: per track, ``(T, K, 2)`` landmarks in consecutive frames and ``(T,)`` face sizes.
+        config: the smoother's settings.
+    """
+    raw = [np.asarray(lm, dtype=np.float64) for lm, _ in paths]
+    sizes = [np.asarray(size, dtype=np.float64) for _, size in paths]
+    base = [centred_mean(lm) for lm in raw]
+    ours = [smooth_landmarks(lm, size, config) for lm, size in zip(raw, sizes)]
+    return SmoothingReport(tracks=len(raw), frames=int(sum(len(lm) for lm in raw)),
+                           jitter_raw=jitter(raw, sizes), jitter_mean5=jitter(base, sizes),
+                           jitter_ours=jitter(ours, sizes), shift_mean5=shift(base, raw, sizes),
+                           shift_ours=shift(ours, raw, sizes))

@@ -108,6 +108,12 @@ class Track:
         """Median face size in pixels over the track."""
         return float(np.median([f.face.size for f in self.faces.values()]))
 
+    def path(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(T, 5, 2)`` landmarks and ``(T,)`` face sizes in frame order."""
+        frames = sorted(self.faces)
+        return (np.stack([self.faces[i].face.landmarks for i in frames]).astype(np.float64),
+                np.array([self.faces[i].face.size for i in frames], dtype=np.float64))
+
 
 class Tracker:
     """Streaming assignment of track ids to each frame's detections.

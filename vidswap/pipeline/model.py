@@ -67,7 +67,9 @@ def _is_model_file(path: Path) -> bool:
 def _advice(name: str, manifest: Manifest) -> str:
     from vidswap.weights.fetch import how_to_get
 
-    return how_to_get(manifest.get(name)) if name in manifest else f"import it with `vidswap weights import FILE --as {name}`."
+    if name in manifest:
+        return how_to_get(manifest.get(name))
+    return f"import it with `vidswap weights import FILE --as {name}`."
 
 
 def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Manifest, offline: bool = False,

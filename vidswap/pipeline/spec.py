@@ -358,7 +358,7 @@ _BIT_DEPTHS = {"libx264": (8, 10), "libx265": (8, 10, 12), "h264_nvenc": (8, 10)
 _H264_CONTAINERS = (".mp4", ".mov", ".mkv", ".m4v")
 _CONTAINERS = {"libx264": _H264_CONTAINERS, "libx265": _H264_CONTAINERS,
                "h264_nvenc": _H264_CONTAINERS, "auto": _H264_CONTAINERS,
-               "prores_ks": (".mov", ".mkv"), "ffv1": (".mkv", ".mov", ".avi", ".nut")}
+               "prores_ks": (".mov", ".mkv"), "ffv1": (".mkv", ".avi", ".nut")}
 
 
 def _pix_fmt_depth(pix_fmt: str) -> int:
@@ -470,17 +470,14 @@ class OverrideSpec(_Spec):
 
 
 _MERGED_SECTIONS = ("model", "detector", "smoothing", "mask")
+#: What an override's model section may change (one model is loaded for the whole render).
+_OVERRIDABLE_MODEL_KEYS = ("refine",)
 
 
 def _deep_merge(base: Any, changes: Any) -> Any:
     if not (isinstance(base, dict) and isinstance(changes, dict)):
         return changes
     merged = dict(base)
-    # A model named in one place and given by path in another: the override's choice wins.
-    if "path" in changes:
-        merged.pop("name", None)
-    if "name" in changes:
-        merged.pop("path", None)
     for key, value in changes.items():
         merged[key] = _deep_merge(base.get(key), value)
     return merged
@@ -535,6 +532,14 @@ class PipelineSpec(_Spec):
             if "swaps" not in data and len(sources) == 1:
                 data["swaps"] = [{"source": next(iter(sources))}]
         if isinstance(data.get("overrides"), list):
+            for j, item in enumerate(data["overrides"]):
+                model = item.get("model") if isinstance(item, dict) else None
+                for key in model if isinstance(model, dict) else ():
+                    if key not in _OVERRIDABLE_MODEL_KEYS:
+                        raise SpecProblem(
+                            f"only {', '.join(_OVERRIDABLE_MODEL_KEYS)} can change for a frame range; "
+                            "the weights, device, batch size and precision apply to the whole render",
+                            "overrides", j, "model", key)
             data["overrides"] = [
                 {key: _deep_merge(data.get(key), value) if key in _MERGED_SECTIONS else value
                  for key, value in item.items()} if isinstance(item, dict) else item
@@ -570,7 +575,7 @@ class PipelineSpec(_Spec):
         if self.matte is not None and not (
                 (is_sequence_pattern(self.matte) and self.matte.suffix.lower() in IMAGE_SUFFIXES)
                 or self.matte.suffix.lower() in _CONTAINERS["ffv1"]):
-            raise SpecProblem(f"the matte is written losslessly (FFV1): use .mkv, .mov, .avi or "
+            raise SpecProblem(f"the matte is written losslessly (FFV1): use .mkv, .avi or "
                               f"an image pattern such as matte.%04d.png, found {self.matte.name}",
                               "matte")
         return self
