@@ -115,7 +115,7 @@ class TestResume:
         assert not out.exists()  # the output path never holds a partial file
         done, made = len(list(job.glob("segments/*.json"))), (job / "job.json").exists()
         assert done < FRAMES // SEGMENT
-        summary = run_job(_spec(media, out), job, options=_options())
+        summary = run_job(_spec(media, out), job, segment_frames=SEGMENT, options=_options())
         assert summary.analysed is not made and len(summary.rendered) == FRAMES // SEGMENT - done
         assert _same_frames(out, reference)
         assert packet_pts(out) == packet_pts(reference)
