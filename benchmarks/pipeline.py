@@ -78,7 +78,7 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
     from vidswap.pipeline import parse_frame_range, pipeline_from_options
     from vidswap.pipeline.analysis import analyse_faces
     from vidswap.pipeline.render import composite_stage, swap_stage
-    from vidswap.pipeline.runner import RunOptions, _Detectors, _embed_photos, check_io, run_pipeline
+    from vidswap.pipeline.runner import RunOptions, Detectors, embed_photos, check_io, run_pipeline
     from vidswap.pipeline.swap import Swapper, auto_batch_size, resolve_device
     from vidswap.io.reader import VideoReader
     from vidswap.io.writer import VideoWriter
@@ -100,8 +100,8 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
     # The stages alone, on the same frames, fed from memory.
     schedule = check_io(spec)
     swapper = Swapper(bundle, refine=refine, device=device, precision=spec.model.precision)
-    detectors = _Detectors(schedule, device, None)
-    identities, references = _embed_photos(spec, schedule, detectors.photos, swapper)
+    detectors = Detectors(schedule, device, None)
+    identities, references = embed_photos(spec, schedule, detectors.photos, swapper)
     stages: dict[str, float] = {}
 
     def decode() -> list:

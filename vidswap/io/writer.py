@@ -32,7 +32,7 @@ from vidswap.io.timecode import shift_timecode
 if TYPE_CHECKING:
     import av.container
 
-__all__ = ["VideoWriter", "temporary_path", "check_output"]
+__all__ = ["VideoWriter", "PacketCopy", "kept_metadata", "temporary_path", "check_output"]
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def check_output(path: Path, *, source: Path | None, overwrite: bool) -> None:
         raise InputError(f"{path}: output folder {path.parent} does not exist; create it first")
 
 
-class _PacketCopy:
+class PacketCopy:
     """Copies the source's audio/subtitle packets into the output, in step with the video.
 
     Packets with a time in ``[start, end)`` seconds (None: unbounded) are muxed with their
@@ -176,7 +176,7 @@ class VideoWriter:
         self._convert = conversion(video.color, height=video.height, pix_fmt=video.pix_fmt)
         self._first_pts, self._end_pts, self._shift = _range_pts(self.info, self.frames)
         self._last_pts: int | None = None
-        self._copy: _PacketCopy | None = None
+        self._copy: PacketCopy | None = None
         self._temp = temporary_path(self.path)
         try:
             self._output = av.open(str(self._temp), "w")
@@ -224,9 +224,9 @@ class VideoWriter:
         audio and subtitle tracks to copy."""
         outputs: dict[int, Any] = {}
         with open_input(self.info.path) as source:
-            self._output.metadata.update(_kept_metadata(source.metadata))
+            self._output.metadata.update(kept_metadata(source.metadata))
             video = source.streams[self.info.video.index]
-            self._stream.metadata.update(_kept_metadata(video.metadata))
+            self._stream.metadata.update(kept_metadata(video.metadata))
             self._stream.disposition = video.disposition
             for track in source.streams if tracks else ():
                 if track.type not in ("audio", "subtitle"):
@@ -240,12 +240,12 @@ class VideoWriter:
                     log.warning("%s: not copying %s", self.path, self.dropped[-1])
                     continue
                 copied = self._output.add_stream_from_template(track)
-                copied.metadata.update(_kept_metadata(track.metadata))
+                copied.metadata.update(kept_metadata(track.metadata))
                 copied.disposition = track.disposition
                 outputs[track.index] = copied
         if outputs:
             base = self.info.video.time_base
-            self._copy = _PacketCopy(
+            self._copy = PacketCopy(
                 self.info.path,
                 outputs,
                 shift=self._shift * base,
@@ -366,7 +366,7 @@ _OWN_TAGS = (
 )
 
 
-def _kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
+def kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
     """Metadata worth carrying over (language, title, handler, creation time ...)."""
     return {key: value for key, value in metadata.items() if not key.lower().startswith(_OWN_TAGS)}
 

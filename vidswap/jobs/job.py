@@ -109,9 +109,9 @@ class JobSummary:
 
 
 def _validate(data: dict[str, Any], origins: Mapping[Any, str] | None = None) -> PipelineSpec:
-    from vidswap.pipeline.load import _validate as validate
+    from vidswap.pipeline.load import validate_data
 
-    return validate(data, origins or {}, None, Path.cwd())
+    return validate_data(data, origins or {}, None, Path.cwd())
 
 
 def load_job(store: JobStore) -> Job:
@@ -270,16 +270,16 @@ def _analyse(spec: PipelineSpec, store: JobStore, files: Any, options: RunOption
     """Step 3: face pass and identities of the whole render, stored; returns the loaded model."""
     from vidswap.jobs.render import faces_to_arrays
     from vidswap.pipeline.model import load_model
-    from vidswap.pipeline.runner import _Detectors, _embed_photos, _face_pass, check_io
+    from vidswap.pipeline.runner import Detectors, embed_photos, face_pass, check_io
     from vidswap.pipeline.swap import Swapper, resolve_device
 
     schedule = check_io(spec.model_copy(update={"output": spec.output.model_copy(update={"overwrite": True})}))
     device = resolve_device(spec.model.device)
     bundle = options.model if options.model is not None else load_model(files, device=device)
     swapper = Swapper(bundle, refine=spec.model.refine, device=device, precision=spec.model.precision)
-    detectors = _Detectors(schedule, device, options.detector)
-    identities, references = _embed_photos(spec, schedule, detectors.photos, swapper)
-    analysis = _face_pass(spec, schedule, detectors, swapper, references, options)
+    detectors = Detectors(schedule, device, options.detector)
+    identities, references = embed_photos(spec, schedule, detectors.photos, swapper)
+    analysis = face_pass(spec, schedule, detectors, swapper, references, options)
     store.save_arrays(store.identities_file, {k: v.float().cpu().numpy() for k, v in identities.items()})
     store.save_arrays(store.faces_file, faces_to_arrays(analysis.faces))
     return bundle

@@ -48,7 +48,7 @@ def mux_segments(files: Sequence[Path], segments: Sequence[Segment], *, info: Me
     from vidswap.io.probe import open_input, packet_timestamps, video_stream
     from vidswap.io.reader import REORDER_MARGIN
     from vidswap.io.timecode import shift_timecode
-    from vidswap.io.writer import _kept_metadata, _PacketCopy, temporary_path
+    from vidswap.io.writer import kept_metadata, PacketCopy, temporary_path
 
     video = info.video
     base = video.time_base
@@ -58,7 +58,7 @@ def mux_segments(files: Sequence[Path], segments: Sequence[Segment], *, info: Me
     end_open = frames.stop >= video.frame_count
     shift = 0 if frames.start == 0 and end_open else stamps[frames.start] - stamps[0]
     temp = temporary_path(output)
-    copy: _PacketCopy | None = None
+    copy: PacketCopy | None = None
     try:
         with av.open(str(temp), "w") as out, av.open(str(files[0])) as first:
             template = first.streams.video[0]
@@ -67,20 +67,20 @@ def mux_segments(files: Sequence[Path], segments: Sequence[Segment], *, info: Me
             if video.rotation:
                 stream.set_display_rotation(video.rotation)
             with open_input(info.path) as source:
-                out.metadata.update(_kept_metadata(source.metadata))
-                stream.metadata.update(_kept_metadata(source.streams[video.index].metadata))
+                out.metadata.update(kept_metadata(source.metadata))
+                stream.metadata.update(kept_metadata(source.streams[video.index].metadata))
                 outputs = {}
                 for track in source.streams if copy_streams else ():
                     if track.type in ("audio", "subtitle") and track.codec_context is not None \
                             and track.codec_context.name in out.supported_codecs:
                         outputs[track.index] = out.add_stream_from_template(track)
-                        outputs[track.index].metadata.update(_kept_metadata(track.metadata))
+                        outputs[track.index].metadata.update(kept_metadata(track.metadata))
             if info.timecode:
                 rate = info.timecode_rate
                 out.metadata["timecode"] = shift_timecode(info.timecode, round(shift * base * rate), rate)
             out.metadata.update(metadata or {})
             if outputs:
-                copy = _PacketCopy(info.path, outputs, shift=shift * base,
+                copy = PacketCopy(info.path, outputs, shift=shift * base,
                                    start=stamps[frames.start] * base if frames.start > 0 else None,
                                    end=None if end_open else stamps[frames.stop] * base)
             offsets = [(stamps[segment.start] - stamps[0]) - shift for segment in segments]

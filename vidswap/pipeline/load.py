@@ -22,7 +22,7 @@ from vidswap.pipeline.spec import PipelineSpec
 from vidswap.pipeline.values import SpecProblem
 from vidswap.pipeline.yamlload import Loc, YamlDocument, read_yaml
 
-__all__ = ["load_pipeline", "pipeline_from_options"]
+__all__ = ["load_pipeline", "pipeline_from_options", "validate_data"]
 
 
 def load_pipeline(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, *,
@@ -51,7 +51,7 @@ def load_pipeline(path: str | os.PathLike[str], overrides: Mapping[str, Any] | N
     """
     doc = read_yaml(Path(path))
     data, origins = apply_options(_upgraded(doc), overrides or {}, option_names)
-    return _validate(data, origins, doc, Path(os.path.abspath(doc.path)).parent)
+    return validate_data(data, origins, doc, Path(os.path.abspath(doc.path)).parent)
 
 
 def pipeline_from_options(options: Mapping[str, Any], *,
@@ -71,11 +71,13 @@ def pipeline_from_options(options: Mapping[str, Any], *,
             or the missing key.
     """
     data, origins = apply_options({"version": CURRENT_VERSION}, options, option_names)
-    return _validate(data, origins, None, Path.cwd())
+    return validate_data(data, origins, None, Path.cwd())
 
 
-def _validate(data: dict[str, Any], origins: Mapping[Loc, str], doc: YamlDocument | None,
-              base_dir: Path) -> PipelineSpec:
+def validate_data(data: dict[str, Any], origins: Mapping[Loc, str], doc: YamlDocument | None,
+                  base_dir: Path) -> PipelineSpec:
+    """Validate plain pipeline data (relative paths against ``base_dir``); problems become one
+    SpecError whose lines name the YAML position from ``doc``/``origins`` where known."""
     try:
         return PipelineSpec.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as err:

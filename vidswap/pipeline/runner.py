@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from vidswap.weights.manifest import Manifest
 
 __all__ = ["RunOptions", "RunSummary", "PROVENANCE", "provenance_tags", "resolve_weights", "check_io",
-           "run_pipeline"]
+           "Detectors", "embed_photos", "face_pass", "run_pipeline"]
 
 #: The container tag key that marks a vidswap output.
 PROVENANCE = "comment"
@@ -186,15 +186,15 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions = RunOptions()) -> RunS
     device = resolve_device(spec.model.device)
     bundle = options.model if options.model is not None else load_model(files, device=device)
     swapper = Swapper(bundle, refine=spec.model.refine, device=device, precision=spec.model.precision)
-    detectors = _Detectors(schedule, device, options.detector)
+    detectors = Detectors(schedule, device, options.detector)
     steps["prepare"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    identities, references = _embed_photos(spec, schedule, detectors.photos, swapper)
+    identities, references = embed_photos(spec, schedule, detectors.photos, swapper)
     steps["sources"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    analysis = _face_pass(spec, schedule, detectors, swapper, references, options)
+    analysis = face_pass(spec, schedule, detectors, swapper, references, options)
     steps["faces"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -208,7 +208,7 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions = RunOptions()) -> RunS
                       stage_seconds=steps)
 
 
-class _Detectors:
+class Detectors:
     """One detector per distinct detector setting of the schedule (overrides may differ)."""
 
     def __init__(self, schedule: Schedule, device: torch.device, injected: Detector | None) -> None:
@@ -234,8 +234,8 @@ class _Detectors:
         return self._by_key[self._schedule.settings(index).detector.model_dump_json()]
 
 
-def _embed_photos(spec: PipelineSpec, schedule: Schedule, detector: Detector,
-                  swapper: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
+def embed_photos(spec: PipelineSpec, schedule: Schedule, detector: Detector,
+                 swapper: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
     """Step 3: z_id of each source set; embeddings of the target reference photos."""
     from vidswap.pipeline.identity import photo_embeddings, source_identity
 
@@ -252,8 +252,8 @@ def _embed_photos(spec: PipelineSpec, schedule: Schedule, detector: Detector,
     return identities, references
 
 
-def _face_pass(spec: PipelineSpec, schedule: Schedule, detectors: _Detectors, swapper: torch.nn.Module,
-               references: dict[str, np.ndarray], options: RunOptions):
+def face_pass(spec: PipelineSpec, schedule: Schedule, detectors: Detectors, swapper: torch.nn.Module,
+              references: dict[str, np.ndarray], options: RunOptions):
     """Step 4: the face analysis of every frame to render (landmarks only)."""
     from vidswap.pipeline.analysis import analyse_faces
     from vidswap.pipeline.identity import embed_faces
