@@ -42,7 +42,8 @@ def assert_one_error(result, *words: str, output: Path | None = None) -> str:
         assert word in lines[0], lines[0]
     if output is not None:
         assert not output.exists()
-        assert not output.parent.exists() or not [p for p in output.parent.iterdir() if "vidswap-tmp" in p.name]
+        assert not output.parent.exists() or not [
+            p for p in output.parent.iterdir() if "vidswap-tmp" in p.name or p.name.endswith(".vidswap-job")]
     return lines[0]
 
 
@@ -164,3 +165,4 @@ class TestBadInputs:
                                        env={"VIDSWAP_HOME": str(tmp_path / "cache")}),
                                 "ghost_unet_2blocks", "ghost_arcface_backbone", "vidswap weights import", output=out)
         assert "--model" in line
+        assert line.count("vidswap weights import G_unet_2blocks.pth") == 1, line

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -210,17 +211,32 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
         JobLockedError: another process works on the job. JobChangedError: inputs changed.
         VidswapError: any other problem; the output path never holds a partial file.
     """
-    from vidswap.jobs.executors import LocalExecutor
-    from vidswap.pipeline.runner import RunOptions, check_io, resolve_weights
+    from vidswap.pipeline.runner import RunOptions
 
     options = options or RunOptions()
     if spec.output.path is None or spec.matte is not None or spec.output.sequence is not None:
         raise ConfigError("a job renders one video output: matte and image-sequence outputs are rendered "
                           "without a job (vidswap run --no-job)")
     started = time.perf_counter()
-    steps: dict[str, float] = {}
     store = JobStore(root, codec=spec.encode.codec)
+    fresh = not root.exists()
     store.create()
+    try:
+        return _run_locked(spec, store, root, started=started, segment_frames=segment_frames, force=force,
+                           executor=executor, options=options)
+    except BaseException:
+        if fresh and not store.exists():  # failed before the job was made: leave nothing behind
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: float, segment_frames: int | None,
+                force: bool, executor: Executor | None, options: RunOptions) -> JobSummary:
+    """The body of :func:`run_job`, under the job's exclusive lock."""
+    from vidswap.jobs.executors import LocalExecutor
+    from vidswap.pipeline.runner import check_io, resolve_weights
+
+    steps: dict[str, float] = {}
     with store.lock():
         for temp in store.segments_dir.glob(".*"):  # temporaries of a killed render
             temp.unlink(missing_ok=True)

@@ -72,6 +72,12 @@ def _advice(name: str, manifest: Manifest) -> str:
     return f"import it with `vidswap weights import FILE --as {name}`."
 
 
+def _missing(name: str, err: Exception, manifest: Manifest) -> str:
+    """One entry of the missing-weights message: the name, why, and how to get it (once)."""
+    why, advice = str(err).splitlines()[0], _advice(name, manifest)
+    return f"{name} ({why})" if advice in why else f"{name} ({why}) {advice}"
+
+
 def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Manifest, offline: bool = False,
                   progress: bool = True, notify: Callable[[ResolvedWeights], None] | None = None) -> ModelFiles:
     """Find (fetching on first use) every file a model reference needs.
@@ -103,7 +109,7 @@ def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Man
         except (DownloadError, WeightsError) as err:
             if ref is not None and str(name) not in manifest:
                 raise
-            missing.append(f"{name} ({str(err).splitlines()[0]}) {_advice(str(name), manifest)}")
+            missing.append(_missing(str(name), err, manifest))
             continue
         found.append(resolved)
         if notify is not None:
@@ -117,7 +123,7 @@ def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Man
             if notify is not None:
                 notify(backbone)
         except (DownloadError, WeightsError) as err:
-            missing.append(f"{GHOST_IDENTITY} ({str(err).splitlines()[0]}) {_advice(GHOST_IDENTITY, manifest)}")
+            missing.append(_missing(GHOST_IDENTITY, err, manifest))
     if missing:
         raise WeightsError(
             "missing model weights (nothing was decoded): " + "; ".join(missing)
