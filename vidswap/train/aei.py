@@ -26,8 +26,7 @@ from vidswap.train.identity import identity_embedding, load_identity_backbone
 from vidswap.train.losses import AEILossWeights, aei_generator_loss, hinge_discriminator_loss
 from vidswap.train.loop import LoopResult, StepResult, check_run_folder, pair_batches, run_loop
 from vidswap.train.runtime import Runtime, distribute, setup_runtime, teardown_runtime
-from vidswap.train.state import (TrainingState, latest_checkpoint, load_model_file, load_training_state,
-                                 save_training_checkpoint)
+from vidswap.train.state import TrainingState, load_resume_point, save_training_checkpoint
 
 __all__ = ["SwapWithAttributes", "AEITrainer", "train_aei"]
 
@@ -86,13 +85,7 @@ class AEITrainer:
     @classmethod
     def resume(cls, run: Path, train_config: TrainConfig, runtime: Runtime) -> AEITrainer:
         """Networks, optimisers, scaler and step of the run's latest checkpoint."""
-        found = latest_checkpoint(run)
-        if found is None:
-            raise InputError(f"{run} has no checkpoint to resume from")
-        bundle = load_model_file(found[0], runtime.device)
-        if bundle.discriminator is None:
-            raise InputError(f"{found[0]} has no discriminator; it is not an AEI-Net training checkpoint")
-        state = load_training_state(found[1], kind="aei")
+        bundle, state = load_resume_point(run, runtime.device, kind="aei", part="discriminator")
         trainer = cls._assemble(bundle.config, train_config, runtime, bundle.aei.train(),
                                 bundle.discriminator.train(), bundle.identity, step=state.step)
         trainer.opt_g.load_state_dict(state.optimizers["g"])

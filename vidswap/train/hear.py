@@ -30,8 +30,7 @@ from vidswap.train.loop import LoopResult, StepResult, check_run_folder, pair_ba
 from vidswap.train.losses import hear_loss
 from vidswap.train.occlusion import OcclusionConfig, occlude
 from vidswap.train.runtime import Runtime, distribute, setup_runtime, teardown_runtime
-from vidswap.train.state import (TrainingState, latest_checkpoint, load_model_file, load_training_state,
-                                 save_training_checkpoint)
+from vidswap.train.state import TrainingState, load_model_file, load_resume_point, save_training_checkpoint
 
 __all__ = ["HEARTrainer", "self_reconstruction_errors", "hardest_crops", "train_hear"]
 
@@ -76,13 +75,7 @@ class HEARTrainer:
     def resume(cls, run: Path, train_config: TrainConfig, runtime: Runtime, *,
                occlusion: OcclusionConfig = OcclusionConfig()) -> HEARTrainer:
         """HEAR-Net, optimiser, scaler and step of the run's latest checkpoint."""
-        found = latest_checkpoint(run)
-        if found is None:
-            raise InputError(f"{run} has no checkpoint to resume from")
-        bundle = load_model_file(found[0], runtime.device)
-        if bundle.hear is None:
-            raise InputError(f"{found[0]} has no HEAR-Net; it is not a HEAR-Net training checkpoint")
-        state = load_training_state(found[1], kind="hear")
+        bundle, state = load_resume_point(run, runtime.device, kind="hear", part="hear")
         trainer = cls._assemble(bundle, bundle.hear.train(), train_config, runtime, occlusion=occlusion,
                                 step=state.step)
         trainer.optimizer.load_state_dict(state.optimizers["hear"])

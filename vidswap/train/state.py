@@ -33,7 +33,7 @@ from vidswap.models.config import FaceShifterConfig
 from vidswap.train.config import TrainConfig
 
 __all__ = ["STATE_FORMAT", "TrainingState", "checkpoint_paths", "save_training_checkpoint",
-           "load_training_state", "latest_checkpoint", "load_model_file", "stored_train_config"]
+           "load_resume_point", "load_training_state", "latest_checkpoint", "load_model_file", "stored_train_config"]
 
 STATE_FORMAT = 1
 _STEP_FILE = re.compile(r"^step_(\d+)\.state\.pt$")
@@ -137,6 +137,28 @@ def load_model_file(path: str | Path, device: torch.device) -> ModelBundle:
                              "`vidswap train aei` that saved one, or a model file (.safetensors)")
         path = found[0]
     return load_checkpoint(path, device=device)
+
+
+def load_resume_point(run: str | Path, device: torch.device, *, kind: str,
+                      part: str) -> tuple[ModelBundle, TrainingState]:
+    """The model file and training state of the run's latest checkpoint, for resuming.
+
+    Args:
+        run: the run folder.
+        device: where the networks go.
+        kind: the run kind the state must be (``aei`` or ``hear``).
+        part: the network the model file must hold (``discriminator`` for AEI-Net runs, ``hear``).
+
+    Raises:
+        InputError: the run has no checkpoint, or its model file lacks ``part``.
+    """
+    found = latest_checkpoint(run)
+    if found is None:
+        raise InputError(f"{run} has no checkpoint to resume from")
+    bundle = load_model_file(found[0], device)
+    if getattr(bundle, part) is None:
+        raise InputError(f"{found[0]} has no {part}; it is not a {kind} training checkpoint")
+    return bundle, load_training_state(found[1], kind=kind)
 
 
 def stored_train_config(run: str | Path) -> TrainConfig | None:
