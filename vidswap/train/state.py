@@ -33,7 +33,8 @@ from vidswap.models.config import FaceShifterConfig
 from vidswap.train.config import TrainConfig
 
 __all__ = ["STATE_FORMAT", "TrainingState", "checkpoint_paths", "save_training_checkpoint",
-           "load_resume_point", "load_training_state", "latest_checkpoint", "load_model_file", "stored_train_config"]
+           "load_resume_point", "load_training_state", "latest_checkpoint", "load_model_file",
+           "stored_train_config"]
 
 STATE_FORMAT = 1
 _STEP_FILE = re.compile(r"^step_(\d+)\.state\.pt$")
