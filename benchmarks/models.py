@@ -17,8 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from benchmarks.common import (Timing, environment, time_call, torch_devices,  # noqa: E402
-                               torch_parser, write_json)
+from benchmarks.common import Timing, environment, time_call, torch_devices, torch_parser, write_json  # noqa: E402
 from vidswap.models import AEINet, FaceShifterConfig, HEARNet  # noqa: E402
 
 

@@ -73,15 +73,15 @@ def timed(fn, device: torch.device) -> tuple[float, object]:
 
 def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_name: str, batch: int | str,
                  refine: bool, folder: Path) -> dict:
+    from vidswap.io.reader import VideoReader
+    from vidswap.io.writer import VideoWriter
     from vidswap.models.checkpoint import build_bundle
     from vidswap.models.config import FaceShifterConfig
     from vidswap.pipeline import parse_frame_range, pipeline_from_options
     from vidswap.pipeline.analysis import analyse_faces
     from vidswap.pipeline.render import composite_stage, swap_stage
-    from vidswap.pipeline.runner import RunOptions, Detectors, embed_photos, check_io, run_pipeline
+    from vidswap.pipeline.runner import Detectors, RunOptions, check_io, embed_photos, run_pipeline
     from vidswap.pipeline.swap import Swapper, auto_batch_size, resolve_device
-    from vidswap.io.reader import VideoReader
-    from vidswap.io.writer import VideoWriter
 
     torch.manual_seed(0)
     device = resolve_device(device_name)

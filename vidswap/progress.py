@@ -23,8 +23,16 @@ def progress_bar(*, unit: str = "frames", console: Console | None = None,
                  get_time: Callable[[], float] | None = None, disable: bool = False) -> Progress:
     """A bar showing done/total, ``unit``/s, elapsed time and ETA (stderr by default)."""
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task,
-                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class RateColumn(ProgressColumn):

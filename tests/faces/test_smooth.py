@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from vidswap.errors import ConfigError
-from vidswap.faces.smooth import (Smoother, SmootherConfig, centred_mean, compare_smoothing, jitter, shift,
-                                  smooth_landmarks)
+from vidswap.faces.smooth import (
+    Smoother,
+    SmootherConfig,
+    centred_mean,
+    compare_smoothing,
+    jitter,
+    shift,
+    smooth_landmarks,
+)
 
 
 class TestSmootherConfig:

@@ -7,7 +7,7 @@ import pytest
 
 from vidswap.errors import ConfigError
 from vidswap.faces.detect import Face
-from vidswap.faces.track import SelectConfig, TrackerConfig, Tracker, by_frame, select_tracks, track_faces
+from vidswap.faces.track import SelectConfig, Tracker, TrackerConfig, by_frame, select_tracks, track_faces
 
 TEMPLATE = np.array([[-0.3, -0.2], [0.3, -0.2], [0.0, 0.05], [-0.25, 0.3], [0.25, 0.3]], np.float32)
 

@@ -213,9 +213,9 @@ class TestRenderCommand:
 class TestRay:
     def test_local_cluster_renders_the_same_frames(self, media, reference, tmp_path: Path) -> None:
         ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'vidswap[ray]' to run this test")
-        from vidswap.jobs.executors import RayExecutor
-
         import torch
+
+        from vidswap.jobs.executors import RayExecutor
 
         root = str(Path(__file__).resolve().parents[2])
         # Ray gives each worker one CPU thread; torch on CPU sums in a thread-count-dependent

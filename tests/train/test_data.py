@@ -8,10 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from vidswap.errors import ConfigError, InputError
 from tests.train.helpers import make_dataset
-from vidswap.train.data import (INDEX_NAME, FaceCrops, IndexEntry, PairDataset, PairSampler, append_index,
-                                image_to_tensor, read_index, tensor_to_image)
+from vidswap.errors import ConfigError, InputError
+from vidswap.train.data import (
+    INDEX_NAME,
+    FaceCrops,
+    IndexEntry,
+    PairDataset,
+    PairSampler,
+    append_index,
+    image_to_tensor,
+    read_index,
+    tensor_to_image,
+)
 
 
 class TestIndex:

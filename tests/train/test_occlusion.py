@@ -6,8 +6,16 @@ import pytest
 import torch
 
 from vidswap.errors import ConfigError, ShapeError
-from vidswap.train.occlusion import (KINDS, OcclusionConfig, cutout_patch, glasses_patch, hand_patch, occlude,
-                                     paste_patches, shape_patch)
+from vidswap.train.occlusion import (
+    KINDS,
+    OcclusionConfig,
+    cutout_patch,
+    glasses_patch,
+    hand_patch,
+    occlude,
+    paste_patches,
+    shape_patch,
+)
 
 
 def _images(batch: int = 4, size: int = 64) -> torch.Tensor:

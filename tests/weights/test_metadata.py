@@ -10,8 +10,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vidswap.errors import CheckpointError
-from vidswap.weights.metadata import (HEADER_KEY, Provenance, add_provenance, read_metadata, read_provenance,
-                                      save_tensors)
+from vidswap.weights.metadata import (
+    HEADER_KEY,
+    Provenance,
+    add_provenance,
+    read_metadata,
+    read_provenance,
+    save_tensors,
+)
 
 PROVENANCE = Provenance(source="/data/x.pth", licence="Apache-2.0", original_sha256="ab" * 32,
                         original_name="x.pth", converted_from="pth", created="2026-01-01T00:00:00+00:00")

@@ -286,7 +286,7 @@ def _analyse(spec: PipelineSpec, store: JobStore, files: Any, options: RunOption
     """Step 3: face pass and identities of the whole render, stored; returns the loaded model."""
     from vidswap.jobs.render import faces_to_arrays
     from vidswap.pipeline.model import load_model
-    from vidswap.pipeline.runner import Detectors, embed_photos, face_pass, check_io
+    from vidswap.pipeline.runner import Detectors, check_io, embed_photos, face_pass
     from vidswap.pipeline.swap import Swapper, resolve_device
 
     schedule = check_io(spec.model_copy(update={"output": spec.output.model_copy(update={"overwrite": True})}))

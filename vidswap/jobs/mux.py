@@ -48,7 +48,7 @@ def mux_segments(files: Sequence[Path], segments: Sequence[Segment], *, info: Me
     from vidswap.io.probe import open_input, packet_timestamps, video_stream
     from vidswap.io.reader import REORDER_MARGIN
     from vidswap.io.timecode import shift_timecode
-    from vidswap.io.writer import kept_metadata, PacketCopy, temporary_path
+    from vidswap.io.writer import PacketCopy, kept_metadata, temporary_path
 
     video = info.video
     base = video.time_base

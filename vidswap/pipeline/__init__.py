@@ -7,9 +7,20 @@ validated, fully resolved :class:`PipelineSpec`.
 from vidswap.pipeline.compat import CURRENT_VERSION
 from vidswap.pipeline.load import load_pipeline, pipeline_from_options
 from vidswap.pipeline.ranges import FrameRangeSpec, Timecode, parse_frame_range
-from vidswap.pipeline.spec import (DetectorSpec, EncodeSpec, InputSpec, MaskSpec, ModelSpec,
-                                   OutputSpec, OverrideSpec, PhotoRef, PipelineSpec,
-                                   SmoothingSpec, SwapSpec, TargetSpec)
+from vidswap.pipeline.spec import (
+                                   DetectorSpec,
+                                   EncodeSpec,
+                                   InputSpec,
+                                   MaskSpec,
+                                   ModelSpec,
+                                   OutputSpec,
+                                   OverrideSpec,
+                                   PhotoRef,
+                                   PipelineSpec,
+                                   SmoothingSpec,
+                                   SwapSpec,
+                                   TargetSpec,
+)
 
 __all__ = [
     "CURRENT_VERSION", "load_pipeline", "pipeline_from_options", "FrameRangeSpec", "Timecode",

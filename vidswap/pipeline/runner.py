@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import torch
 
     from vidswap.faces.detect import Detector
-    from vidswap.io.probe import MediaInfo
     from vidswap.models.checkpoint import ModelBundle
     from vidswap.pipeline.model import ModelFiles
     from vidswap.pipeline.schedule import Schedule

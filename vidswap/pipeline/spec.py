@@ -22,9 +22,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from vidswap.pipeline.compat import CURRENT_VERSION
-from vidswap.pipeline.values import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, BatchSize, Bool, Fps,
-                                     FrameRange, InPath, OutPath, SpecProblem,
-                                     is_sequence_pattern, sequence_files)
+from vidswap.pipeline.values import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    BatchSize,
+    Bool,
+    Fps,
+    FrameRange,
+    InPath,
+    OutPath,
+    SpecProblem,
+    is_sequence_pattern,
+    sequence_files,
+)
 
 if TYPE_CHECKING:
     from vidswap.faces.blend import BlendConfig

@@ -23,8 +23,8 @@ from vidswap.models.discriminator import MultiScaleDiscriminator
 from vidswap.models.identity import IResNet, TorchIdentityEncoder
 from vidswap.train.config import TrainConfig
 from vidswap.train.identity import identity_embedding, load_identity_backbone
-from vidswap.train.losses import AEILossWeights, aei_generator_loss, hinge_discriminator_loss
 from vidswap.train.loop import LoopResult, StepResult, check_run_folder, pair_batches, run_loop
+from vidswap.train.losses import AEILossWeights, aei_generator_loss, hinge_discriminator_loss
 from vidswap.train.runtime import Runtime, distribute, setup_runtime, teardown_runtime
 from vidswap.train.state import TrainingState, load_resume_point, save_training_checkpoint
 

@@ -18,8 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidswap.errors import ConfigError, OutputExistsError, WeightsError
-from vidswap.weights.cache import (CacheRecord, CacheSettings, FileRecord, ResolvedWeights, install, locked,
-                                   read_record, resolve, utc_now)
+from vidswap.weights.cache import (
+    CacheRecord,
+    CacheSettings,
+    FileRecord,
+    ResolvedWeights,
+    install,
+    locked,
+    read_record,
+    resolve,
+    utc_now,
+)
 from vidswap.weights.download import sha256_of
 from vidswap.weights.fetch import ensure
 from vidswap.weights.manifest import Manifest

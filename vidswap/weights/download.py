@@ -156,8 +156,14 @@ def _copy(response: http.client.HTTPResponse, part: Path, *, mode: str, offset: 
           expected: int | None, limit: int | None, label: str, progress: bool) -> None:
     """Stream the body into ``part`` with a progress bar; raise _Interrupted when it stops early."""
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     if limit is not None and expected is not None and expected > limit:
         raise DownloadError(f"{response.url} announces {expected} bytes for {label}, expected {limit}; "

@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Literal
 
 from vidswap.errors import DownloadError, WeightsError
-from vidswap.weights.cache import (CacheRecord, CacheSettings, FileRecord, ResolvedWeights, cached_names,
-                                   install, locked, resolve, utc_now)
+from vidswap.weights.cache import (
+    CacheRecord,
+    CacheSettings,
+    FileRecord,
+    ResolvedWeights,
+    cached_names,
+    install,
+    locked,
+    resolve,
+    utc_now,
+)
 from vidswap.weights.download import download, sha256_of
 from vidswap.weights.manifest import Manifest, WeightEntry
 

@@ -39,9 +39,9 @@ def _unit(block: str, index: str, part: str) -> str:
 
 _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tuple(
     (re.compile(pattern), rename) for pattern, rename in (
-        (rf"encoder\.conv(\d+)\.0\.weight", lambda m: f"encoder.down.{int(m[1]) - 1}.conv.weight"),
+        (r"encoder\.conv(\d+)\.0\.weight", lambda m: f"encoder.down.{int(m[1]) - 1}.conv.weight"),
         (rf"encoder\.conv(\d+)\.1\.{_BN}", lambda m: f"encoder.down.{int(m[1]) - 1}.norm.{m[2]}"),
-        (rf"encoder\.deconv(\d+)\.deconv\.weight", lambda m: f"encoder.up.{int(m[1]) - 1}.conv.weight"),
+        (r"encoder\.deconv(\d+)\.deconv\.weight", lambda m: f"encoder.up.{int(m[1]) - 1}.conv.weight"),
         (rf"encoder\.deconv(\d+)\.bn\.{_BN}", lambda m: f"encoder.up.{int(m[1]) - 1}.norm.{m[2]}"),
         (r"generator\.up1\.(weight|bias)", lambda m: f"generator.stem.{m[1]}"),
         (r"generator\.AADBlk(\d+)\.add_blocks\.(\d+)\.(conv1|conv2|fc1|fc2|conv_h)\.(weight|bias)",

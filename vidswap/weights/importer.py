@@ -21,8 +21,16 @@ import uuid
 from pathlib import Path
 
 from vidswap.errors import ConfigError, InputError, OutputExistsError, WeightsError
-from vidswap.weights.cache import (CacheRecord, CacheSettings, FileRecord, ResolvedWeights, cached_names,
-                                   install, resolve, utc_now)
+from vidswap.weights.cache import (
+    CacheRecord,
+    CacheSettings,
+    FileRecord,
+    ResolvedWeights,
+    cached_names,
+    install,
+    resolve,
+    utc_now,
+)
 from vidswap.weights.download import sha256_of
 from vidswap.weights.fetch import install_original
 from vidswap.weights.manifest import Format, Manifest, Role
