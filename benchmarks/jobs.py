@@ -47,7 +47,8 @@ def main() -> None:
     from tests.pipeline.run_helpers import StubDetector, make_tiny_model, write_photo
     from vidswap.jobs.job import run_job, with_range_override
     from vidswap.pipeline import pipeline_from_options
-    from vidswap.pipeline.runner import RunOptions, run_pipeline
+    from vidswap.pipeline.runner import run_pipeline
+    from vidswap.pipeline.session import RunOptions
 
     width, height = (int(v) for v in args.size.split("x"))
     frames = args.seconds * args.fps

@@ -80,8 +80,9 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
     from vidswap.pipeline import parse_frame_range, pipeline_from_options
     from vidswap.pipeline.analysis import analyse_faces
     from vidswap.pipeline.render import composite_stage, swap_stage
-    from vidswap.pipeline.runner import Detectors, RunOptions, check_io, embed_photos, run_pipeline
-    from vidswap.pipeline.swap import Swapper, auto_batch_size, resolve_device
+    from vidswap.pipeline.runner import run_pipeline
+    from vidswap.pipeline.session import RenderSession, RunOptions
+    from vidswap.pipeline.swap import resolve_device
 
     torch.manual_seed(0)
     device = resolve_device(device_name)
@@ -98,10 +99,9 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
         run_s, summary = timed(lambda: run_pipeline(spec, run_options), device)
 
     # The stages alone, on the same frames, fed from memory.
-    schedule = check_io(spec)
-    swapper = Swapper(bundle, refine=refine, device=device, precision=spec.model.precision)
-    detectors = Detectors(schedule, device, None)
-    identities, references = embed_photos(spec, schedule, detectors.photos, swapper)
+    session = RenderSession(spec, run_options)
+    schedule, swapper, detectors = session.schedule, session.swapper, session.detectors
+    identities, references = session.embed_photos()
     stages: dict[str, float] = {}
 
     def decode() -> list:
@@ -114,9 +114,8 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
                                          for i in range(0, len(decoded), size)], device)
     analysis = analyse_faces(((f.index, f.rgb) for f in decoded), schedule, detector_for=detectors,
                              batch_size=size, references=references)
-    batch_size = batch if isinstance(batch, int) else auto_batch_size(device)
     swap = swap_stage(swapper, analysis.faces, {k: v.to(device) for k, v in identities.items()},
-                      batch_size=batch_size)
+                      batch_size=session.batch)
     # In chunks, so the crops held between the two stages stay few (as in the run's queues).
     settings = (spec.mask.config(), spec.mask.blend(), spec.watermark)
     composite = composite_stage(settings_at=lambda index: settings, matte=False)

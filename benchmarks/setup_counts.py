@@ -1,5 +1,5 @@
 """How often a job run and a range re-render repeat their set-up: probes of the input,
-``check_io`` calls, pipeline validations, schedules and swappers built, and input hashes.
+output checks (``check_io``, now ``check_outputs``), pipeline validations, schedules and swappers built, and input hashes.
 
 A 24-frame clip, 6 segments of 4 frames, the tiny random model, the default detector, through
 the CLI (``vidswap run`` then ``vidswap run JOB --frames 9-12 --set mask.blur=0.2``), with the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib
 import json
 import tempfile
 from contextlib import ExitStack
@@ -28,8 +29,6 @@ from tests.pipeline.run_helpers import StubDetector, make_tiny_model, write_phot
 def _counted(stack: ExitStack, counts: collections.Counter, name: str, target: str, only: Path | None) -> None:
     """Count calls of ``target`` (``module:attr`` or ``module:Class.attr``) under ``name``; with
     ``only``, just the calls whose first argument is that file."""
-    import importlib
-
     module_name, attr = target.split(":")
     owner = importlib.import_module(module_name)
     *path, leaf = attr.split(".")
@@ -50,7 +49,7 @@ def _counted(stack: ExitStack, counts: collections.Counter, name: str, target: s
 #: What is counted: name -> the functions that do it (every place that imported them by name).
 TARGETS = {
     "probe": ["vidswap.io.probe:probe", "vidswap.io.reader:probe"],
-    "check_io": ["vidswap.pipeline.runner:check_io"],
+    "check_io": ["vidswap.pipeline.runner:check_io", "vidswap.pipeline.session:check_outputs"],
     "validate": ["vidswap.pipeline.load:validate_data"],
     "schedule": ["vidswap.pipeline.schedule:Schedule.of"],
     "swapper": ["vidswap.pipeline.swap:Swapper.__init__"],
@@ -78,6 +77,12 @@ def measure() -> dict[str, dict[str, int]]:
         }
         for label, args in commands.items():
             counts: collections.Counter = collections.Counter()
+            for targets in TARGETS.values():  # import first: a later import would bind a patched name
+                for target in targets:
+                    try:
+                        importlib.import_module(target.split(":")[0])
+                    except ModuleNotFoundError:
+                        pass
             with ExitStack() as stack:
                 for name, targets in TARGETS.items():
                     for target in targets:

@@ -25,7 +25,18 @@ __all__ = [
 
 
 class VidswapError(Exception):
-    """Base class of every error vidswap raises on purpose."""
+    """Base class of every error vidswap raises on purpose.
+
+    Args:
+        *args: the message.
+        setting: the setting the error is about, by its pipeline key (``model.device``,
+            ``output.overwrite``) or command parameter (``segments``), where there is one; the
+            message names it so, and the CLI adds the option that sets it.
+    """
+
+    def __init__(self, *args: object, setting: str | None = None) -> None:
+        super().__init__(*args)
+        self.setting = setting
 
 
 class ConfigError(VidswapError, ValueError):

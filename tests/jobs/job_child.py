@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.pipeline.run_helpers import StubDetector  # noqa: E402
 from vidswap.jobs.job import _validate, run_job  # noqa: E402
-from vidswap.pipeline.runner import RunOptions  # noqa: E402
+from vidswap.pipeline.session import RunOptions  # noqa: E402
 
 if __name__ == "__main__":
     import json

@@ -24,7 +24,8 @@ from vidswap.errors import JobChangedError, JobLockedError
 from vidswap.jobs.job import load_job, run_job
 from vidswap.jobs.store import JobStore
 from vidswap.pipeline import pipeline_from_options
-from vidswap.pipeline.runner import RunOptions, run_pipeline
+from vidswap.pipeline.runner import run_pipeline
+from vidswap.pipeline.session import RunOptions
 
 FRAMES, SEGMENT = 24, 4  # 6 segments
 

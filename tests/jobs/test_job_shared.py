@@ -11,7 +11,8 @@ import pytest
 from tests.pipeline.run_helpers import decode, make_tiny_model
 from vidswap.jobs.job import run_job, with_range_override
 from vidswap.pipeline import pipeline_from_options
-from vidswap.pipeline.runner import RunOptions, run_pipeline
+from vidswap.pipeline.runner import run_pipeline
+from vidswap.pipeline.session import RunOptions
 
 
 @pytest.mark.slow

@@ -10,7 +10,8 @@ import pytest
 from tests.io.media import frame_image, make_clip, stream_packets
 from tests.pipeline.run_helpers import StubDetector, decode, dilate, make_tiny_model, packet_pts, write_photo
 from vidswap.pipeline import pipeline_from_options
-from vidswap.pipeline.runner import RunOptions, run_pipeline
+from vidswap.pipeline.runner import run_pipeline
+from vidswap.pipeline.session import RunOptions
 
 FRAMES = 10
 

@@ -60,7 +60,9 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except VidswapError as err:
-            click.echo(f"error: {err}", err=True)
+            from vidswap.cli.errors import message
+
+            click.echo(f"error: {message(err, ctx)}", err=True)
             ctx.exit(1)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from vidswap.jobs.executors import EXECUTORS
+
 __all__ = ["render"]
 
 
@@ -16,7 +18,7 @@ __all__ = ["render"]
               help="Segments to render: 10-19 (inclusive), 10:, :5 or 7 [default: every pending one].")
 @click.option("--mux/--no-mux", default=True, show_default=True,
               help="Join the segments into the output once all exist (whoever finishes the last one does).")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
               help="Render in this process or on a Ray cluster.")
 @click.option("--address", metavar="ADDR", help="Ray cluster to use with --executor ray.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -31,24 +33,15 @@ def render(job_dir: Path, segments: str | None, mux: bool, executor: str, addres
       vidswap render /shared/shot.mov.vidswap-job --segments 0-19    # node A
       vidswap render /shared/shot.mov.vidswap-job --segments 20:     # node B
     """
+    from vidswap.cli.errors import set_flags
     from vidswap.jobs.executors import make_executor
-    from vidswap.jobs.job import load_job, mux_job
-    from vidswap.jobs.segments import parse_segment_range
-    from vidswap.jobs.store import JobStore
+    from vidswap.jobs.job import render_slice
 
-    store = JobStore(job_dir)
-    with store.lock(shared=True):
-        job = load_job(store)
-        chosen = parse_segment_range(segments, len(job.segments)) if segments else range(len(job.segments))
-        states = job.states()
-        pending = [i for i in chosen if states[i] != "done"]
-        results = make_executor(executor, address=address, progress=not no_progress).render(job_dir, pending) \
-            if pending else []
-        output = mux_job(job) if mux and all(s == "done" for s in job.states()) else None
-    rendered = [r.index for r in results if not r.skipped]
+    set_flags({"segments": "--segments", "executor": "--executor", "address": "--address"})
+    done = render_slice(job_dir, segments, mux=mux,
+                        executor=make_executor(executor, address=address, progress=not no_progress))
     if as_json:
-        click.echo(json.dumps({"job": str(job_dir), "rendered": rendered,
-                               "output": str(output) if output else None,
-                               "remaining": [i for i, s in enumerate(job.states()) if s != "done"]}))
-    click.echo(f"rendered segments {rendered or 'none'} of {job_dir}"
-               + (f"; muxed -> {output}" if output else "; output not muxed yet"), err=True)
+        click.echo(json.dumps({"job": str(job_dir), "rendered": done.rendered,
+                               "output": str(done.output) if done.output else None, "remaining": done.remaining}))
+    click.echo(f"rendered segments {done.rendered or 'none'} of {job_dir}"
+               + (f"; muxed -> {done.output}" if done.output else "; output not muxed yet"), err=True)

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
+from vidswap.cli.errors import set_flags
+from vidswap.jobs.executors import EXECUTORS
 from vidswap.cli.validate import _parse_setting
 
 __all__ = ["run", "default_output", "options_from_cli"]
-
-_JOB_KEYS = ("input", "output.path", "sources", "frames")
 
 _PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
 _KEEP_SUFFIXES = (".mp4", ".mov", ".mkv")
@@ -37,6 +37,16 @@ def _batch_size(ctx: click.Context, param: click.Parameter, value: str | None) -
     if not value.isdigit() or int(value) < 1:
         raise click.BadParameter(f"expected auto or a whole number above 0, found {value!r}")
     return int(value)
+
+
+#: Options that set one pipeline key each: parameter -> (key, option).
+_SIMPLE = {"detector": ("detector.backend", "--detector"), "frames": ("frames", "--frames"),
+           "device": ("model.device", "--device"), "batch_size": ("model.batch_size", "--batch-size"),
+           "codec": ("encode.codec", "--codec"), "crf": ("encode.crf", "--crf"),
+           "preset": ("encode.preset", "--preset"), "matte": ("matte", "--matte")}
+#: Options that messages name as the remedy for their setting, given or not.
+_REMEDIES = {"output.overwrite": "--overwrite", "frames": "--frames", "executor": "--executor",
+             "address": "--address"}
 
 
 def _looks_like_path(text: str) -> bool:
@@ -72,11 +82,7 @@ def options_from_cli(params: dict[str, Any], *, from_file: bool) -> tuple[dict[s
             "model.name", "model.path")
         put(key, params["model"], "--model")
         put(other, None, "--model")  # the option replaces the file's choice, whichever key it used
-    simple = {"detector": ("detector.backend", "--detector"), "frames": ("frames", "--frames"),
-              "device": ("model.device", "--device"), "batch_size": ("model.batch_size", "--batch-size"),
-              "codec": ("encode.codec", "--codec"), "crf": ("encode.crf", "--crf"),
-              "preset": ("encode.preset", "--preset"), "matte": ("matte", "--matte")}
-    for param, (key, option) in simple.items():
+    for param, (key, option) in _SIMPLE.items():
         if params[param] is not None:
             put(key, str(params[param]) if isinstance(params[param], Path) else params[param], option)
     if params["no_refine"]:
@@ -112,9 +118,7 @@ def _plan(spec: Any, schedule: Any, weights: list[str]) -> list[str]:
         *[f"swap:     {s.target.select}"
           + (f" ({', '.join(p.path.name for p in s.target.photos)})" if s.target.photos else "")
           + f" -> {s.source}" + (f" in frames {s.frames}" if s.frames else "") for s in spec.swaps],
-        *[f"override: frames {o.frames}: "
-          + ", ".join(k for k in ("swaps", "model", "detector", "smoothing", "mask", "watermark")
-                      if getattr(o, k) is not None) for o in spec.overrides],
+        *[f"override: frames {o.frames}: " + ", ".join(o.changes()) for o in spec.overrides],
         "steps:    weights -> check -> embed sources -> faces (decode, detect, track, select, smooth) -> "
         "render (decode, align + swap, composite, encode)",
     ]
@@ -182,7 +186,7 @@ def _weights_status(spec: Any) -> list[str]:
               help="Job directory (resume, range re-renders, render farm) [default: OUTPUT.vidswap-job].")
 @click.option("--segment-frames", type=click.IntRange(min=1), metavar="N",
               help="Frames per segment of a new job [default: 48].")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
               help="Where segments render: in this process, or on a Ray cluster.")
 @click.option("--address", metavar="ADDR",
               help="Ray cluster to use with --executor ray [default: start a local one].")
@@ -210,16 +214,19 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
     input/YAML), --frames RANGE with changed settings re-renders only that range:
       vidswap run shot.mov.vidswap-job --frames 1200-1350 --set mask.blur=0.06
     """
-    from vidswap.jobs.job import default_job_dir, find_job
+    from vidswap.jobs.job import find_job, plan_run
     from vidswap.pipeline import load_pipeline, pipeline_from_options
-    from vidswap.pipeline.runner import RunOptions, check_io, run_pipeline
+    from vidswap.pipeline.runner import run_pipeline
+    from vidswap.pipeline.session import RunOptions, check_plan
 
     job_dir = find_job(input_or_pipeline) if input_or_pipeline.is_dir() or input_or_pipeline.name == "job.json" \
         else None
     from_file = input_or_pipeline.suffix.lower() in _PIPELINE_SUFFIXES
     values, names = options_from_cli(params, from_file=from_file or job_dir is not None)
+    set_flags({**_REMEDIES, **names})
+    spec = None
     if job_dir is not None:
-        spec = _job_spec(job_dir, values, names, params["frames"])
+        pass  # the job's own pipeline, with the command line's changes (plan_run)
     elif from_file:
         spec = load_pipeline(input_or_pipeline, values, option_names=names)
     else:
@@ -228,22 +235,14 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
             values["output.path"] = str(default_output(input_or_pipeline, params["codec"]))
             names["output.path"] = "--output"
         spec = pipeline_from_options(values, option_names=names)
-    use_job = not params["no_job"] and spec.matte is None and spec.output.sequence is None
-    if use_job and job_dir is None:
-        job_dir = params["job_dir"] or default_job_dir(spec.output.path)
-        if find_job(job_dir) is not None and params["frames"] is not None:
-            spec = _job_spec(job_dir, values, names, params["frames"])
-    if not use_job or find_job(job_dir) is None:
-        schedule = check_io(spec)
-    else:
-        from vidswap.jobs.job import load_job
-        from vidswap.jobs.store import JobStore
-
-        schedule = load_job(JobStore(job_dir)).schedule
+    plan = plan_run(spec, job=job_dir or params["job_dir"], no_job=params["no_job"], values=values, names=names,
+                    frames=params["frames"])
+    spec = plan.spec
     if params["dry_run"]:
         if params["as_json"]:
             click.echo(spec.to_json())
             return
+        schedule = check_plan(spec, replace=plan.resumes)
         for line in _plan(spec, schedule, _weights_status(spec)):
             click.echo(line)
         click.echo("dry run: nothing rendered", err=True)
@@ -253,8 +252,8 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
         click.echo(f"weights {weights.name}: licence {weights.licence} (from {weights.source})", err=True)
 
     options = RunOptions(offline=params["offline"], progress=not params["no_progress"], on_weights=licence)
-    if use_job:
-        _run_job(spec, job_dir, params, options)
+    if plan.job is not None:
+        _run_job(spec, plan.job, params, options)
         return
     summary = run_pipeline(spec, options)
     if params["as_json"]:
@@ -267,23 +266,6 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
                f"{summary.frames_without_face} frames without a face, {summary.seconds:.1f} s "
                f"({summary.fps:.1f} frames/s on {summary.device}) -> {summary.output or spec.output.sequence}",
                err=True)
-
-
-def _job_spec(job_dir: Path, values: dict[str, Any], names: dict[str, str], frames: str | None) -> Any:
-    """The pipeline of an existing job: with ``--frames``, the changed settings as an override of
-    that range; without, the changed settings for the whole job."""
-    from vidswap.jobs.job import _validate, with_range_override
-    from vidswap.jobs.store import JobStore
-    from vidswap.pipeline.overrides import apply_options
-
-    data = JobStore(job_dir).read()["pipeline"]
-    # The job's input, output and sources stay; what the command line repeats of them is no change.
-    changes = {k: v for k, v in values.items() if k not in _JOB_KEYS}
-    spec = _validate(data)
-    if frames is not None:
-        return with_range_override(spec, frames, changes, names)
-    changed, origins = apply_options(data, changes, names)
-    return _validate(changed, origins)
 
 
 def _run_job(spec: Any, job_dir: Path, params: dict[str, Any], options: Any) -> None:

@@ -84,6 +84,8 @@ class VideoReader:
         threads: decoder threads, 0 lets FFmpeg choose.
         turn_upright: yield pixels turned by the rotation metadata (see :func:`upright`).
         rate: frame rate of an image sequence (default 24).
+        info: the input already probed (:func:`~vidswap.io.probe.probe` of ``path``), so a
+            caller that opens many readers of one file probes it once; None probes it here.
 
     Attributes:
         info: the probed input (:class:`~vidswap.io.probe.MediaInfo`).
@@ -100,10 +102,11 @@ class VideoReader:
         threads: int = 0,
         turn_upright: bool = False,
         rate: Fraction | None = None,
+        info: MediaInfo | None = None,
     ) -> None:
         if queue_size < 1:
             raise ConfigError(f"queue_size must be >= 1, got {queue_size}")
-        self.info: MediaInfo = probe(path, rate=rate)
+        self.info: MediaInfo = info if info is not None else probe(path, rate=rate)
         self.frames = (frames or FrameRange()).resolve(
             self.info.video.frame_count, source=str(self.info.path)
         )

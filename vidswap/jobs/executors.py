@@ -17,16 +17,19 @@ from vidswap.errors import ConfigError
 from vidswap.jobs.render import SegmentRenderer, SegmentResult
 
 if TYPE_CHECKING:
-    from vidswap.models.checkpoint import ModelBundle
+    from vidswap.jobs.job import Job
+    from vidswap.pipeline.session import RenderSession
 
-__all__ = ["Executor", "LocalExecutor", "RayExecutor", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "RayExecutor", "make_executor"]
 
 
 class Executor(Protocol):
     """Renders segments of a job."""
 
-    def render(self, root: Path, indices: Sequence[int]) -> list[SegmentResult]:
-        """Render the segments ``indices`` of the job in ``root`` (those already done are skipped)."""
+    def render(self, job: Job, indices: Sequence[int], *,
+               session: RenderSession | None = None) -> list[SegmentResult]:
+        """Render the segments ``indices`` of ``job`` (those already done are skipped); ``session``
+        is this process's session of the job, where it has one."""
         ...
 
 
@@ -34,27 +37,29 @@ class LocalExecutor:
     """Render in this process, one segment after another (the GPU or CPU threads do the rest).
 
     Args:
-        model: an already loaded model to reuse (None: load the job's).
-        queue_size: frames held between two stages.
         progress: a progress bar on stderr.
     """
 
-    def __init__(self, *, model: ModelBundle | None = None, queue_size: int = 8, progress: bool = False) -> None:
-        self.model, self.queue_size, self.progress = model, queue_size, progress
+    def __init__(self, *, progress: bool = False) -> None:
+        self.progress = progress
 
-    def render(self, root: Path, indices: Sequence[int]) -> list[SegmentResult]:
+    def render(self, job: Job, indices: Sequence[int], *,
+               session: RenderSession | None = None) -> list[SegmentResult]:
         from vidswap.progress import track
 
-        renderer = SegmentRenderer(root, model=self.model, queue_size=self.queue_size)
+        renderer = SegmentRenderer(job, session) if session is not None else SegmentRenderer.open(job)
         return [renderer.render(i) for i in track(indices, total=len(indices), description="segments",
                                                   disable=not self.progress)]
 
 
 class _Worker:
-    """A Ray actor: one renderer (one model load) for all the segments it gets."""
+    """A Ray actor: one renderer (one session, one model load) for all the segments it gets."""
 
     def __init__(self, root: str) -> None:
-        self.renderer = SegmentRenderer(root)
+        from vidswap.jobs.job import load_job
+        from vidswap.jobs.store import JobStore
+
+        self.renderer = SegmentRenderer.open(load_job(JobStore(root)))
 
     def render(self, index: int) -> SegmentResult:
         return self.renderer.render(index)
@@ -78,7 +83,9 @@ class RayExecutor:
                  cpus_per_worker: int = 1) -> None:
         self.address, self.workers, self.cpus_per_worker = address, workers, cpus_per_worker
 
-    def render(self, root: Path, indices: Sequence[int]) -> list[SegmentResult]:
+    def render(self, job: Job, indices: Sequence[int], *,
+               session: RenderSession | None = None) -> list[SegmentResult]:
+        """Render on the cluster's actors; ``session`` is not used (each actor opens its own)."""
         ray = _import_ray()
         if not ray.is_initialized():
             # Workers import vidswap from where this process does (a checkout works as well as an install).
@@ -90,7 +97,7 @@ class RayExecutor:
         slots = gpus or max(1, int(resources.get("CPU", 1)) // self.cpus_per_worker)
         count = max(1, min(self.workers or slots, len(indices)))
         actor = ray.remote(num_gpus=1 if gpus else 0, num_cpus=self.cpus_per_worker)(_Worker)
-        actors = [actor.remote(str(root)) for _ in range(count)]
+        actors = [actor.remote(str(job.store.root)) for _ in range(count)]
         pool = ray.util.ActorPool(actors)
         try:
             return list(pool.map(lambda a, i: a.render.remote(i), list(indices)))
@@ -104,21 +111,25 @@ def _import_ray():
         import ray
         import ray.util
     except ImportError as err:
-        raise ConfigError("--executor ray needs Ray: pip install 'vidswap[ray]' (or pip install ray)") from err
+        raise ConfigError("executor ray needs Ray: pip install 'vidswap[ray]' (or pip install ray)",
+                          setting="executor") from err
     return ray
 
 
-def make_executor(name: str, *, address: str | None = None, model: ModelBundle | None = None,
-                  progress: bool = False) -> Executor:
-    """An executor by name: ``local`` or ``ray``.
+#: The executors by name (the CLI's ``--executor`` choices).
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(name: str, *, address: str | None = None, progress: bool = False) -> Executor:
+    """An executor by name (one of :data:`EXECUTORS`).
 
     Raises:
-        ConfigError: an unknown name, or ``--address`` with ``local``.
+        ConfigError: an unknown name, or an ``address`` with ``local``.
     """
     if name == "local":
         if address is not None:
-            raise ConfigError("--address names a Ray cluster: use it with --executor ray")
-        return LocalExecutor(model=model, progress=progress)
+            raise ConfigError("address names a Ray cluster: use it with executor ray", setting="address")
+        return LocalExecutor(progress=progress)
     if name == "ray":
         return RayExecutor(address=address)
-    raise ConfigError(f"--executor: expected local or ray, found {name!r}")
+    raise ConfigError(f"executor: expected {' or '.join(EXECUTORS)}, found {name!r}", setting="executor")

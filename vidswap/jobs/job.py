@@ -3,7 +3,7 @@ are not done, and mux them into the output.
 
 The steps of :func:`run_job`, under the job's exclusive lock:
 
-1. resolve the weights and check input and output,
+1. open the render session (weights resolved, input probed, schedule) and check the output,
 2. refuse a job whose recorded input, photos or weights changed (unless ``force``),
 3. the face pass and the source identities, only when what they depend on changed
    (a mask or encode change re-renders without re-detecting),
@@ -31,17 +31,18 @@ from vidswap.jobs.store import JobStore, sha256_file
 if TYPE_CHECKING:
     from vidswap.jobs.executors import Executor
     from vidswap.pipeline.analysis import FaceToSwap
-    from vidswap.pipeline.runner import RunOptions
     from vidswap.pipeline.schedule import Schedule
+    from vidswap.pipeline.session import RunOptions
     from vidswap.pipeline.spec import PipelineSpec
 
-__all__ = ["DEFAULT_SEGMENT_FRAMES", "Job", "JobSummary", "default_job_dir", "load_job", "find_job", "run_job",
-           "mux_job", "with_range_override", "job_report"]
+__all__ = ["DEFAULT_SEGMENT_FRAMES", "JOB_KEYS", "Job", "JobSummary", "SliceSummary", "default_job_dir", "load_job",
+           "find_job", "stream_only", "job_spec", "run_job", "render_slice", "mux_job", "with_range_override",
+           "job_report"]
 
-#: Frames per segment unless ``--segment-frames`` says otherwise.
+#: Frames per segment unless the job's ``segment_frames`` says otherwise.
 DEFAULT_SEGMENT_FRAMES = 48
-# Sections of a pipeline that a frame-range override may change (what OverrideSpec holds).
-_RANGE_SECTIONS = ("swaps", "model", "detector", "smoothing", "mask", "watermark")
+#: Keys of a pipeline that are a job's identity: repeating them on an existing job is no change.
+JOB_KEYS = ("input", "output.path", "sources", "frames")
 
 
 def default_job_dir(output: Path) -> Path:
@@ -53,6 +54,15 @@ def find_job(path: Path) -> Path | None:
     """The job directory ``path`` names (the directory or its ``job.json``), or None."""
     root = path.parent if path.name == "job.json" else path
     return root if JobStore(root).exists() else None
+
+
+def stream_only(spec: PipelineSpec) -> str | None:
+    """Why ``spec`` cannot render as a job (its outputs stream straight through), or None."""
+    if spec.output.path is None or spec.output.sequence is not None:
+        return "image-sequence outputs are"
+    if spec.matte is not None:
+        return "matte outputs are"
+    return None
 
 
 @dataclass(frozen=True)
@@ -116,62 +126,131 @@ def _validate(data: dict[str, Any], origins: Mapping[Any, str] | None = None) ->
 
 
 def load_job(store: JobStore) -> Job:
-    """Read a job: its pipeline, probed input, face analysis, segment plan and fingerprints.
+    """Read a job: its pipeline (validated once), probed input (once), face analysis, segment
+    plan and fingerprints.
 
     Raises:
         InputError: no job there. ConfigError: an unreadable job.
     """
     from vidswap.io.probe import probe
-    from vidswap.jobs.render import faces_from_arrays, segment_fingerprint
     from vidswap.pipeline.schedule import Schedule
 
     data = store.read()
     spec = _validate(data["pipeline"])
+    return _job(store, spec, Schedule.of(spec, probe(spec.input.path, rate=spec.input.fps)), data)
+
+
+def _job(store: JobStore, spec: PipelineSpec, schedule: Schedule, data: Mapping[str, Any]) -> Job:
+    """A job from its already validated pipeline and resolved schedule."""
+    from vidswap.jobs.render import faces_from_arrays, segment_fingerprint
+
     store = JobStore(store.root, codec=spec.encode.codec)
-    schedule = Schedule.of(spec, probe(spec.input.path, rate=spec.input.fps))
     faces = faces_from_arrays(store.load_arrays(store.faces_file))
     segments = plan_segments(schedule.frames, data["segment_frames"])
     fingerprints = [segment_fingerprint(schedule, faces, s, data["base"]) for s in segments]
     return Job(store, spec, schedule, segments, fingerprints, faces, data)
 
 
-def with_range_override(spec: PipelineSpec, frames: str, values: Mapping[str, Any],
-                        names: Mapping[str, str] | None = None) -> PipelineSpec:
-    """``spec`` with one more override: ``values`` (dotted keys) for the frames ``frames``.
+@dataclass(frozen=True)
+class RunPlan:
+    """How ``vidswap run`` renders: the pipeline, and the job it renders as.
 
-    Only the sections an override holds (swaps, model, detector, smoothing, mask, watermark)
-    may change for a range; the rest (input, output, encode, ...) is the whole job's.
+    Attributes:
+        spec: the pipeline to render.
+        job: the job directory (None: stream straight to the outputs).
+        resumes: the job exists already (its output is its own earlier render).
+    """
+
+    spec: PipelineSpec
+    job: Path | None
+    resumes: bool = False
+
+
+def plan_run(spec: PipelineSpec | None, *, job: Path | None = None, no_job: bool = False,
+             values: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None,
+             frames: str | None = None) -> RunPlan:
+    """Decide between a job and a streaming run, and the pipeline of an existing job.
+
+    Args:
+        spec: the pipeline a command describes (None: it named the existing job ``job``).
+        job: the job directory (None: ``OUTPUT.vidswap-job``).
+        no_job: stream straight to the outputs.
+        values, names: the command's settings (dotted keys) and the options they came from.
+        frames: a frame range given with them: on an existing job, they become an override of
+            that range (:func:`job_spec`).
+
+    Returns:
+        A job whenever the outputs allow one (:func:`stream_only`) and ``no_job`` is not set.
+    """
+    values = values or {}
+    if spec is None:
+        if job is None:
+            raise ConfigError("plan_run: give a pipeline or the job it renders")
+        spec = job_spec(job, values, names, frames)
+        return RunPlan(spec, None if no_job else job, resumes=not no_job)
+    if no_job or stream_only(spec) is not None:
+        return RunPlan(spec, None)
+    assert spec.output.path is not None  # stream_only: a video output
+    root = job or default_job_dir(spec.output.path)
+    if find_job(root) is None:
+        return RunPlan(spec, root)
+    if frames is not None:
+        spec = job_spec(root, values, names, frames)
+    return RunPlan(spec, root, resumes=True)
+
+
+def job_spec(root: Path, values: Mapping[str, Any], names: Mapping[str, str] | None = None,
+             frames: str | None = None) -> PipelineSpec:
+    """The pipeline of the job in ``root`` with the given changes (dotted keys): with ``frames``, an
+    override of that range (:func:`with_range_override`); without, for the whole job. The job's
+    input, output and sources stay: what a command line repeats of them is no change.
+
+    Raises:
+        ConfigError: the changes are invalid, or not allowed for a range.
+    """
+    from vidswap.pipeline.overrides import apply_options
+
+    data = JobStore(root).read()["pipeline"]
+    changes = {k: v for k, v in values.items() if k not in JOB_KEYS}
+    if frames is not None:
+        return with_range_override(data, frames, changes, names)
+    changed, origins = apply_options(data, changes, names)
+    return _validate(changed, origins)
+
+
+def with_range_override(spec: PipelineSpec | Mapping[str, Any], frames: str, values: Mapping[str, Any],
+                        names: Mapping[str, str] | None = None) -> PipelineSpec:
+    """``spec`` (a pipeline, or its resolved JSON data) with one more override: ``values`` (dotted
+    keys) for the frames ``frames``.
+
+    Only the sections an override holds (:data:`~vidswap.pipeline.spec.OVERRIDABLE`) may change
+    for a range; the rest (input, output, encode, ...) is the whole job's.
 
     Raises:
         ConfigError: nothing changes, or a value is outside those sections.
     """
     from vidswap.pipeline.overrides import apply_options
+    from vidswap.pipeline.spec import OVERRIDABLE, OVERRIDABLE_MODEL_KEYS
 
-    before = json.loads(spec.to_json())
+    before = json.loads(spec.to_json()) if hasattr(spec, "to_json") else json.loads(json.dumps(spec))
     changed, origins = apply_options(before, values, names)
     after = json.loads(_validate(changed, origins).to_json())
-    outside = sorted(k for k in after if k not in (*_RANGE_SECTIONS, "overrides") and after[k] != before[k])
+    outside = sorted(k for k in after if k not in (*OVERRIDABLE, "overrides") and after[k] != before[k])
     if outside:
-        raise ConfigError(f"--frames {frames}: {', '.join(outside)} cannot change for a frame range (only "
-                          f"{', '.join(_RANGE_SECTIONS)}); render the whole job with the new value instead")
-    sections = {k: after[k] for k in _RANGE_SECTIONS if after[k] != before[k]}
+        raise ConfigError(f"frames {frames}: {', '.join(outside)} cannot change for a frame range (only "
+                          f"{', '.join(OVERRIDABLE)}); render the whole job with the new value instead",
+                          setting="frames")
+    sections = {k: after[k] for k in OVERRIDABLE if after[k] != before[k]}
     if not sections:
-        raise ConfigError(f"--frames {frames} on an existing job records an override for those frames: give "
-                          f"a changed setting too (e.g. --set mask.blur=0.05 or --no-refine)")
-    if "model" in sections and {**after["model"], "refine": None} != {**before["model"], "refine": None}:
-        raise ConfigError(f"--frames {frames}: of the model only refine (--no-refine) can change for a frame "
-                          f"range; the model, device and batch size are the whole job's")
+        raise ConfigError(f"frames {frames} on an existing job records an override for those frames: give "
+                          f"a changed setting too (e.g. mask.blur=0.05 or model.refine=false)", setting="frames")
+    if "model" in sections:
+        fixed = {k: v for k, v in after["model"].items() if k not in OVERRIDABLE_MODEL_KEYS}
+        if fixed != {k: v for k, v in before["model"].items() if k not in OVERRIDABLE_MODEL_KEYS}:
+            raise ConfigError(f"frames {frames}: of the model only {', '.join(OVERRIDABLE_MODEL_KEYS)} can "
+                              f"change for a frame range; the weights, device and batch size are the whole job's",
+                              setting="frames")
     return _validate({**before, "overrides": [*before["overrides"], {"frames": frames, **sections}]})
-
-
-def _analysis_key(spec: PipelineSpec, hashes: Mapping[str, str]) -> str:
-    """What the face pass and the identities depend on, hashed (not mask, encode or watermark)."""
-    data = json.loads(spec.to_json())
-    kept = {k: data[k] for k in ("input", "frames", "sources", "swaps", "detector", "smoothing")}
-    kept["model"] = {k: data["model"][k] for k in ("name", "path")}
-    kept["overrides"] = [{k: o[k] for k in ("frames", "swaps", "detector", "smoothing")} for o in data["overrides"]
-                         if any(o[k] is not None for k in ("swaps", "detector", "smoothing"))]
-    return hashlib.sha256(json.dumps([kept, sorted(hashes.items())], sort_keys=True).encode()).hexdigest()
 
 
 def _hashed_files(spec: PipelineSpec, weights: Sequence[Path]) -> list[Path]:
@@ -181,13 +260,16 @@ def _hashed_files(spec: PipelineSpec, weights: Sequence[Path]) -> list[Path]:
     return list(dict.fromkeys(Path(f).resolve() for f in files if Path(f).is_file()))
 
 
-def _check_unchanged(recorded: Mapping[str, str], root: Path) -> None:
+def _check_unchanged(recorded: Mapping[str, str], current: Mapping[str, str], root: Path) -> None:
+    """Refuse when a file the job recorded is missing or differs (``current``: the hashes just taken,
+    so no file is hashed twice)."""
     for name, digest in recorded.items():
         path = Path(name)
         if not path.is_file():
             raise JobChangedError(f"{path}: used by job {root} but missing now; restore it, or pass --force "
                                   f"to render the job again from what is there")
-        if sha256_file(path) != digest:
+        found = current[name] if name in current else sha256_file(path)
+        if found != digest:
             raise JobChangedError(f"{path}: changed since job {root} was made (sha256 differs); pass --force to "
                                   f"render the job again with the new file, or restore the old one")
 
@@ -201,7 +283,7 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
         root: the job directory (made when missing).
         segment_frames: frames per segment (None: the job's, or :data:`DEFAULT_SEGMENT_FRAMES`).
         force: accept changed inputs or weights (the stale segments are rendered again).
-        executor: where segments render (None: in this process).
+        executor: where segments render (None: in this process, with this run's session).
         options: how to run (model/detector injection, progress, offline).
 
     Returns:
@@ -211,12 +293,13 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
         JobLockedError: another process works on the job. JobChangedError: inputs changed.
         VidswapError: any other problem; the output path never holds a partial file.
     """
-    from vidswap.pipeline.runner import RunOptions
+    from vidswap.pipeline.session import RunOptions
 
     options = options or RunOptions()
-    if spec.output.path is None or spec.matte is not None or spec.output.sequence is not None:
-        raise ConfigError("a job renders one video output: matte and image-sequence outputs are rendered "
-                          "without a job (vidswap run --no-job)")
+    reason = stream_only(spec)
+    if reason is not None:
+        raise ConfigError(f"a job renders one video output: {reason} rendered without a job (vidswap run "
+                          f"--no-job)")
     started = time.perf_counter()
     store = JobStore(root, codec=spec.encode.codec)
     fresh = not root.exists()
@@ -234,43 +317,48 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
                 force: bool, executor: Executor | None, options: RunOptions) -> JobSummary:
     """The body of :func:`run_job`, under the job's exclusive lock."""
     from vidswap.jobs.executors import LocalExecutor
-    from vidswap.pipeline.runner import check_io, resolve_weights
+    from vidswap.pipeline.analysis import FACE_PASS_SECTIONS
+    from vidswap.pipeline.session import RenderSession
 
     steps: dict[str, float] = {}
     with store.lock():
         for temp in store.segments_dir.glob(".*"):  # temporaries of a killed render
             temp.unlink(missing_ok=True)
         old = store.read() if store.exists() else None
+        session = RenderSession(spec, options)
+        session.check_outputs(replace=old is not None and old["pipeline"]["output"]["path"] == str(spec.output.path))
+        hashes = {str(p): sha256_file(p) for p in _hashed_files(spec, session.weight_paths)}
         if old is not None and not force:
-            _check_unchanged(old["hashes"], root)
-        files = resolve_weights(spec, options)
-        owned = old is not None and old["pipeline"]["output"]["path"] == str(spec.output.path)
-        check_io(spec.model_copy(update={"output": spec.output.model_copy(update={"overwrite": True})})
-                 if owned else spec)
-        weights = [w.path for w in files.all] if files is not None else []
-        hashes = {str(p): sha256_file(p) for p in _hashed_files(spec, weights)}
+            _check_unchanged(old["hashes"], hashes, root)
         steps["prepare"] = time.perf_counter() - started
 
         mark = time.perf_counter()
-        key = _analysis_key(spec, hashes)
-        bundle = options.model
+        # What the face pass and the identities depend on: the sections the face pass reads, per
+        # frame range, with the input, photos and weights (not mask, encode or watermark).
+        key = hashlib.sha256(json.dumps([session.schedule.fingerprint(FACE_PASS_SECTIONS),
+                                         sorted(hashes.items())]).encode()).hexdigest()
         analysed = old is None or old.get("analysis") != key or not store.faces_file.is_file()
         if analysed:
-            bundle = _analyse(spec, store, files, options)
+            from vidswap.jobs.render import faces_to_arrays
+
+            identities, references = session.embed_photos()
+            analysis = session.face_pass(references)
+            store.save_arrays(store.identities_file, {k: v.float().cpu().numpy() for k, v in identities.items()})
+            store.save_arrays(store.faces_file, faces_to_arrays(analysis.faces))
         ids = store.load_arrays(store.identities_file)
         base = hashlib.sha256(json.dumps([sorted(hashes.items()), key]).encode()
                               + b"".join(ids[k].tobytes() for k in sorted(ids))).hexdigest()
         size = segment_frames or (old or {}).get("segment_frames") or DEFAULT_SEGMENT_FRAMES
-        store.write({"pipeline": json.loads(spec.to_json()), "hashes": hashes, "analysis": key, "base": base,
-                     "segment_frames": size})
-        job = load_job(store)
+        data = {"pipeline": json.loads(spec.to_json()), "hashes": hashes, "analysis": key, "base": base,
+                "segment_frames": size}
+        store.write(data)
+        job = _job(store, spec, session.schedule, data)
         steps["faces"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        pending = [s.index for s, state in zip(job.segments, job.states()) if state != "done"]
-        executor = executor or LocalExecutor(model=bundle, queue_size=options.queue_size,
-                                             progress=options.progress)
-        results = executor.render(root, pending) if pending else []
+        pending = [s.index for s, state in zip(job.segments, job.states(), strict=True) if state != "done"]
+        executor = executor or LocalExecutor(progress=options.progress)
+        results = executor.render(job, pending, session=session) if pending else []
         steps["render"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -282,25 +370,6 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
                       analysed=analysed, seconds=time.perf_counter() - started, stage_seconds=steps)
 
 
-def _analyse(spec: PipelineSpec, store: JobStore, files: Any, options: RunOptions) -> Any:
-    """Step 3: face pass and identities of the whole render, stored; returns the loaded model."""
-    from vidswap.jobs.render import faces_to_arrays
-    from vidswap.pipeline.model import load_model
-    from vidswap.pipeline.runner import Detectors, check_io, embed_photos, face_pass
-    from vidswap.pipeline.swap import Swapper, resolve_device
-
-    schedule = check_io(spec.model_copy(update={"output": spec.output.model_copy(update={"overwrite": True})}))
-    device = resolve_device(spec.model.device)
-    bundle = options.model if options.model is not None else load_model(files, device=device)
-    swapper = Swapper(bundle, refine=spec.model.refine, device=device, precision=spec.model.precision)
-    detectors = Detectors(schedule, device, options.detector)
-    identities, references = embed_photos(spec, schedule, detectors.photos, swapper)
-    analysis = face_pass(spec, schedule, detectors, swapper, references, options)
-    store.save_arrays(store.identities_file, {k: v.float().cpu().numpy() for k, v in identities.items()})
-    store.save_arrays(store.faces_file, faces_to_arrays(analysis.faces))
-    return bundle
-
-
 def mux_job(job: Job) -> Path:
     """Join the job's segments and the input's audio of the rendered range into the output.
 
@@ -308,7 +377,7 @@ def mux_job(job: Job) -> Path:
     """
     from vidswap.jobs.mux import mux_segments
     from vidswap.jobs.store import write_atomic
-    from vidswap.pipeline.runner import provenance_tags
+    from vidswap.pipeline.session import provenance_tags
 
     output = job.spec.output.path
     record = job.store.root / "mux.json"
@@ -323,6 +392,47 @@ def mux_job(job: Job) -> Path:
     return output
 
 
+@dataclass(frozen=True)
+class SliceSummary:
+    """What :func:`render_slice` did.
+
+    Attributes:
+        rendered: numbers of the segments rendered now.
+        output: the muxed output (None: segments are still missing, or the mux was not asked for).
+        remaining: numbers of the segments not done yet.
+    """
+
+    rendered: list[int]
+    output: Path | None
+    remaining: list[int]
+
+
+def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
+                 executor: Executor | None = None) -> SliceSummary:
+    """Render the pending segments of ``segments`` (``10-19``, ``10:``, ``:5``, ``7``; None: all)
+    of the job in ``root``, on this node (a render farm node), under the job's shared lock; mux the
+    output when ``mux`` and every segment is done (whoever finishes the last one does).
+
+    Raises:
+        ConfigError: a bad slice. JobLockedError: a ``run`` holds the job.
+    """
+    from vidswap.jobs.executors import LocalExecutor
+    from vidswap.jobs.segments import parse_segment_range
+
+    store = JobStore(root)
+    with store.lock(shared=True):
+        job = load_job(store)
+        chosen = parse_segment_range(segments, len(job.segments)) if segments else range(len(job.segments))
+        states = job.states()
+        pending = [i for i in chosen if states[i] != "done"]
+        executor = executor or LocalExecutor()
+        results = executor.render(job, pending) if pending else []
+        states = job.states()
+        output = mux_job(job) if mux and all(s == "done" for s in states) else None
+    return SliceSummary(rendered=[r.index for r in results if not r.skipped], output=output,
+                        remaining=[i for i, s in enumerate(states) if s != "done"])
+
+
 def job_report(job: Job) -> dict[str, Any]:
     """What ``vidswap job show`` prints: the job, its overrides and each segment's state."""
     states = job.states()
@@ -330,8 +440,7 @@ def job_report(job: Job) -> dict[str, Any]:
             "frames": str(job.schedule.frames), "segment_frames": job.data["segment_frames"],
             "output_done": (job.store.root / "mux.json").is_file() and job.spec.output.path.is_file()
             and all(s == "done" for s in states),
-            "overrides": [{"frames": str(o.frames),
-                           "changes": [k for k in _RANGE_SECTIONS if getattr(o, k) is not None],
+            "overrides": [{"frames": str(o.frames), "changes": o.changes(),
                            "segments": [s.index for s in touched(job.segments, rng)]}
                           for o, (rng, _) in zip(job.spec.overrides, job.schedule.overrides)],
             "segments": [{"index": s.index, "frames": f"{s.start}-{s.stop - 1}", "state": state}

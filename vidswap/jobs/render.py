@@ -1,8 +1,9 @@
 """Render one segment of a job: decode its frames (exact seek), swap, composite, encode.
 
-A :class:`SegmentRenderer` loads what every segment shares once (the pipeline, the face
-analysis, the source identities, the model) and then renders any segment of the job, so a
-worker process (local, or a Ray actor) pays one model load for all its segments. The face
+A :class:`SegmentRenderer` holds what every segment shares (the job's pipeline and face
+analysis, the source identities, and a render session with the model) and renders any segment
+of the job with the session's render loop, so a worker process (local, or a Ray actor) pays one
+model load for all its segments. The face
 analysis is the job's, made once for the whole video: segment boundaries never change a swap.
 """
 
@@ -22,9 +23,10 @@ from vidswap.jobs.segments import Segment
 from vidswap.jobs.store import JobStore, count_video_frames
 
 if TYPE_CHECKING:
-    from vidswap.models.checkpoint import ModelBundle
+    from vidswap.jobs.job import Job
     from vidswap.pipeline.analysis import FaceToSwap
     from vidswap.pipeline.schedule import Schedule
+    from vidswap.pipeline.session import RenderSession, RunOptions
 
 __all__ = ["SegmentResult", "SegmentRenderer", "faces_to_arrays", "faces_from_arrays", "segment_fingerprint"]
 
@@ -93,35 +95,30 @@ class SegmentResult:
 
 
 class SegmentRenderer:
-    """Renders segments of one job; loads the model and the job's shared data once.
+    """Renders segments of one job with one render session (one model load for all of them).
 
     Args:
-        root: the job directory.
-        model: an already loaded model (None: load the pipeline's, offline: the job made sure
-            the weights are in the cache).
-        queue_size: frames held between two stages.
+        job: the job.
+        session: the render session of the job's pipeline (the one that made the job, or one
+            opened from it: :meth:`open`).
     """
 
-    def __init__(self, root: str | Path, *, model: ModelBundle | None = None, queue_size: int = 8) -> None:
+    def __init__(self, job: Job, session: RenderSession) -> None:
         import torch
 
-        from vidswap.jobs.job import load_job
-        from vidswap.pipeline.model import load_model
-        from vidswap.pipeline.runner import RunOptions, resolve_weights
-        from vidswap.pipeline.swap import Swapper, auto_batch_size, resolve_device
-
-        self.job = load_job(JobStore(root))
-        self.store = self.job.store
-        spec = self.job.spec
-        self.device = resolve_device(spec.model.device)
-        if model is None:
-            model = load_model(resolve_weights(spec, RunOptions(offline=True, progress=False)), device=self.device)
-        self.swapper = Swapper(model, refine=spec.model.refine, device=self.device, precision=spec.model.precision)
+        self.job, self.session, self.store = job, session, job.store
         arrays = self.store.load_arrays(self.store.identities_file)
-        self.identities = {name: torch.from_numpy(z).to(self.device) for name, z in arrays.items()}
-        batch = spec.model.batch_size
-        self.batch = batch if isinstance(batch, int) else auto_batch_size(self.device)
-        self.queue_size = queue_size
+        self.identities = {name: torch.from_numpy(z) for name, z in arrays.items()}
+
+    @classmethod
+    def open(cls, job: Job, options: RunOptions | None = None) -> SegmentRenderer:
+        """A renderer with its own session of ``job`` (a farm node or a Ray worker): the job's
+        probe and schedule, the weights from the cache (``offline``: the job made sure they are
+        there)."""
+        from vidswap.pipeline.session import RenderSession, RunOptions
+
+        options = options or RunOptions(offline=True, progress=False)
+        return cls(job, RenderSession(job.spec, options, schedule=job.schedule))
 
     def render(self, index: int) -> SegmentResult:
         """Render segment ``index`` unless it is already done; verify it; then mark it done.
@@ -130,8 +127,6 @@ class SegmentRenderer:
             JobLockedError: another process renders this segment.
             MediaError: the encoded segment does not hold its frames.
         """
-        import torch
-
         segment = self.job.segments[index]
         fingerprint = self.job.fingerprints[index]
         started = time.perf_counter()
@@ -139,8 +134,7 @@ class SegmentRenderer:
             if self.store.state(segment, fingerprint).state == "done":
                 return SegmentResult(index, 0, 0, time.perf_counter() - started, skipped=True)
             self.store.discard(segment)
-            with torch.inference_mode():
-                frames, swapped = self._encode(segment)
+            frames, swapped = self._encode(segment)
             expected, found = segment.stop - segment.start, count_video_frames(self.store.segment_file(segment))
             if frames != expected or found != expected:
                 self.store.discard(segment)
@@ -150,32 +144,13 @@ class SegmentRenderer:
         return SegmentResult(index, frames, swapped, time.perf_counter() - started)
 
     def _encode(self, segment: Segment) -> tuple[int, int]:
-        from vidswap.io.reader import VideoReader
         from vidswap.io.writer import VideoWriter
-        from vidswap.pipeline.render import composite_stage, swap_stage
-        from vidswap.pipeline.runner import provenance_tags
-        from vidswap.pipeline.stages import chain
+        from vidswap.pipeline.session import provenance_tags
 
-        spec, schedule, faces = self.job.spec, self.job.schedule, self.job.faces
-
-        def settings_at(index: int) -> tuple:
-            settings = schedule.settings(index)
-            return settings.mask.config(), settings.mask.blend(), settings.watermark
-
-        refine_at = (lambda index: schedule.settings(index).model.refine) if schedule.overrides else None
-        written = swapped = 0
-        with (VideoReader(spec.input.path, frames=segment.frames, queue_size=self.queue_size,
-                          rate=spec.input.fps) as reader,
-              VideoWriter(self.store.segment_file(segment), like=reader, settings=spec.encode.settings(),
-                          overwrite=True, copy_streams=False, metadata=provenance_tags()) as writer):
-            stages = [swap_stage(self.swapper, faces, self.identities, batch_size=self.batch, refine_at=refine_at),
-                      composite_stage(settings_at=settings_at, matte=False)]
-            results = chain(reader, stages, maxsize=self.queue_size)
-            try:
-                for frame, done in results:
-                    writer.write(frame.pts, done.rgb)
-                    written += 1
-                    swapped += len(faces.get(frame.index, ()))
-            finally:
-                results.close()
-        return written, swapped
+        session, spec = self.session, self.job.spec
+        with VideoWriter(self.store.segment_file(segment), like=session.info, frames=segment.frames,
+                         settings=spec.encode.settings(), overwrite=True, copy_streams=False,
+                         metadata=provenance_tags()) as writer:
+            count = session.render(segment.frames, self.job.faces, self.identities,
+                                   [lambda frame, done: writer.write(frame.pts, done.rgb)], progress=False)
+        return count.frames, count.faces_swapped

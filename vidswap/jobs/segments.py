@@ -78,7 +78,8 @@ def parse_segment_range(text: str, count: int) -> range:
             start = int(text)
             stop = start + 1
     except ValueError as err:
-        raise ConfigError(f"--segments {text!r}: expected N, N-M, N: or :M (segment numbers)") from err
+        raise ConfigError(f"segments {text!r}: expected N, N-M, N: or :M (segment numbers)",
+                          setting="segments") from err
     if not 0 <= start < stop <= count:
-        raise ConfigError(f"--segments {text!r}: the job has segments 0-{count - 1}")
+        raise ConfigError(f"segments {text!r}: the job has segments 0-{count - 1}", setting="segments")
     return range(start, stop)

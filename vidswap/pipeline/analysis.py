@@ -26,7 +26,11 @@ from vidswap.faces.smooth import smooth_landmarks
 from vidswap.faces.track import SelectConfig, Track, TrackedFace, TrackerConfig, select_tracks, track_faces
 from vidswap.pipeline.schedule import Schedule
 
-__all__ = ["FaceToSwap", "FaceAnalysis", "detect_frames", "analyse_faces"]
+__all__ = ["FACE_PASS_SECTIONS", "FaceToSwap", "FaceAnalysis", "detect_frames", "analyse_faces"]
+
+#: The pipeline sections the face pass and the source identities read: a job re-runs the face
+#: pass only when one of them (or a file they name) changed for some frame.
+FACE_PASS_SECTIONS = ("input", "sources", "swaps", "detector", "smoothing")
 
 #: Embeds one face per frame: ``(frames, (N, 5, 2) landmarks) -> (N, D)`` embeddings.
 EmbedFaces = Callable[[Sequence[np.ndarray], np.ndarray], np.ndarray]

@@ -8,7 +8,9 @@ timecode) so every stage asks ``settings(index)`` and gets the plain pipeline fo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,6 +79,21 @@ class Schedule:
         yield self.base
         for _, settings in self.overrides:
             yield settings
+
+    def fingerprint(self, sections: Sequence[str]) -> str:
+        """``sections`` of the pipeline (``input``, ``sources``, ``detector`` ...) as they apply to
+        each rendered frame, hashed: equal exactly when every frame gets the same values of them.
+
+        Overrides that change none of ``sections`` leave it unchanged.
+        """
+        parts: list[object] = [str(self.frames)]
+        base = self.base.model_dump(mode="json", include=set(sections))
+        parts.append(base)
+        for frames, settings in self.overrides:
+            values = settings.model_dump(mode="json", include=set(sections))
+            if values != base:
+                parts.append([str(frames), values])
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def swap_range(self, frames: FrameRangeSpec | None) -> FrameRange | None:
         """A swap's ``frames`` resolved (None: every frame)."""

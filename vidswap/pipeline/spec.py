@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PhotoRef", "InputSpec", "OutputSpec", "TargetSpec",
     "SwapSpec", "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec",
-    "OverrideSpec", "PipelineSpec", "PRORES_PROFILES",
+    "OverrideSpec", "PipelineSpec", "PRORES_PROFILES", "OVERRIDABLE", "OVERRIDABLE_MODEL_KEYS",
 ]
 
 
@@ -478,10 +478,17 @@ class OverrideSpec(_Spec):
     mask: MaskSpec | None = None
     watermark: Bool | None = None
 
+    def changes(self) -> list[str]:
+        """The sections this override changes, in :data:`OVERRIDABLE` order."""
+        return [name for name in OVERRIDABLE if getattr(self, name) is not None]
 
-_MERGED_SECTIONS = ("model", "detector", "smoothing", "mask")
+
+#: The sections a frame-range override may change (the fields of :class:`OverrideSpec`).
+OVERRIDABLE = tuple(name for name in OverrideSpec.model_fields if name != "frames")
+#: Overridable sections that are mappings: an override's keys are merged into the top level's.
+_MERGED_SECTIONS = tuple(name for name in OVERRIDABLE if name not in ("swaps", "watermark"))
 #: What an override's model section may change (one model is loaded for the whole render).
-_OVERRIDABLE_MODEL_KEYS = ("refine",)
+OVERRIDABLE_MODEL_KEYS = ("refine",)
 
 
 def _deep_merge(base: Any, changes: Any) -> Any:
@@ -545,9 +552,9 @@ class PipelineSpec(_Spec):
             for j, item in enumerate(data["overrides"]):
                 model = item.get("model") if isinstance(item, dict) else None
                 for key in model if isinstance(model, dict) else ():
-                    if key not in _OVERRIDABLE_MODEL_KEYS:
+                    if key not in OVERRIDABLE_MODEL_KEYS:
                         raise SpecProblem(
-                            f"only {', '.join(_OVERRIDABLE_MODEL_KEYS)} can change for a frame range; "
+                            f"only {', '.join(OVERRIDABLE_MODEL_KEYS)} can change for a frame range; "
                             "the weights, device, batch size and precision apply to the whole render",
                             "overrides", j, "model", key)
             data["overrides"] = [
@@ -599,9 +606,7 @@ class PipelineSpec(_Spec):
         Returns:
             A copy whose sections named by the override are replaced by the override's.
         """
-        changes = {key: getattr(override, key) for key in (*_MERGED_SECTIONS, "swaps",
-                                                          "watermark")
-                   if getattr(override, key) is not None}
+        changes = {key: getattr(override, key) for key in override.changes()}
         return self.model_copy(update={**changes, "overrides": ()})
 
     def to_json(self, *, indent: int | None = 2) -> str:
