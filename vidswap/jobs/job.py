@@ -3,7 +3,7 @@ are not done, and mux them into the output.
 
 The steps of :func:`run_job`, under the job's exclusive lock:
 
-1. open the render session (weights resolved, input probed, schedule) and check the output,
+1. check the output, open the render session (weights resolved, input probed, schedule),
 2. refuse a job whose recorded input, photos or weights changed (unless ``force``),
 3. the face pass and the source identities, only when what they depend on changed
    (a mask or encode change re-renders without re-detecting),
@@ -293,7 +293,7 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
         JobLockedError: another process works on the job. JobChangedError: inputs changed.
         VidswapError: any other problem; the output path never holds a partial file.
     """
-    from vidswap.pipeline.session import RunOptions
+    from vidswap.pipeline.session import RunOptions, check_outputs
 
     options = options or RunOptions()
     reason = stream_only(spec)
@@ -302,6 +302,10 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
                           f"--no-job)")
     started = time.perf_counter()
     store = JobStore(root, codec=spec.encode.codec)
+    # Before the job directory is made (beside the output): the output folder must be there. The
+    # output file may be replaced only when it is this job's own.
+    owned = store.exists() and store.read()["pipeline"]["output"]["path"] == str(spec.output.path)
+    check_outputs(spec, replace=owned)
     fresh = not root.exists()
     store.create()
     try:
@@ -326,7 +330,6 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
             temp.unlink(missing_ok=True)
         old = store.read() if store.exists() else None
         session = RenderSession(spec, options)
-        session.check_outputs(replace=old is not None and old["pipeline"]["output"]["path"] == str(spec.output.path))
         hashes = {str(p): sha256_file(p) for p in _hashed_files(spec, session.weight_paths)}
         if old is not None and not force:
             _check_unchanged(old["hashes"], hashes, root)

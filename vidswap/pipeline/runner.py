@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidswap.pipeline.session import RenderSession, RunOptions, provenance_tags
+from vidswap.pipeline.session import RenderSession, RunOptions, check_outputs, provenance_tags
 
 if TYPE_CHECKING:
     from vidswap.pipeline.session import FrameSink
@@ -79,7 +79,7 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions | None = None, *,
     started = time.perf_counter()
     steps: dict[str, float] = {}
     session = session or RenderSession(spec, options)
-    session.check_outputs()
+    check_outputs(spec)
     swapper = session.swapper  # the model loads here, so its time counts as preparation
     steps["prepare"] = time.perf_counter() - started
 

@@ -4,9 +4,10 @@ Opening a :class:`RenderSession` resolves the weights (fetching the default set 
 offline or failed: it stops here, before anything is decoded), probes the input once and
 resolves the frame ranges against it (:class:`~vidswap.pipeline.schedule.Schedule`), and picks
 the device and the batch size. The model (:attr:`RenderSession.swapper`) and the detectors are
-built on first use, once. Every later step reads the session: the output checks, the source
-identities, the face pass, and :meth:`RenderSession.render`, the one render loop that the
-streaming run and a job's segments both use.
+built on first use, once. Every later step reads the session: the source identities, the face
+pass, and :meth:`RenderSession.render`, the one render loop that the streaming run and a job's
+segments both use. :func:`check_outputs` and :func:`check_plan` check a pipeline before (or
+without) a session.
 """
 
 from __future__ import annotations
@@ -199,10 +200,6 @@ class RenderSession:
     def detectors(self) -> Detectors:
         """The detectors of every detector setting of the schedule (built on first use)."""
         return Detectors(self.schedule, self.device, self.options.detector)
-
-    def check_outputs(self, *, replace: bool = False) -> None:
-        """:func:`check_outputs` of the session's pipeline."""
-        check_outputs(self.spec, replace=replace)
 
     def reader(self, frames: FrameRange) -> VideoReader:
         """A reader of the input's ``frames`` (the probe is the session's)."""
