@@ -55,8 +55,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         tiny = make_tiny_model(folder / "tiny.safetensors")
-        clip = make_clip(folder / "clip.mp4", frames=frames, width=width, height=height, rate=Fraction(args.fps),
-                         gop=args.fps)
+        clip = make_clip(folder / "clip.mp4", frames=frames, width=width, height=height,
+                         rate=Fraction(args.fps), gop=args.fps)
         photo = write_photo(folder / "me.png", frame_image(3, 128, 128))
         options = RunOptions(progress=False, detector=StubDetector())
 
@@ -76,7 +76,8 @@ def main() -> None:
         run_pipeline(spec("warm.mp4", frames=f"0-{args.fps - 1}"), options)  # warm-up: the first second
         timed("stream", lambda: run_pipeline(spec("stream.mp4"), options))
         job = folder / "job"
-        timed("job", lambda: run_job(spec("job.mp4"), job, segment_frames=args.segment_frames, options=options))
+        timed("job", lambda: run_job(spec("job.mp4"), job, segment_frames=args.segment_frames,
+                                     options=options))
         timed("resume", lambda: run_job(spec("job.mp4"), job, options=options))
         first = frames // 2
         last = first + round(args.range_seconds * args.fps) - 1
@@ -91,8 +92,8 @@ def main() -> None:
     for name, seconds, count in rows:
         print(f"{name:40} {seconds:9.2f} {count:7d}")
     print(f"job / stream (segmenting overhead): {timings['job'] / timings['stream']:.3f}")
-    print(f"range / job (cost of re-rendering {args.range_seconds:g} s): {timings['range'] / timings['job']:.3f} "
-          f"({len(summary.rendered)} segments re-rendered)")
+    print(f"range / job (cost of re-rendering {args.range_seconds:g} s): "
+          f"{timings['range'] / timings['job']:.3f} ({len(summary.rendered)} segments re-rendered)")
     if args.json:
         write_json(args.json, {"environment": environment(torch.device("cpu")),
                                "args": vars(args) | {"json": None},

@@ -123,9 +123,9 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
     composited = []
     with torch.inference_mode():
         for start in range(0, len(decoded), 32):
-            took, swapped = timed(lambda: list(swap(iter(decoded[start:start + 32]))), device)
+            took, swapped = timed(lambda chunk=decoded[start:start + 32]: list(swap(iter(chunk))), device)
             stages["swap"] += took
-            took, done = timed(lambda: list(composite(iter(swapped))), device)
+            took, done = timed(lambda crops=swapped: list(composite(iter(crops))), device)
             stages["composite"] += took
             composited.extend(done)
 
@@ -162,10 +162,12 @@ def main() -> None:
         sys.exit(f"needs {args.clip} and {args.source} (../shared/media); pass --clip and --source")
     presets = args.preset or ["tiny", "paper"]
     frames = args.frames or [0 if p == "tiny" else 6 for p in presets]
+    if len(frames) != len(presets):
+        parser.error("give one --frames per --preset")
     batch = int(args.batch_size) if args.batch_size.isdigit() else args.batch_size
     results = []
     with tempfile.TemporaryDirectory() as folder:
-        for preset, count in zip(presets, frames):
+        for preset, count in zip(presets, frames, strict=True):
             results.append(bench_preset(preset, clip=args.clip, source=args.source, frames=count,
                                         device_name=args.device, batch=batch, refine=not args.no_refine,
                                         folder=Path(folder)))
@@ -178,12 +180,14 @@ def main() -> None:
     print(" | ".join(header))
     for r in results:
         s = r["stages_s"]
-        print(" | ".join([r["preset"], str(r["frames"]), str(r["faces"]), f"{r['run_s']:.2f}", f"{r['run_fps']:.2f}",
+        print(" | ".join([r["preset"], str(r["frames"]), str(r["faces"]), f"{r['run_s']:.2f}",
+                          f"{r['run_fps']:.2f}",
                           *(f"{s[k]:.2f}" for k in ("decode", "detect", "swap", "composite", "encode")),
                           f"{r['run_over_sum']:.2f}", f"{r['run_over_slowest']:.2f} ({r['slowest_stage']})",
                           f"{r['peak_rss_mib']:.0f}"]))
     if args.json:
-        write_json(args.json, {"environment": environment(device), "clip": str(args.clip), "results": results})
+        write_json(args.json, {"environment": environment(device), "clip": str(args.clip),
+                               "results": results})
 
 
 if __name__ == "__main__":

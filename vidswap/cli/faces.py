@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,8 @@ from vidswap.errors import InputError, OutputExistsError
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from vidswap.faces.analyze import AnalyzedFace, AnalyzedFrame
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -26,10 +28,11 @@ def _read_frames(path: Path) -> tuple[Iterator[tuple[float | None, np.ndarray]],
     from vidswap.io import VideoReader
 
     reader = VideoReader(path)
-    return ((frame.time, frame.rgb) for frame in reader), reader.frames.stop - reader.frames.start
+    # The reader reads the whole video: its frame count.
+    return ((frame.time, frame.rgb) for frame in reader), reader.info.video.frame_count
 
 
-def _draw(frame, faces):
+def _draw(frame: np.ndarray, faces: Sequence[AnalyzedFace]) -> np.ndarray:
     import cv2
 
     out = frame.copy()
@@ -43,7 +46,7 @@ def _draw(frame, faces):
     return out
 
 
-def _write_overlay(source: Path, out: Path, analysis, *, overwrite: bool) -> None:
+def _write_overlay(source: Path, out: Path, analysis: Sequence[AnalyzedFrame], *, overwrite: bool) -> None:
     """Draw boxes (green detected, orange interpolated), track ids and smoothed landmarks."""
     if source.suffix.lower() in IMAGE_SUFFIXES:
         from vidswap.io.sequence import read_image, write_image
@@ -56,15 +59,15 @@ def _write_overlay(source: Path, out: Path, analysis, *, overwrite: bool) -> Non
         out, like=reader, settings=EncodeSettings(codec="libx264", crf=20, preset="veryfast"),
         overwrite=overwrite,
     ) as writer:
-        for frame, frame_analysis in zip(reader, analysis):
+        for frame, frame_analysis in zip(reader, analysis, strict=True):
             writer.write(frame.pts, _draw(frame.rgb, frame_analysis.faces))
 
 
-def _r(values, digits: int = 2) -> list:
+def _r(values: Iterable[float], digits: int = 2) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
-def to_json(analysis) -> dict:
+def to_json(analysis: Sequence[AnalyzedFrame]) -> dict[str, Any]:
     """The documented JSON form of an analysis (see ``vidswap faces --help``)."""
     return {"frames": [{
         "index": a.index, "pts": a.pts,

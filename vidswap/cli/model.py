@@ -16,13 +16,14 @@ def parameter_counts(cfg: FaceShifterConfig) -> dict[str, int]:
     """Parameters of each network for ``cfg``, counted on the meta device (instant, no memory)."""
     import torch
 
+    from vidswap.models.aei import AEINet
     from vidswap.models.checkpoint import build_part
 
     def count(module: torch.nn.Module) -> int:
         return sum(p.numel() for p in module.parameters())
 
     with torch.device("meta"):
-        aei = build_part("aei", cfg)
+        aei = AEINet(cfg)
         return {"aei_net": count(aei), "attribute_encoder": count(aei.encoder),
                 "aad_generator": count(aei.generator), "hear_net": count(build_part("hear", cfg)),
                 "discriminator": count(build_part("discriminator", cfg)),

@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from vidswap.faces.align import TemplateMode
+
+#: ``--alignment`` choices, each to the crop template it names (mypy checks them against it).
+_ALIGNMENTS: dict[str, TemplateMode] = {"arcface": "arcface", "insightface-poses": "insightface-poses"}
 
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Dataset folder (created; an existing one is added to, skipping inputs already done).")
-@click.option("--alignment", type=click.Choice(["arcface", "insightface-poses"]), default="arcface",
+@click.option("--alignment", type=click.Choice(list(_ALIGNMENTS)), default="arcface",
               show_default=True, help="Crop alignment; must be the alignment of the model you will train.")
 @click.option("--detector", "backend", default="yunet_onnx", show_default=True,
               help="Face detector backend (yunet_onnx works offline; insightface, yunet_kornia).")
@@ -38,8 +45,8 @@ def prepare(inputs: tuple[Path, ...], output: Path, alignment: str, backend: str
     from vidswap.progress import track
     from vidswap.train.prepare import PrepareConfig, prepare_dataset
 
-    config = PrepareConfig(alignment=alignment, min_face_size=min_face_size, min_sharpness=min_sharpness,
-                           every=every, person_from_folder=person_from_folder)
+    config = PrepareConfig(alignment=_ALIGNMENTS[alignment], min_face_size=min_face_size,
+                           min_sharpness=min_sharpness, every=every, person_from_folder=person_from_folder)
     detector = create_detector(DetectorConfig(backend=backend))
     report = prepare_dataset(inputs, output, detector=detector, config=config,
                              wrap=lambda todo: track(todo, total=len(todo), description="prepare",

@@ -9,13 +9,22 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, get_args
 
 import click
 
 from vidswap.weights.cache import CacheSettings, cached_names, read_record, resolve, verify
-from vidswap.weights.manifest import DEFAULT_MANIFEST, Manifest, load_manifest
+from vidswap.weights.manifest import DEFAULT_MANIFEST, Manifest, Role, load_manifest
+
+if TYPE_CHECKING:
+    from vidswap.models.config import IdentityBackbone
 
 __all__ = ["weights"]
+
+#: ``--role`` choices, each to the manifest role it names.
+_ROLES: dict[str, Role] = {role: role for role in get_args(Role)}
+#: ``--backbone`` choices (the convertible identity backbones), each to the backbone it names.
+_BACKBONES: dict[str, IdentityBackbone] = {"iresnet50": "iresnet50", "iresnet100": "iresnet100"}
 
 
 @dataclass(frozen=True)
@@ -106,14 +115,13 @@ def fetch(obj: _Context, names: tuple[str, ...], with_defaults: bool, offline: b
 @weights.command("verify", short_help="Check cached files against their sizes and sha256.")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
-@click.pass_context
-def verify_(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
+@pass_context
+def verify_(obj: _Context, names: tuple[str, ...], as_json: bool) -> None:
     """Check cached files against their recorded (and published) sizes and sha256.
 
     Without NAME, checks everything in the cache. Exits with status 1 when a file is missing
     or changed.
     """
-    obj = ctx.find_object(_Context)
     targets = names or cached_names(obj.cache)
     results = [verify(name, cache=obj.cache, manifest=obj.manifest) for name in targets]
     if as_json:
@@ -128,7 +136,7 @@ def verify_(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
         if not results:
             click.echo(f"nothing cached in {obj.cache.weights_dir}", err=True)
     if any(result.status != "ok" for result in results):
-        ctx.exit(1)
+        click.get_current_context().exit(1)
 
 
 @weights.command(short_help="Print the file a model reference resolves to.")
@@ -144,7 +152,7 @@ def path(obj: _Context, name: str) -> None:
 @click.option("--as", "name", required=True, metavar="NAME",
               help="Cache name; a manifest name when FILE is that entry's original (checked against it).")
 @click.option("--licence", default=None, help="Licence of FILE, stored with it (files not in the manifest).")
-@click.option("--role", type=click.Choice(["aei", "hear", "identity", "detector"]), default=None,
+@click.option("--role", type=click.Choice(list(_ROLES)), default=None,
               help="What FILE is for (files not in the manifest).")
 @click.option("--force", is_flag=True, help="Replace an entry of that name already in the cache.")
 @pass_context
@@ -158,7 +166,7 @@ def import_(obj: _Context, file: Path, name: str, licence: str | None, role: str
     from vidswap.weights.importer import import_file
 
     resolved = import_file(file, name=name, cache=obj.cache, manifest=obj.manifest, licence=licence,
-                           role=role, force=force)  # type: ignore[arg-type]
+                           role=_ROLES[role] if role is not None else None, force=force)
     click.echo(str(resolved.path))
 
 
@@ -170,7 +178,7 @@ def import_(obj: _Context, file: Path, name: str, licence: str | None, role: str
               metavar="OUT.safetensors", help="File to write.")
 @click.option("--identity", default="ghost_arcface_backbone", show_default=True, metavar="REF",
               help="ghost: the ArcFace iresnet100 backbone to put in the model file (name or path).")
-@click.option("--backbone", type=click.Choice(["iresnet50", "iresnet100"]), default=None,
+@click.option("--backbone", type=click.Choice(list(_BACKBONES)), default=None,
               help="arcface-onnx: the IResNet SOURCE is (found from its blocks when not given).")
 @click.option("--offline", is_flag=True,
               help="Never download: SOURCE and --identity must be cached or paths.")
@@ -189,15 +197,14 @@ def convert(obj: _Context, layout: str, source: str, output: Path, identity: str
     from vidswap.weights.convert import convert_arcface_file, convert_ghost_file
     from vidswap.weights.fetch import ensure
 
-    where = {"cache": obj.cache, "manifest": obj.manifest, "offline": offline}
-    weights_in = ensure(source, **where)
+    weights_in = ensure(source, cache=obj.cache, manifest=obj.manifest, offline=offline)
     if layout == "ghost":
-        identity_in = ensure(identity, **where)
+        identity_in = ensure(identity, cache=obj.cache, manifest=obj.manifest, offline=offline)
         convert_ghost_file(weights_in, identity_in, output, overwrite=force)
         click.echo(f"licence: {weights_in.licence}; identity encoder: {identity_in.licence}", err=True)
     else:
-        name, _ = convert_arcface_file(weights_in, output, backbone=backbone,  # type: ignore[arg-type]
-                                       overwrite=force)
+        name, _ = convert_arcface_file(weights_in, output, overwrite=force,
+                                       backbone=_BACKBONES[backbone] if backbone is not None else None)
         click.echo(f"{name}; licence: {weights_in.licence}", err=True)
     click.echo(str(output))
 

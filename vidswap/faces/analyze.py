@@ -18,6 +18,8 @@ from vidswap.faces.track import TrackerConfig, by_frame, track_faces
 
 __all__ = ["AnalyzedFace", "AnalyzedFrame", "analyze"]
 
+_DEFAULT_CUTS = CutConfig()
+
 
 @dataclass(frozen=True, eq=False)
 class AnalyzedFace:
@@ -51,7 +53,7 @@ def analyze(
     *,
     tracker: TrackerConfig,
     smoother: SmootherConfig,
-    cuts: CutConfig | None = CutConfig(),
+    cuts: CutConfig | None = _DEFAULT_CUTS,
 ) -> list[AnalyzedFrame]:
     """Analyse frames in order.
 
@@ -87,7 +89,7 @@ def analyze(
         frames_of = sorted(track.faces)
         landmarks = np.stack([track.faces[i].face.landmarks for i in frames_of])
         sizes = np.array([track.faces[i].face.size for i in frames_of])
-        for i, lm in zip(frames_of, smooth_landmarks(landmarks, sizes, smoother)):
+        for i, lm in zip(frames_of, smooth_landmarks(landmarks, sizes, smoother), strict=True):
             smoothed[track.id, i] = lm
     return [
         AnalyzedFrame(index=i, pts=pts[i], faces=[

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Literal, Protocol
 
 import numpy as np
@@ -158,24 +159,26 @@ class Tracker:
             if ids[i] is None and tid not in taken:
                 ids[i] = tid
                 taken.add(tid)
-        for i, face in enumerate(faces):
-            tid = ids[i]
-            if tid is None:
-                tid = ids[i] = self._next_id
+        assigned: list[int] = []
+        for face, matched in zip(faces, ids, strict=True):
+            if matched is None:
+                tid = self._next_id
                 self._next_id += 1
                 vel = np.zeros_like(face.landmarks)
             else:
+                tid = matched
                 last, lm, old_vel, _ = self._live[tid]
                 # Velocity damped towards the newest step, so one noisy step does not fling it.
                 vel = 0.5 * old_vel + 0.5 * (face.landmarks - lm) / (frame - last)
             self._live[tid] = (frame, face.landmarks, vel, face.size)
-        return [int(t) for t in ids]
+            assigned.append(tid)
+        return assigned
 
 
 def _interpolate(a: Face, b: Face, w: float) -> Face:
-    box = tuple(float((1 - w) * p + w * q) for p, q in zip(a.box, b.box))
+    x0, y0, x1, y1 = (float((1 - w) * p + w * q) for p, q in zip(a.box, b.box, strict=True))
     lm = ((1 - w) * a.landmarks + w * b.landmarks).astype(np.float32)
-    return Face(box=box, score=0.0, landmarks=lm)
+    return Face(box=(x0, y0, x1, y1), score=0.0, landmarks=lm)
 
 
 def track_faces(detections: Sequence[Sequence[Face]], config: TrackerConfig, *,
@@ -195,20 +198,20 @@ def track_faces(detections: Sequence[Sequence[Face]], config: TrackerConfig, *,
     tracker = Tracker(config)
     raw: dict[int, dict[int, Face]] = {}
     for frame, faces in enumerate(detections):
-        for tid, face in zip(tracker.update(frame, faces, cut=frame in cuts), faces):
+        for tid, face in zip(tracker.update(frame, faces, cut=frame in cuts), faces, strict=True):
             raw.setdefault(tid, {})[frame] = face
     # A clip shorter than min_hits (a photo) keeps what it has.
     needed = min(config.min_hits, len(detections))
-    kept = sorted((faces for faces in raw.values() if len(faces) >= needed), key=min)
+    kept = sorted((seen for seen in raw.values() if len(seen) >= needed), key=min)
     tracks = []
-    for new_id, faces in enumerate(kept):
+    for new_id, seen in enumerate(kept):
         track = Track(id=new_id)
-        frames = sorted(faces)
+        frames = sorted(seen)
         for frame in frames:
-            track.faces[frame] = TrackedFace(new_id, frame, faces[frame])
-        for a, b in zip(frames, frames[1:]):
+            track.faces[frame] = TrackedFace(new_id, frame, seen[frame])
+        for a, b in pairwise(frames):
             for frame in range(a + 1, b):
-                face = _interpolate(faces[a], faces[b], (frame - a) / (b - a))
+                face = _interpolate(seen[a], seen[b], (frame - a) / (b - a))
                 track.faces[frame] = TrackedFace(new_id, frame, face, interpolated=True)
         tracks.append(track)
     return tracks

@@ -126,7 +126,8 @@ class JobStore:
     def save_arrays(self, path: Path, arrays: Mapping[str, np.ndarray]) -> None:
         """Write an ``.npz`` atomically."""
         temp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.npz")
-        np.savez(temp, **arrays)
+        # numpy's stub lets any str-keyed ``**kwds`` reach its ``allow_pickle: bool`` parameter.
+        np.savez(temp, **arrays)  # type: ignore[arg-type]
         os.replace(temp, path)
 
     def load_arrays(self, path: Path) -> dict[str, np.ndarray]:
@@ -169,7 +170,10 @@ class JobStore:
         return SegmentState(segment, "done" if marker.get("fingerprint") == fingerprint else "stale")
 
     def discard(self, segment: Segment) -> None:
-        """Remove a segment's marker, then its file (the marker goes first: never a marker without its file)."""
+        """Remove a segment's marker, then its file.
+
+        The marker goes first: never a marker without its file.
+        """
         self.marker_file(segment).unlink(missing_ok=True)
         self.segment_file(segment).unlink(missing_ok=True)
 

@@ -32,6 +32,9 @@ __all__ = ["FACE_PASS_SECTIONS", "FaceToSwap", "FaceAnalysis", "detect_frames", 
 #: pass only when one of them (or a file they name) changed for some frame.
 FACE_PASS_SECTIONS = ("input", "sources", "swaps", "detector", "smoothing")
 
+_DEFAULT_TRACKER = TrackerConfig()
+_DEFAULT_CUTS = CutConfig()
+
 #: Embeds one face per frame: ``(frames, (N, 5, 2) landmarks) -> (N, D)`` embeddings.
 EmbedFaces = Callable[[Sequence[np.ndarray], np.ndarray], np.ndarray]
 #: Decodes the given frame indices again (for reference matching), in order.
@@ -71,7 +74,8 @@ class FaceAnalysis:
 
 
 def detect_frames(frames: Iterable[tuple[int, np.ndarray]], detector_for: Callable[[int], Detector], *,
-                  batch_size: int, cuts: CutConfig | None = CutConfig()) -> tuple[list[list[Face]], set[int], int]:
+                  batch_size: int,
+                  cuts: CutConfig | None = _DEFAULT_CUTS) -> tuple[list[list[Face]], set[int], int]:
     """Detect faces in batches of frames, keeping only the detections.
 
     Args:
@@ -97,7 +101,8 @@ def detect_frames(frames: Iterable[tuple[int, np.ndarray]], detector_for: Callab
             groups.setdefault(id(detector), (detector, []))[1].append(position)
         found: list[list[Face]] = [[] for _ in batch]
         for detector, positions in groups.values():
-            for position, faces in zip(positions, detector.detect([batch[p][1] for p in positions])):
+            per_frame = detector.detect([batch[p][1] for p in positions])
+            for position, faces in zip(positions, per_frame, strict=True):
                 found[position] = faces
         detections.extend(found)
         batch.clear()
@@ -135,7 +140,8 @@ def _matches(tracks: Sequence[Track], schedule: Schedule, first: int, *,
              references: Mapping[str, np.ndarray], embed: EmbedFaces | None,
              reread: Reread | None) -> dict[str, set[int]]:
     """For each distinct swap target (by JSON), the ids of the tracks it selects."""
-    targets = {swap.target.model_dump_json(): swap.target for spec in schedule.variants() for swap in spec.swaps}
+    targets = {swap.target.model_dump_json(): swap.target
+               for spec in schedule.variants() for swap in spec.swaps}
     by_face: dict[tuple[int, int], np.ndarray] = {}
     if any(t.select == "reference" for t in targets.values()) and tracks:
         if embed is None or reread is None:
@@ -143,18 +149,19 @@ def _matches(tracks: Sequence[Track], schedule: Schedule, first: int, *,
         samples = SelectConfig().samples
         wanted: dict[int, list[TrackedFace]] = {}
         for track in tracks:
-            best = sorted((f for f in track.faces.values() if not f.interpolated), key=lambda f: -f.face.score)
+            best = sorted((f for f in track.faces.values() if not f.interpolated),
+                          key=lambda f: -f.face.score)
             for face in best[:samples]:
                 wanted.setdefault(first + face.frame, []).append(face)
-        frames, landmarks, keys = [], [], []
+        frames, landmarks, face_keys = [], [], []
         for index, rgb in reread(set(wanted)):
             for face in wanted.get(index, ()):
                 frames.append(rgb)
                 landmarks.append(face.face.landmarks)
-                keys.append((face.track, face.frame))
+                face_keys.append((face.track, face.frame))
         if frames:
-            for key, vector in zip(keys, embed(frames, np.stack(landmarks))):
-                by_face[key] = vector
+            for face_key, vector in zip(face_keys, embed(frames, np.stack(landmarks)), strict=True):
+                by_face[face_key] = vector
     chosen: dict[str, set[int]] = {}
     for key, target in targets.items():
         refs = [references[photo.path.as_posix() + f"#{photo.face}"] for photo in target.photos]
@@ -166,8 +173,8 @@ def _matches(tracks: Sequence[Track], schedule: Schedule, first: int, *,
 def analyse_faces(frames: Iterable[tuple[int, np.ndarray]], schedule: Schedule, *,
                   detector_for: Callable[[int], Detector], batch_size: int,
                   references: Mapping[str, np.ndarray] | None = None, embed: EmbedFaces | None = None,
-                  reread: Reread | None = None, tracker: TrackerConfig = TrackerConfig(),
-                  cuts: CutConfig | None = CutConfig()) -> FaceAnalysis:
+                  reread: Reread | None = None, tracker: TrackerConfig = _DEFAULT_TRACKER,
+                  cuts: CutConfig | None = _DEFAULT_CUTS) -> FaceAnalysis:
     """Detect, track, select and smooth the faces of a run of frames.
 
     Args:
@@ -190,7 +197,8 @@ def analyse_faces(frames: Iterable[tuple[int, np.ndarray]], schedule: Schedule, 
     tracks = track_faces(detections, tracker, cuts=cut_at)
     smoothed = _smoothed(tracks, schedule, first)
     chosen = _matches(tracks, schedule, first, references=references or {}, embed=embed, reread=reread)
-    ranges = {id(swap): schedule.swap_range(swap.frames) for spec in schedule.variants() for swap in spec.swaps}
+    ranges = {id(swap): schedule.swap_range(swap.frames)
+              for spec in schedule.variants() for swap in spec.swaps}
     faces: dict[int, tuple[FaceToSwap, ...]] = {}
     detected: set[int] = set()
     for track in tracks:
@@ -199,8 +207,10 @@ def analyse_faces(frames: Iterable[tuple[int, np.ndarray]], schedule: Schedule, 
             detected.add(index)
             for swap in schedule.settings(index).swaps:
                 frames_of = ranges[id(swap)]
-                if (frames_of is None or index in frames_of) and track.id in chosen[swap.target.model_dump_json()]:
-                    face = FaceToSwap(track=track.id, landmarks=smoothed[track.id, position], source=swap.source)
+                in_range = frames_of is None or index in frames_of
+                if in_range and track.id in chosen[swap.target.model_dump_json()]:
+                    face = FaceToSwap(track=track.id, landmarks=smoothed[track.id, position],
+                                      source=swap.source)
                     faces[index] = (*faces.get(index, ()), face)
                     break
     return FaceAnalysis(faces=faces, detected=len(detected), tracks=len(tracks), frames=len(detections))

@@ -96,18 +96,20 @@ def _plain(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
         out = {}
         for key, value in node.items():
             name = str(key)
+            here: Loc = (*loc, name)
             line_col = node.lc.key(key) if hasattr(node, "lc") else None
             if line_col is not None:
-                positions[(*loc, name)] = (line_col[0] + 1, line_col[1] + 1)
-            out[name] = _plain(value, (*loc, name), positions)
+                positions[here] = (line_col[0] + 1, line_col[1] + 1)
+            out[name] = _plain(value, here, positions)
         return out
     if isinstance(node, list):
         items = []
         for index, value in enumerate(node):
+            here = (*loc, index)
             line_col = node.lc.item(index) if hasattr(node, "lc") else None
             if line_col is not None:
-                positions[(*loc, index)] = (line_col[0] + 1, line_col[1] + 1)
-            items.append(_plain(value, (*loc, index), positions))
+                positions[here] = (line_col[0] + 1, line_col[1] + 1)
+            items.append(_plain(value, here, positions))
         return items
     # ruamel's scalars subclass int / float / str; plain types keep validation strict (its
     # ScalarBoolean is an int, which would otherwise pass for a number).

@@ -85,9 +85,10 @@ class AEITrainer:
     @classmethod
     def resume(cls, run: Path, train_config: TrainConfig, runtime: Runtime) -> AEITrainer:
         """Networks, optimisers, scaler and step of the run's latest checkpoint."""
-        bundle, state = load_resume_point(run, runtime.device, kind="aei", part="discriminator")
-        trainer = cls._assemble(bundle.config, train_config, runtime, bundle.aei.train(),
-                                bundle.discriminator.train(), bundle.identity, step=state.step)
+        bundle, disc, state = load_resume_point(run, runtime.device, kind="aei", part="discriminator",
+                                                network=MultiScaleDiscriminator)
+        trainer = cls._assemble(bundle.config, train_config, runtime, bundle.aei.train(), disc.train(),
+                                bundle.identity, step=state.step)
         trainer.opt_g.load_state_dict(state.optimizers["g"])
         trainer.opt_d.load_state_dict(state.optimizers["d"])
         trainer.scaler.load_state_dict(state.scaler)
@@ -96,11 +97,10 @@ class AEITrainer:
     @classmethod
     def _assemble(cls, model_config: FaceShifterConfig, train_config: TrainConfig, runtime: Runtime,
                   aei: AEINet, disc: MultiScaleDiscriminator, identity: IResNet, *, step: int) -> AEITrainer:
-        adam = {"lr": train_config.lr, "betas": train_config.betas}
         return cls(model_config=model_config, train_config=train_config, runtime=runtime, aei=aei,
                    discriminator=disc, identity=TorchIdentityEncoder(identity.to(runtime.device)),
-                   opt_g=torch.optim.Adam(aei.parameters(), **adam),
-                   opt_d=torch.optim.Adam(disc.parameters(), **adam),
+                   opt_g=torch.optim.Adam(aei.parameters(), lr=train_config.lr, betas=train_config.betas),
+                   opt_d=torch.optim.Adam(disc.parameters(), lr=train_config.lr, betas=train_config.betas),
                    scaler=runtime.grad_scaler(), step=step)
 
     def train_step(self, x_s: Tensor, x_t: Tensor, same: Tensor) -> StepResult:
@@ -127,14 +127,15 @@ class AEITrainer:
         with self.runtime.autocast():
             logits = self._disc(torch.cat([x_s, y.detach()]))
             batch = x_s.shape[0]
-            d_loss = hinge_discriminator_loss([l[:batch] for l in logits], [l[batch:] for l in logits])
+            d_loss = hinge_discriminator_loss([scale[:batch] for scale in logits],
+                                              [scale[batch:] for scale in logits])
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(d_loss).backward()
         self.scaler.step(self.opt_d)
         self.scaler.update()
         self.step += 1
         values = torch.stack([g.total, g.adv, g.att, g.id, g.rec, d_loss]).float().tolist()
-        return StepResult(losses=dict(zip(self.loss_names, values)), samples=(x_s, x_t, y))
+        return StepResult(losses=dict(zip(self.loss_names, values, strict=True)), samples=(x_s, x_t, y))
 
     def save(self, run: Path) -> Path:
         """Checkpoint: model file (aei, identity, discriminator) and training state."""

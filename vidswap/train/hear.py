@@ -36,6 +36,7 @@ __all__ = ["HEARTrainer", "self_reconstruction_errors", "hardest_crops", "train_
 
 #: Where a HEAR-Net run keeps the crop indices it trains on (chosen once, reused on resume).
 SUBSET_NAME = "hardest_crops.json"
+_DEFAULT_OCCLUSION = OcclusionConfig()
 
 
 @dataclass(eq=False)
@@ -53,7 +54,7 @@ class HEARTrainer:
     identity: TorchIdentityEncoder
     optimizer: torch.optim.Adam
     scaler: torch.amp.GradScaler
-    occlusion: OcclusionConfig = OcclusionConfig()
+    occlusion: OcclusionConfig = _DEFAULT_OCCLUSION
     step: int = 0
     kind: str = "hear"
     loss_names: tuple[str, ...] = ("total", "id", "chg", "rec")
@@ -65,7 +66,7 @@ class HEARTrainer:
 
     @classmethod
     def create(cls, bundle: ModelBundle, train_config: TrainConfig, runtime: Runtime, *,
-               occlusion: OcclusionConfig = OcclusionConfig()) -> HEARTrainer:
+               occlusion: OcclusionConfig = _DEFAULT_OCCLUSION) -> HEARTrainer:
         """A fresh HEAR-Net (seeded) around the AEI-Net and identity of ``bundle``."""
         torch.manual_seed(train_config.seed)
         hear = HEARNet(bundle.config).to(runtime.device).train()
@@ -73,10 +74,11 @@ class HEARTrainer:
 
     @classmethod
     def resume(cls, run: Path, train_config: TrainConfig, runtime: Runtime, *,
-               occlusion: OcclusionConfig = OcclusionConfig()) -> HEARTrainer:
+               occlusion: OcclusionConfig = _DEFAULT_OCCLUSION) -> HEARTrainer:
         """HEAR-Net, optimiser, scaler and step of the run's latest checkpoint."""
-        bundle, state = load_resume_point(run, runtime.device, kind="hear", part="hear")
-        trainer = cls._assemble(bundle, bundle.hear.train(), train_config, runtime, occlusion=occlusion,
+        bundle, hear, state = load_resume_point(run, runtime.device, kind="hear", part="hear",
+                                                network=HEARNet)
+        trainer = cls._assemble(bundle, hear.train(), train_config, runtime, occlusion=occlusion,
                                 step=state.step)
         trainer.optimizer.load_state_dict(state.optimizers["hear"])
         trainer.scaler.load_state_dict(state.scaler)
@@ -113,7 +115,8 @@ class HEARTrainer:
         self.scaler.update()
         self.step += 1
         values = torch.stack([losses.total, losses.id, losses.chg, losses.rec]).float().tolist()
-        return StepResult(losses=dict(zip(self.loss_names, values)), samples=(x_s, x_t, y_star, y))
+        return StepResult(losses=dict(zip(self.loss_names, values, strict=True)),
+                          samples=(x_s, x_t, y_star, y))
 
     def save(self, run: Path) -> Path:
         """Checkpoint: model file (aei, identity, hear: a complete inference model) and state."""
@@ -169,7 +172,7 @@ def _subset(run: Path, trainer: HEARTrainer, data: str | Path, share: float,
 
 
 def train_hear(*, data: str | Path, run: str | Path, train_config: TrainConfig, aei: str | Path | None = None,
-               occlusion: OcclusionConfig = OcclusionConfig(), hardest_share: float = 1.0,
+               occlusion: OcclusionConfig = _DEFAULT_OCCLUSION, hardest_share: float = 1.0,
                resume: bool = False, progress: bool = True) -> LoopResult:
     """Train HEAR-Net for a trained AEI-Net, from scratch or from the run's last checkpoint.
 

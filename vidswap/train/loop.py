@@ -15,7 +15,7 @@ from typing import Protocol
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Subset
 
 from vidswap.errors import OutputExistsError, TrainingError
 from vidswap.train.config import TrainConfig
@@ -66,7 +66,7 @@ def pair_batches(data: str | Path, *, config: TrainConfig, runtime: Runtime, ima
 
     ``subset`` restricts the pairs to those crop indices (e.g. HEAR-Net's hardest crops).
     """
-    crops: Dataset[Tensor] = FaceCrops(data, image_size=image_size)
+    crops: FaceCrops | Subset[Tensor] = FaceCrops(data, image_size=image_size)
     if subset is not None:
         crops = Subset(crops, list(subset))
     sampler = PairSampler(len(crops), batch_size=config.batch_size, same_share=config.same_share,

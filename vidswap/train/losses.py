@@ -7,7 +7,7 @@ Images are Bx3xHxW in [-1, 1]; embeddings Bx512; discriminator outputs one logit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch.nn.functional as F
@@ -18,13 +18,21 @@ __all__ = ["hinge_discriminator_loss", "hinge_generator_loss", "attribute_loss",
            "HEARLosses", "hear_loss"]
 
 
+def _total(terms: Iterable[Tensor]) -> Tensor:
+    """Sum of per-scale (or per-layer) loss terms; there must be at least one, so the sum is a tensor."""
+    listed = list(terms)
+    if not listed:
+        raise ValueError("a multi-scale loss needs at least one scale")
+    return sum(listed[1:], listed[0])
+
+
 def hinge_discriminator_loss(real: Sequence[Tensor], fake: Sequence[Tensor]) -> Tensor:
     """Multi-scale hinge loss of the discriminator.
 
     ½ Σ_scales [mean relu(1 − D(X)) + mean relu(1 + D(Y))], real logits pushed above 1 and
     fake ones below −1.
     """
-    return 0.5 * sum(F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake, strict=True))
+    return 0.5 * _total(F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake, strict=True))
 
 
 def hinge_generator_loss(fake: Sequence[Tensor]) -> Tensor:
@@ -33,12 +41,12 @@ def hinge_generator_loss(fake: Sequence[Tensor]) -> Tensor:
     The hinge form of the public re-implementations (taotaonice, ghost), which stops pushing a
     patch once the discriminator scores it above 1.
     """
-    return sum(F.relu(1 - f).mean() for f in fake)
+    return _total(F.relu(1 - f).mean() for f in fake)
 
 
 def attribute_loss(z_att_y: Sequence[Tensor], z_att_x: Sequence[Tensor]) -> Tensor:
     """L_att = ½ Σ_k mean((z_att^k(Y) − z_att^k(X_t))²), the attribute maps of swap and target."""
-    return 0.5 * sum(F.mse_loss(a, b) for a, b in zip(z_att_y, z_att_x, strict=True))
+    return 0.5 * _total(F.mse_loss(a, b) for a, b in zip(z_att_y, z_att_x, strict=True))
 
 
 def identity_loss(z_y: Tensor, z_s: Tensor) -> Tensor:

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -37,6 +37,7 @@ __all__ = ["STATE_FORMAT", "TrainingState", "checkpoint_paths", "save_training_c
            "stored_train_config"]
 
 STATE_FORMAT = 1
+_Part = TypeVar("_Part", bound=nn.Module)
 _STEP_FILE = re.compile(r"^step_(\d+)\.state\.pt$")
 
 
@@ -140,15 +141,16 @@ def load_model_file(path: str | Path, device: torch.device) -> ModelBundle:
     return load_checkpoint(path, device=device)
 
 
-def load_resume_point(run: str | Path, device: torch.device, *, kind: str,
-                      part: str) -> tuple[ModelBundle, TrainingState]:
-    """The model file and training state of the run's latest checkpoint, for resuming.
+def load_resume_point(run: str | Path, device: torch.device, *, kind: str, part: str,
+                      network: type[_Part]) -> tuple[ModelBundle, _Part, TrainingState]:
+    """The model file, its trained ``part`` and the training state of the run's latest checkpoint.
 
     Args:
         run: the run folder.
         device: where the networks go.
         kind: the run kind the state must be (``aei`` or ``hear``).
         part: the network the model file must hold (``discriminator`` for AEI-Net runs, ``hear``).
+        network: that network's class; the part is returned typed as one.
 
     Raises:
         InputError: the run has no checkpoint, or its model file lacks ``part``.
@@ -157,9 +159,10 @@ def load_resume_point(run: str | Path, device: torch.device, *, kind: str,
     if found is None:
         raise InputError(f"{run} has no checkpoint to resume from")
     bundle = load_model_file(found[0], device)
-    if getattr(bundle, part) is None:
+    trained = getattr(bundle, part)
+    if not isinstance(trained, network):
         raise InputError(f"{found[0]} has no {part}; it is not a {kind} training checkpoint")
-    return bundle, load_training_state(found[1], kind=kind)
+    return bundle, trained, load_training_state(found[1], kind=kind)
 
 
 def stored_train_config(run: str | Path) -> TrainConfig | None:
