@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import click
 
 from vidswap.errors import InputError, OutputExistsError
+from vidswap.io.media import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def _read_frames(path: Path) -> tuple[Iterator[tuple[float | None, np.ndarray]], int]:
