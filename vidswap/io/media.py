@@ -163,7 +163,7 @@ VIDEO_CODECS: dict[str, VideoCodec] = {c.name: c for c in (
     VideoCodec(name="libx264", quality="crf", crf=16, preset="slow", presets=_X26X_PRESETS,
                bit_depths=(8, 10), containers=_H264_CONTAINERS),
     VideoCodec(name="libx265", quality="crf", crf=18, preset="slow", presets=_X26X_PRESETS,
-               bit_depths=(8, 10, 12), containers=_H264_CONTAINERS),
+               bit_depths=(8, 10, 12), containers=(".mp4", ".mov", ".mkv")),  # .m4v (ipod) holds no HEVC
     VideoCodec(name="prores_ks", quality="profile", bit_depths=(10,), containers=(".mov", ".mkv")),
     VideoCodec(name="ffv1", quality="lossless", bit_depths=(8, 10, 12), containers=(".mkv", ".avi", ".nut")),
     VideoCodec(name="h264_nvenc", quality="crf", crf=19, preset="p5",
