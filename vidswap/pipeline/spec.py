@@ -377,6 +377,9 @@ else:  # the choices of vidswap.io.media, as Literals for the schema and its mes
 class EncodeSpec(_Spec):
     """How the output video is encoded (:class:`vidswap.io.codecs.EncodeSettings`).
 
+    The codecs, their defaults, presets, bit depths, containers and profiles are those of
+    :mod:`vidswap.io.media`; this section only says them in YAML.
+
     Unset ``crf`` and ``preset`` take the codec's post-production default (libx264 crf 16
     slow, libx265 crf 18 slow, h264_nvenc cq 19 p5), written into the resolved pipeline so a
     re-render on another machine encodes the same way.
