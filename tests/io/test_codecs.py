@@ -54,7 +54,7 @@ class TestResolveEncode:
         }
 
     def test_auto(self) -> None:
-        encode = resolve_encode(EncodeSettings(), source_pix_fmt="yuv420p")
+        encode = resolve_encode(EncodeSettings(codec="auto"), source_pix_fmt="yuv420p")
         assert encode.codec == ("h264_nvenc" if encoder_available("h264_nvenc") else "libx264")
 
     def test_exceptions(self) -> None:

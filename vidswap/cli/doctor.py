@@ -16,17 +16,19 @@ from pathlib import Path
 
 import click
 
+from vidswap.io.media import DEFAULT_CODEC, IMAGE_FORMATS, VIDEO_CODECS
 from vidswap.weights.cache import CacheSettings, cached_names
 from vidswap.weights.manifest import DEFAULT_MANIFEST, Manifest, load_manifest
 
 __all__ = ["ENCODERS", "DECODERS", "DoctorReport", "doctor", "gather"]
 
-#: Encoders worth knowing about for post-production output (delivery, mezzanine, lossless, GPU).
-ENCODERS = ("libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc", "hevc_nvenc")
-#: Decoders for the usual camera and mezzanine inputs.
-DECODERS = ("h264", "hevc", "prores", "dnxhd", "ffv1", "vp9", "av1", "mpeg4")
+#: The encoders vidswap writes with: its video codecs, then its image types' encoders.
+ENCODERS = tuple(dict.fromkeys([*VIDEO_CODECS, *(f.encoder for f in IMAGE_FORMATS.values())]))
+#: Decoders for the usual camera and mezzanine inputs, then vidswap's image types.
+DECODERS = tuple(dict.fromkeys(["h264", "hevc", "prores", "dnxhd", "ffv1", "vp9", "av1", "mpeg4",
+                                *(f.decoder for f in IMAGE_FORMATS.values())]))
 #: What `vidswap run` cannot do without (encoder of the default output, decoder of most inputs).
-_RUN_NEEDS_ENCODER = "libx264"
+_RUN_NEEDS_ENCODER = DEFAULT_CODEC
 _RUN_NEEDS_DECODER = "h264"
 
 
@@ -82,11 +84,13 @@ def _encoder_state(name: str) -> str:
 
     import av
 
+    from vidswap.io.codecs import video_encoder
+
     try:
         codec = av.codec.Codec(name, "w")
     except Exception:  # noqa: BLE001 - PyAV raises several types for an unknown codec
         return "absent"
-    context = av.codec.CodecContext.create(codec)
+    context = video_encoder(name)
     context.width, context.height = 64, 64
     context.pix_fmt = codec.video_formats[0].name if codec.video_formats else "yuv420p"
     context.time_base = Fraction(1, 25)

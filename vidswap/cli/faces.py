@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from vidswap.errors import InputError, OutputExistsError
+from vidswap.io.media import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     import numpy as np
 
     from vidswap.faces.analyze import AnalyzedFace, AnalyzedFrame
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def _read_frames(path: Path) -> tuple[Iterator[tuple[float | None, np.ndarray]], int]:

@@ -24,7 +24,7 @@ def probe(file: str, rate: str | None, as_json: bool) -> None:
     """Show what FILE holds: video codec, size, frame count, fps (and whether it varies),
     duration, rotation, colour tags, start timecode, audio and subtitle tracks.
 
-    FILE is a video or an image sequence pattern such as shot.%04d.png.
+    FILE is a video or an image sequence pattern such as shot.%04d.png or plate.####.exr.
     """
     from vidswap.io.probe import probe as probe_media
 

@@ -11,23 +11,29 @@ import click
 from vidswap.cli.errors import set_flags
 from vidswap.jobs.executors import EXECUTORS
 from vidswap.cli.validate import _parse_setting
+from vidswap.io.media import (
+    CODEC_CHOICES,
+    CRF_RANGE,
+    DEFAULT_CODEC,
+    codec_info,
+    is_sequence_pattern,
+    sequence_stem,
+)
 
 __all__ = ["run", "default_output", "options_from_cli"]
 
 _PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
-_KEEP_SUFFIXES = (".mp4", ".mov", ".mkv")
 
 
 def default_output(source: Path, codec: str | None = None) -> Path:
     """``NAME.swapped.EXT`` beside ``source`` (never ``source`` itself); EXT is the input's when
-    it is .mp4/.mov/.mkv and can hold ``codec``, else .mp4 (.mkv for FFV1, .mov for ProRes)."""
-    suffix = source.suffix.lower() if source.suffix.lower() in _KEEP_SUFFIXES else ".mp4"
-    if codec == "ffv1" and suffix == ".mp4":
-        suffix = ".mkv"
-    elif codec == "prores_ks" and suffix == ".mp4":
-        suffix = ".mov"
-    stem = source.name.split("%")[0].rstrip("._-") if "%" in source.name else source.stem
-    return source.with_name(f"{stem or 'output'}.swapped{suffix}")
+    that container can hold ``codec`` (default libx264), else the codec's usual one (.mp4 for
+    H.264/HEVC, .mov for ProRes, .mkv for FFV1)."""
+    containers = codec_info(codec or DEFAULT_CODEC).containers
+    suffix = source.suffix.lower()
+    if is_sequence_pattern(source) or suffix not in containers:
+        suffix = containers[0]
+    return source.with_name(f"{sequence_stem(source) or 'output'}.swapped{suffix}")
 
 
 def _batch_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
@@ -167,9 +173,10 @@ def _weights_status(spec: Any) -> list[str]:
 @click.option("--batch-size", metavar="N|auto", callback=_batch_size,
               help="Face crops per swap batch, or auto [default: auto].")
 @click.option("--no-refine", is_flag=True, help="Skip HEAR-Net (faster; occlusions are not restored).")
-@click.option("--codec", type=click.Choice(["libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc", "auto"]),
-              help="Video codec of the output [default: libx264].")
-@click.option("--crf", type=click.IntRange(0, 51), help="Constant quality for x264/x265/nvenc, lower is better.")
+@click.option("--codec", type=click.Choice(CODEC_CHOICES),
+              help=f"Video codec of the output [default: {DEFAULT_CODEC}].")
+@click.option("--crf", type=click.IntRange(*CRF_RANGE),
+              help="Constant quality for x264/x265/nvenc, lower is better.")
 @click.option("--preset", help="Encoder speed preset (x264/x265: ultrafast … veryslow; nvenc: p1 … p7).")
 @click.option("--matte", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write the soft face mask as a lossless greyscale video (.mkv or .avi) or image pattern.")

@@ -13,8 +13,23 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
+from typing import TYPE_CHECKING
 
 from vidswap.errors import ConfigError, MediaError
+from vidswap.io.media import (
+    AUTO,
+    AUTO_PICKS,
+    BIT_DEPTHS,
+    CODEC_CHOICES,
+    CRF_RANGE,
+    DEFAULT_CODEC,
+    MATTE_CODEC,
+    PRORES_PROFILES,
+    VIDEO_CODECS,
+)
+
+if TYPE_CHECKING:
+    import av
 
 __all__ = [
     "CODECS",
@@ -23,32 +38,28 @@ __all__ = [
     "encoder_available",
     "resolve_encode",
     "pixel_format_depth",
+    "video_encoder",
 ]
 
-#: Codecs the writer knows how to drive, with their default CRF (None: no CRF, e.g. ProRes).
-CODECS: dict[str, int | None] = {
-    "libx264": 16,
-    "libx265": 18,
-    "h264_nvenc": 19,
-    "prores_ks": None,
-    "ffv1": None,
-}
+#: Codecs the writer knows how to drive, with their default CRF (None: no CRF, e.g. ProRes);
+#: the full vocabulary is :data:`vidswap.io.media.VIDEO_CODECS`.
+CODECS: dict[str, int | None] = {name: codec.crf for name, codec in VIDEO_CODECS.items()}
 
-_DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "h264_nvenc": "p5"}
 _PIX = re.compile(r"^(yuvj|yuva|yuv|gbra|gbr|gray)(\d{3})?p?(\d+)?(le|be)?$")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EncodeSettings:
-    """How the writer encodes video.
+    """How the writer encodes video; defaults and bounds come from :mod:`vidswap.io.media`.
 
     Args:
-        codec: ``auto`` (h264_nvenc when usable, else libx264), or one of :data:`CODECS`.
+        codec: one of :data:`~vidswap.io.media.CODEC_CHOICES` (``auto``: h264_nvenc when
+            usable, else libx264); default libx264.
         crf: constant rate factor (x264/x265 ``crf``, NVENC ``cq``); lower is better,
             0-51. None uses the codec's default (x264 16, x265 18, NVENC 19). Not used by
             ProRes (``prores_profile``) or FFV1 (always lossless).
-        preset: the encoder's speed preset (x264/x265 ``ultrafast``..``veryslow``, NVENC
-            ``p1``..``p7``); None uses ``medium`` / ``p5``.
+        preset: the encoder's speed preset (x264/x265 ``ultrafast``..``placebo``, NVENC
+            ``p1``..``p7``); None uses the codec's default (x264/x265 ``slow``, NVENC ``p5``).
         pix_fmt: output pixel format, e.g. ``yuv420p10le``; None keeps the source's chroma
             subsampling and bit depth where the codec allows (ProRes: 4:2:2 10-bit).
         bit_depth: 8, 10 or 12 bits when ``pix_fmt`` is None; None keeps the source's.
@@ -57,7 +68,7 @@ class EncodeSettings:
         threads: encoder threads; 0 lets FFmpeg choose.
     """
 
-    codec: str = "auto"
+    codec: str = DEFAULT_CODEC
     crf: int | None = None
     preset: str | None = None
     pix_fmt: str | None = None
@@ -66,21 +77,24 @@ class EncodeSettings:
     threads: int = 0
 
     def __post_init__(self) -> None:
-        if self.codec != "auto" and self.codec not in CODECS:
-            raise ConfigError(f"codec must be auto or one of {', '.join(CODECS)}, got {self.codec!r}")
-        if self.crf is not None and not 0 <= self.crf <= 51:
-            raise ConfigError(f"crf must be 0-51, got {self.crf}")
-        if self.bit_depth is not None and self.bit_depth not in (8, 10, 12):
-            raise ConfigError(f"bit_depth must be 8, 10 or 12, got {self.bit_depth}")
-        if self.prores_profile is not None and not 0 <= self.prores_profile <= 5:
-            raise ConfigError(f"prores_profile must be 0-5, got {self.prores_profile}")
+        low, high = CRF_RANGE
+        profiles = sorted(PRORES_PROFILES.values())
+        if self.codec not in CODEC_CHOICES:
+            raise ConfigError(f"codec must be one of {', '.join(CODEC_CHOICES)}, got {self.codec!r}")
+        if self.crf is not None and not low <= self.crf <= high:
+            raise ConfigError(f"crf must be {low}-{high}, got {self.crf}")
+        if self.bit_depth is not None and self.bit_depth not in BIT_DEPTHS:
+            raise ConfigError(f"bit_depth must be {', '.join(map(str, BIT_DEPTHS))}, got {self.bit_depth}")
+        if self.prores_profile is not None and self.prores_profile not in profiles:
+            raise ConfigError(f"prores_profile must be {profiles[0]}-{profiles[-1]}, "
+                              f"got {self.prores_profile}")
         if self.threads < 0:
             raise ConfigError(f"threads must be >= 0, got {self.threads}")
 
     @classmethod
     def matte(cls) -> EncodeSettings:
         """Lossless greyscale (FFV1 ``gray``) for a soft-matte video; write it to ``.mkv``."""
-        return cls(codec="ffv1", pix_fmt="gray")
+        return cls(codec=MATTE_CODEC, pix_fmt="gray")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -99,6 +113,27 @@ def pixel_format_depth(pix_fmt: str) -> int:
     return max(c.bits for c in av.VideoFormat(pix_fmt).components)
 
 
+def video_encoder(name: str) -> av.VideoCodecContext:
+    """A new, unopened context of an FFmpeg video (or image) encoder.
+
+    Raises:
+        MediaError: ``name`` is not a video encoder of this FFmpeg.
+    """
+    import av
+
+    context = av.CodecContext.create(name, "w")
+    if not isinstance(context, av.VideoCodecContext):
+        raise MediaError(f"{name} is not a video encoder")
+    return context
+
+
+def _formats(codec: str) -> list[str]:
+    """The pixel formats an encoder takes."""
+    import av
+
+    return [f.name for f in av.Codec(codec, "w").video_formats or ()]
+
+
 @cache
 def encoder_available(codec: str) -> bool:
     """Whether an encoder exists in this FFmpeg and opens here (NVENC needs an NVIDIA GPU)."""
@@ -107,15 +142,11 @@ def encoder_available(codec: str) -> bool:
     if codec not in av.codecs_available:
         return False
     try:
-        context = av.CodecContext.create(codec, "w")
-        context.width, context.height, context.pix_fmt = (
-            256,
-            256,
-            "yuv420p" if codec != "prores_ks" else "yuv422p10le",
-        )
+        context = video_encoder(codec)
+        context.width, context.height, context.pix_fmt = 256, 256, _formats(codec)[0]
         context.time_base = Fraction(1, 25)
         context.open()
-    except (av.FFmpegError, ValueError):
+    except (av.FFmpegError, ValueError, IndexError, MediaError):
         return False
     return True
 
@@ -128,10 +159,8 @@ def _chroma(pix_fmt: str) -> str | None:
 
 
 def _choose_pix_fmt(codec: str, source_pix_fmt: str, bit_depth: int | None) -> str:
-    import av
-
-    supported = {f.name for f in av.Codec(codec, "w").video_formats}
-    if codec == "ffv1" and source_pix_fmt in supported and bit_depth is None:
+    supported = set(_formats(codec))
+    if VIDEO_CODECS[codec].quality == "lossless" and source_pix_fmt in supported and bit_depth is None:
         return source_pix_fmt  # lossless: keep the source's format as it is
     depth = bit_depth or pixel_format_depth(source_pix_fmt)
     chroma = _chroma(source_pix_fmt) or "444"
@@ -166,8 +195,8 @@ def resolve_encode(
     import av
 
     codec = settings.codec
-    if codec == "auto":
-        codec = "h264_nvenc" if encoder_available("h264_nvenc") else "libx264"
+    if codec == AUTO:
+        codec = next(name for name in AUTO_PICKS if name == AUTO_PICKS[-1] or encoder_available(name))
     elif codec == "h264_nvenc" and not encoder_available(codec):
         raise MediaError(
             f"{output}: codec h264_nvenc needs an NVIDIA GPU and driver, none is usable here; "
@@ -180,9 +209,10 @@ def resolve_encode(
         )
     base = av.Codec(codec, "w").name
     if container_codecs is not None and base not in container_codecs and codec not in container_codecs:
-        raise MediaError(f"{output}: its container cannot hold {codec} video; use .mov or .mkv")
+        raise MediaError(f"{output}: its container cannot hold {codec} video; use "
+                         f"{' or '.join(VIDEO_CODECS[codec].containers)}")
     if settings.pix_fmt is not None:
-        supported = [f.name for f in av.Codec(codec, "w").video_formats]
+        supported = _formats(codec)
         if settings.pix_fmt not in supported:
             raise ConfigError(
                 f"pix_fmt {settings.pix_fmt} is not supported by {codec}; it takes {', '.join(supported)}"
@@ -190,8 +220,8 @@ def resolve_encode(
         pix_fmt = settings.pix_fmt
     else:
         pix_fmt = _choose_pix_fmt(codec, source_pix_fmt, settings.bit_depth)
-    crf = settings.crf if settings.crf is not None else CODECS[codec]
-    preset = settings.preset or _DEFAULT_PRESET.get(codec)
+    crf = settings.crf if settings.crf is not None else VIDEO_CODECS[codec].crf
+    preset = settings.preset or VIDEO_CODECS[codec].preset
     options: dict[str, str] = {}
     if codec in ("libx264", "libx265"):
         options = {"crf": str(crf), "preset": str(preset)}

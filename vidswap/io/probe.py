@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidswap.errors import InputError, MediaError
+from vidswap.io.media import is_sequence_pattern
 from vidswap.io.timecode import timecode_rate
 
 if TYPE_CHECKING:
@@ -311,7 +312,7 @@ def probe(path: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
     rotation and colour tags.
 
     Args:
-        path: a video file, or an image-sequence pattern with ``%d``/``%04d``.
+        path: a video file, or an image-sequence pattern (``%04d``, ``%d`` or ``####``).
         rate: frame rate of an image sequence (default 24); ignored for video files.
 
     Raises:
@@ -319,7 +320,7 @@ def probe(path: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
     """
     from vidswap.io.codecs import pixel_format_depth
 
-    if "%" in Path(path).name:
+    if is_sequence_pattern(path):
         from vidswap.io.sequence import probe_sequence
 
         return probe_sequence(path, rate=rate)

@@ -1,14 +1,13 @@
-"""Image sequences (``shot.%04d.png``, ``.jpg``, ``.tif``) as input and output.
+"""Image sequences (``shot.%04d.png``, ``plate.####.exr``) as input and output.
 
-A sequence is a printf-style pattern; its frames are the files that match, in number order
-(gaps allowed). Frame ``i`` of the sequence is the ``i``-th file; its pts is ``i`` in a
-``1/rate`` time base.
+A sequence is a pattern with one frame-number field (:mod:`vidswap.io.media`); its frames are
+the files that match, in number order (gaps allowed). Frame ``i`` of the sequence is the
+``i``-th file; its pts is ``i`` in a ``1/rate`` time base.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from fractions import Fraction
 from pathlib import Path
@@ -16,47 +15,43 @@ from pathlib import Path
 import numpy as np
 
 from vidswap.errors import ConfigError, InputError, MediaError, OutputExistsError
+from vidswap.io import media
+from vidswap.io.codecs import video_encoder
 from vidswap.io.probe import ColorInfo, MediaInfo, VideoInfo
 
-__all__ = ["sequence_files", "probe_sequence", "read_image", "ImageSequenceWriter"]
-
-_FIELD = re.compile(r"%(0?)(\d*)d")
-#: Extension -> (FFmpeg image encoder, pixel format it is written in).
-_IMAGE_CODECS = {
-    ".png": ("png", "rgb24"),
-    ".jpg": ("mjpeg", "yuvj444p"),
-    ".jpeg": ("mjpeg", "yuvj444p"),
-    ".tif": ("tiff", "rgb24"),
-    ".tiff": ("tiff", "rgb24"),
-}
+__all__ = ["sequence_files", "probe_sequence", "read_image", "write_image", "ImageSequenceWriter"]
 
 
-def _split(pattern: str | Path) -> tuple[Path, re.Match[str], str]:
+def _check(pattern: str | Path) -> Path:
+    """The pattern, checked: one frame-number field and an image type vidswap handles."""
     pattern = Path(pattern)
-    match = _FIELD.search(pattern.name)
-    if match is None or len(_FIELD.findall(pattern.name)) != 1:
+    if not media.is_sequence_pattern(pattern):
         raise ConfigError(
-            f"{pattern}: an image sequence needs one frame-number field like %04d in its file name"
+            f"{pattern}: an image sequence needs one frame-number field like %04d or #### in its file name"
         )
-    if pattern.suffix.lower() not in _IMAGE_CODECS:
-        raise ConfigError(
-            f"{pattern}: image sequences are {', '.join(_IMAGE_CODECS)}, got {pattern.suffix!r}"
-        )
-    return pattern.parent, match, pattern.name
+    _image_format(pattern)
+    return pattern
+
+
+def _image_format(path: Path) -> media.ImageFormat:
+    found = media.IMAGE_FORMATS.get(path.suffix.lower())
+    if found is None:
+        raise ConfigError(f"{path}: image files are {', '.join(sorted(media.IMAGE_SUFFIXES))}, "
+                          f"got {path.suffix or 'no extension'!r}")
+    return found
 
 
 def sequence_files(pattern: str | Path) -> list[tuple[int, Path]]:
-    """The files of a sequence as ``(frame number, path)``, sorted by number."""
-    folder, match, name = _split(pattern)
-    # %04d names have at least 4 digits (more past 9999); %d and %4d (space-padded) any number.
-    digits = rf"\d{{{match.group(2)},}}" if match.group(1) and match.group(2) else r"\d+"
-    regex = re.compile(
-        re.escape(name[: match.start()]) + f"({digits})" + re.escape(name[match.end() :]) + "$"
-    )
-    if not folder.is_dir():
-        raise InputError(f"{pattern}: folder {folder} does not exist")
-    found = [(int(m.group(1)), folder / entry) for entry in os.listdir(folder) if (m := regex.match(entry))]
-    return sorted(found)
+    """The files of a sequence as ``(frame number, path)``, sorted by number.
+
+    Raises:
+        ConfigError: the pattern has no single frame-number field or is not an image type.
+        InputError: its folder does not exist.
+    """
+    pattern = _check(pattern)
+    if not pattern.parent.is_dir():
+        raise InputError(f"{pattern}: folder {pattern.parent} does not exist")
+    return media.sequence_files(pattern)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -85,7 +80,7 @@ def probe_sequence(pattern: str | Path, *, rate: Fraction | None = None) -> Medi
     height, width, _ = read_image(files[0][1]).shape
     video = VideoInfo(
         index=0,
-        codec=_IMAGE_CODECS[Path(pattern).suffix.lower()][0],
+        codec=_image_format(Path(pattern)).decoder,
         width=width,
         height=height,
         pix_fmt="rgb24",
@@ -111,13 +106,14 @@ class ImageSequenceWriter:
     """Write frames as numbered images, each written to a temporary name and renamed.
 
     Args:
-        pattern: output pattern, e.g. ``out/shot.%04d.png`` (``.png``, ``.jpg``, ``.tif``).
+        pattern: output pattern, e.g. ``out/shot.%04d.png`` (an image type of
+            :data:`~vidswap.io.media.IMAGE_SUFFIXES`).
         start_number: file number of the first frame written.
         overwrite: replace existing files of the sequence; otherwise refuse if any exists.
     """
 
     def __init__(self, pattern: str | Path, *, start_number: int = 0, overwrite: bool = False) -> None:
-        folder, _, _ = _split(pattern)
+        folder = _check(pattern).parent
         if not folder.is_dir():
             raise InputError(f"{pattern}: output folder {folder} does not exist; create it first")
         existing = sequence_files(pattern)
@@ -137,28 +133,27 @@ class ImageSequenceWriter:
 
     def write(self, rgb: np.ndarray) -> Path:
         """Write one ``(H, W, 3)`` uint8 RGB frame as the next file; returns its path."""
-        path = write_image(Path(self.pattern % self.number), rgb)
+        path = write_image(media.sequence_path(self.pattern, self.number), rgb)
         self.number += 1
         return path
 
 
 def write_image(path: Path, rgb: np.ndarray) -> Path:
-    """Write one ``(H, W, 3)`` uint8 RGB image (``.png``, ``.jpg``, ``.tif``) under a temporary
-    name in its folder, then rename it, so ``path`` never holds a partial file."""
+    """Write one ``(H, W, 3)`` uint8 RGB image (an image type of
+    :data:`~vidswap.io.media.IMAGE_SUFFIXES`) under a temporary name in its folder, then
+    rename it, so ``path`` never holds a partial file."""
     import av
 
-    if path.suffix.lower() not in _IMAGE_CODECS:
-        raise ConfigError(f"{path}: cannot write images of this type; use one of "
-                          f"{', '.join(sorted(_IMAGE_CODECS))}")
+    image = _image_format(path)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ConfigError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
-    codec, pix_fmt = _IMAGE_CODECS[path.suffix.lower()]
-    context = av.CodecContext.create(codec, "w")
-    context.width, context.height, context.pix_fmt = rgb.shape[1], rgb.shape[0], pix_fmt
+    context = video_encoder(image.encoder)
+    context.width, context.height, context.pix_fmt = rgb.shape[1], rgb.shape[0], image.pix_fmt
     context.time_base = Fraction(1, 25)
+    context.options = dict(image.options)
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    if pix_fmt != "rgb24":
-        frame = frame.reformat(format=pix_fmt, dst_colorspace=5, dst_color_range=2)
+    if image.pix_fmt != "rgb24":
+        frame = frame.reformat(format=image.pix_fmt, dst_colorspace=5, dst_color_range=2)
     data = b"".join(bytes(p) for p in context.encode(frame) + context.encode(None))
     temp = path.with_name(f".{path.name}.vidswap-tmp-{uuid.uuid4().hex[:8]}")
     temp.write_bytes(data)

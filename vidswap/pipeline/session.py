@@ -100,7 +100,7 @@ def check_outputs(spec: PipelineSpec, *, replace: bool = False) -> None:
         InputError: an output folder is missing or not writable.
     """
     from vidswap.io.writer import check_output
-    from vidswap.pipeline.values import is_sequence_pattern
+    from vidswap.io.media import is_sequence_pattern
 
     source = None if spec.input.is_sequence else spec.input.path
     for path in (spec.output.path, spec.output.sequence, spec.matte):

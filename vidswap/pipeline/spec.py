@@ -21,10 +21,22 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from vidswap.io.media import (
+    BIT_DEPTHS,
+    CODEC_CHOICES,
+    CRF_RANGE,
+    DEFAULT_CODEC,
+    IMAGE_SUFFIXES,
+    MATTE_CODEC,
+    PRORES_PROFILES,
+    VIDEO_CODECS,
+    VIDEO_OUTPUT_SUFFIXES,
+    codec_info,
+    is_sequence_pattern,
+    sequence_files,
+)
 from vidswap.pipeline.compat import CURRENT_VERSION
 from vidswap.pipeline.values import (
-    IMAGE_SUFFIXES,
-    VIDEO_SUFFIXES,
     BatchSize,
     Bool,
     Fps,
@@ -32,8 +44,6 @@ from vidswap.pipeline.values import (
     InPath,
     OutPath,
     SpecProblem,
-    is_sequence_pattern,
-    sequence_files,
 )
 
 if TYPE_CHECKING:
@@ -47,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PhotoRef", "InputSpec", "OutputSpec", "TargetSpec",
     "SwapSpec", "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec",
-    "OverrideSpec", "PipelineSpec", "PRORES_PROFILES", "OVERRIDABLE", "OVERRIDABLE_MODEL_KEYS",
+    "OverrideSpec", "PipelineSpec", "OVERRIDABLE", "OVERRIDABLE_MODEL_KEYS",
 ]
 
 
@@ -105,6 +115,9 @@ class InputSpec(_PathFirst):
     @model_validator(mode="after")
     def _check(self) -> InputSpec:
         if self.is_sequence:
+            if self.path.suffix.lower() not in IMAGE_SUFFIXES:
+                raise SpecProblem(f"image sequences are {', '.join(sorted(IMAGE_SUFFIXES))} files, "
+                                  f"found {self.path.name}", "path")
             if not sequence_files(self.path):
                 raise SpecProblem(f"no image of the sequence {self.path.name} found in "
                                   f"{self.path.parent}", "path")
@@ -141,8 +154,8 @@ class OutputSpec(_PathFirst):
             if is_sequence_pattern(self.path):
                 raise SpecProblem(f"{self.path.name} is an image pattern; put it under "
                                   f"output.sequence", "path")
-            if self.path.suffix.lower() not in VIDEO_SUFFIXES:
-                raise SpecProblem(f"expected a video file ({', '.join(sorted(VIDEO_SUFFIXES))}), "
+            if self.path.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
+                raise SpecProblem(f"expected a video file ({', '.join(sorted(VIDEO_OUTPUT_SUFFIXES))}), "
                                   f"found {self.path.name}", "path")
         if self.sequence is not None and not (is_sequence_pattern(self.sequence)
                                               and self.sequence.suffix.lower() in IMAGE_SUFFIXES):
@@ -351,34 +364,21 @@ class MaskSpec(_Spec):
         return BlendConfig(colour=self.colour_match)
 
 
-#: prores_ks profiles by name, as FFmpeg numbers them.
-PRORES_PROFILES = {"proxy": 0, "lt": 1, "standard": 2, "hq": 3, "4444": 4, "4444xq": 5}
-_CODEC_DEFAULTS: dict[str, dict[str, Any]] = {
-    "libx264": {"crf": 16, "preset": "slow"},
-    "libx265": {"crf": 18, "preset": "slow"},
-    "h264_nvenc": {"crf": 19, "preset": "p5"},
-    "auto": {"crf": 16},
-}
-_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                 "slower", "veryslow", "placebo")
-_PRESETS = {"libx264": _X26X_PRESETS, "libx265": _X26X_PRESETS,
-            "h264_nvenc": tuple(f"p{n}" for n in range(1, 8))}
-_BIT_DEPTHS = {"libx264": (8, 10), "libx265": (8, 10, 12), "h264_nvenc": (8, 10),
-               "prores_ks": (10,), "ffv1": (8, 10, 12), "auto": (8, 10)}
-_H264_CONTAINERS = (".mp4", ".mov", ".mkv", ".m4v")
-_CONTAINERS = {"libx264": _H264_CONTAINERS, "libx265": _H264_CONTAINERS,
-               "h264_nvenc": _H264_CONTAINERS, "auto": _H264_CONTAINERS,
-               "prores_ks": (".mov", ".mkv"), "ffv1": (".mkv", ".avi", ".nut")}
-
-
-def _pix_fmt_depth(pix_fmt: str) -> int:
-    """Bits per sample of an FFmpeg pixel format (``yuv422p10le`` 10, ``rgb48le`` 16)."""
-    match = re.search(r"(\d+)(le|be)$", pix_fmt)
-    return min(int(match.group(1)), 16) if match else 8
+if TYPE_CHECKING:
+    _Codec = str
+    _Profile = str
+    _BitDepth = int
+else:  # the choices of vidswap.io.media, as Literals for the schema and its messages
+    _Codec = Literal[CODEC_CHOICES]
+    _Profile = Literal[tuple(PRORES_PROFILES)]
+    _BitDepth = Literal[BIT_DEPTHS]
 
 
 class EncodeSpec(_Spec):
     """How the output video is encoded (:class:`vidswap.io.codecs.EncodeSettings`).
+
+    The codecs, their defaults, presets, bit depths, containers and profiles are those of
+    :mod:`vidswap.io.media`; this section only says them in YAML.
 
     Unset ``crf`` and ``preset`` take the codec's post-production default (libx264 crf 16
     slow, libx265 crf 18 slow, h264_nvenc cq 19 p5), written into the resolved pipeline so a
@@ -399,12 +399,12 @@ class EncodeSpec(_Spec):
         audio: ``copy`` the audio (and subtitle) streams packet for packet, or ``none``.
     """
 
-    codec: Literal["libx264", "libx265", "prores_ks", "ffv1", "h264_nvenc", "auto"] = "libx264"
-    crf: Annotated[int, Strict(), Field(ge=0, le=51)] | None = None
+    codec: _Codec = DEFAULT_CODEC
+    crf: Annotated[int, Strict(), Field(ge=CRF_RANGE[0], le=CRF_RANGE[1])] | None = None
     preset: str | None = None
     pix_fmt: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] | None = None
-    profile: Literal["proxy", "lt", "standard", "hq", "4444", "4444xq"] | None = None
-    bit_depth: Literal[8, 10, 12] | None = None
+    profile: _Profile | None = None
+    bit_depth: _BitDepth | None = None
     threads: Annotated[int, Strict(), Field(ge=0)] = 0
     audio: Literal["copy", "none"] = "copy"
 
@@ -413,29 +413,40 @@ class EncodeSpec(_Spec):
     def _codec_defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        defaults = _CODEC_DEFAULTS.get(data.get("codec", "libx264"), {})
-        return {**data, **{k: v for k, v in defaults.items() if data.get(k) is None}}
+        codec = data.get("codec", DEFAULT_CODEC)
+        if codec not in CODEC_CHOICES:
+            return data  # the codec's own check says what is wrong
+        info = codec_info(codec)
+        defaults = {"crf": info.crf, "preset": info.preset}
+        return {**data, **{k: v for k, v in defaults.items() if v is not None and data.get(k) is None}}
 
     @model_validator(mode="after")
     def _check(self) -> EncodeSpec:
-        codec = self.codec
-        if self.crf is not None and codec in ("prores_ks", "ffv1"):
-            why = "its profile sets the quality" if codec == "prores_ks" else "it is lossless"
+        codec, info = self.codec, codec_info(self.codec)
+        if self.crf is not None and info.quality != "crf":
+            why = "its profile sets the quality" if info.quality == "profile" else "it is lossless"
             raise SpecProblem(f"{codec} has no crf ({why}); remove crf", "crf")
-        if self.preset is not None and self.preset not in _PRESETS.get(codec, ()):
-            allowed = _PRESETS.get(codec)
+        if self.preset is not None and self.preset not in info.presets:
+            allowed = info.presets
             expected = (f"one of {', '.join(allowed)}" if allowed else
                         "none: presets depend on the codec auto picks" if codec == "auto" else
                         "none (remove it)")
             raise SpecProblem(f"{codec} preset: expected {expected}, found {self.preset!r}",
                               "preset")
-        if self.profile is not None and codec != "prores_ks":
-            raise SpecProblem(f"profile is for prores_ks; {codec} takes none", "profile")
-        if self.bit_depth is not None and self.bit_depth not in _BIT_DEPTHS[codec]:
-            raise SpecProblem(f"{codec} encodes {'/'.join(map(str, _BIT_DEPTHS[codec]))}-bit "
+        if self.profile is not None and info.quality != "profile":
+            takers = ", ".join(c.name for c in VIDEO_CODECS.values() if c.quality == "profile")
+            raise SpecProblem(f"profile is for {takers}; {codec} takes none", "profile")
+        if self.bit_depth is not None and self.bit_depth not in info.bit_depths:
+            raise SpecProblem(f"{codec} encodes {'/'.join(map(str, info.bit_depths))}-bit "
                               f"video, not {self.bit_depth}-bit", "bit_depth")
         if self.pix_fmt is not None:
-            depth = _pix_fmt_depth(self.pix_fmt)
+            from vidswap.io.codecs import pixel_format_depth
+
+            try:
+                depth = pixel_format_depth(self.pix_fmt)
+            except ValueError as err:
+                raise SpecProblem(f"{self.pix_fmt} is not an FFmpeg pixel format (e.g. yuv420p10le)",
+                                  "pix_fmt") from err
             if self.bit_depth is not None and depth != self.bit_depth:
                 raise SpecProblem(f"pix_fmt {self.pix_fmt} is {depth}-bit but bit_depth is "
                                   f"{self.bit_depth}; set one of them", "pix_fmt")
@@ -446,7 +457,7 @@ class EncodeSpec(_Spec):
 
     def suits(self, path: Path) -> bool:
         """True when the container of ``path`` (by extension) can hold this codec."""
-        return path.suffix.lower() in _CONTAINERS[self.codec]
+        return path.suffix.lower() in codec_info(self.codec).containers
 
     def settings(self) -> EncodeSettings:
         """The writer's own settings (``audio`` is the writer's ``copy_streams``)."""
@@ -568,16 +579,17 @@ class PipelineSpec(_Spec):
         if not self.swaps:
             raise SpecProblem(f"there are {len(self.sources)} source sets; say which faces "
                               f"take which with swaps: [{{target: …, source: NAME}}]", "swaps")
-        named = [(("swaps", i), swap) for i, swap in enumerate(self.swaps)]
+        named: list[tuple[tuple[str | int, ...], SwapSpec]] = [
+            (("swaps", i), swap) for i, swap in enumerate(self.swaps)]
         named += [(("overrides", j, "swaps", i), swap) for j, o in enumerate(self.overrides)
                   for i, swap in enumerate(o.swaps or ())]
         for loc, swap in named:
             if swap.source not in self.sources:
                 raise SpecProblem(f"{swap.source!r} is not a source set; sources has "
                                   f"{', '.join(self.sources)}", *loc, "source")
-        outputs = [(("output", "path"), self.output.path), (("output", "sequence"),
-                                                            self.output.sequence),
-                   (("matte",), self.matte)]
+        outputs: list[tuple[tuple[str, ...], Path | None]] = [
+            (("output", "path"), self.output.path), (("output", "sequence"), self.output.sequence),
+            (("matte",), self.matte)]
         seen = {self.input.path.resolve(): "input.path"}
         for loc, path in outputs:
             if path is None:
@@ -588,13 +600,15 @@ class PipelineSpec(_Spec):
             seen[path.resolve()] = ".".join(loc)
         if self.output.path is not None and not self.encode.suits(self.output.path):
             raise SpecProblem(f"a {self.output.path.suffix} file cannot hold {self.encode.codec}; "
-                              f"use {', '.join(_CONTAINERS[self.encode.codec])}", "output", "path")
+                              f"use {', '.join(codec_info(self.encode.codec).containers)}", "output",
+                              "path")
+        matte_containers = VIDEO_CODECS[MATTE_CODEC].containers
         if self.matte is not None and not (
                 (is_sequence_pattern(self.matte) and self.matte.suffix.lower() in IMAGE_SUFFIXES)
-                or self.matte.suffix.lower() in _CONTAINERS["ffv1"]):
-            raise SpecProblem(f"the matte is written losslessly (FFV1): use .mkv, .avi or "
-                              f"an image pattern such as matte.%04d.png, found {self.matte.name}",
-                              "matte")
+                or self.matte.suffix.lower() in matte_containers):
+            raise SpecProblem(f"the matte is written losslessly ({MATTE_CODEC}): use "
+                              f"{', '.join(matte_containers)} or an image pattern such as "
+                              f"matte.%04d.png, found {self.matte.name}", "matte")
         return self
 
     def with_override(self, override: OverrideSpec) -> PipelineSpec:

@@ -8,7 +8,6 @@ Each is an ``Annotated`` type with a plain validator whose errors are one clear 
 from __future__ import annotations
 
 import os
-import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,8 +19,7 @@ from vidswap.errors import ConfigError
 from vidswap.pipeline.ranges import FrameRangeSpec, parse_frame_range
 
 __all__ = ["CommandLineValue", "SpecProblem", "OutPath", "InPath", "FrameRange", "Fps", "Bool",
-           "BatchSize", "is_sequence_pattern", "sequence_files", "VIDEO_SUFFIXES",
-           "IMAGE_SUFFIXES"]
+           "BatchSize"]
 
 
 class CommandLineValue(str):
@@ -51,8 +49,8 @@ def _path(value: Any, info: ValidationInfo) -> Path:
                                   {"found": repr(value)})
     path = Path(os.path.expanduser(value))
     if not path.is_absolute():
-        from_file = not isinstance(value, CommandLineValue) and info.context
-        base = Path(info.context["base_dir"]) if from_file else Path.cwd()
+        context = None if isinstance(value, CommandLineValue) else info.context
+        base = Path(context["base_dir"]) if context else Path.cwd()
         path = base / path
     # normpath, not resolve(): keep the user's symlinked mounts as written.
     return Path(os.path.normpath(path))
@@ -114,20 +112,3 @@ Fps = Annotated[Fraction, PlainValidator(_fps), PlainSerializer(str)]
 Bool = Annotated[bool, Strict()]
 #: A whole number above 0, or "auto".
 BatchSize = Annotated[int | str, PlainValidator(_batch_size)]
-
-_SEQUENCE = re.compile(r"%0?\d*d|#+")
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v", ".avi", ".nut"}
-IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".exr", ".dpx", ".jpg", ".jpeg"}
-
-
-def is_sequence_pattern(path: Path) -> bool:
-    """True when the file name holds a frame-number pattern (``%04d``, ``%d`` or ``####``)."""
-    return len(_SEQUENCE.findall(path.name)) == 1
-
-
-def sequence_files(pattern: Path) -> list[Path]:
-    """Files in the pattern's folder whose names fit it."""
-    head, tail = _SEQUENCE.split(pattern.name)
-    name = re.compile(re.escape(head) + r"\d+" + re.escape(tail) + "$")
-    folder = pattern.parent
-    return sorted(p for p in folder.iterdir() if name.match(p.name)) if folder.is_dir() else []

@@ -19,16 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from vidswap.errors import ConfigError, InputError, MediaError
+from vidswap.errors import ConfigError, InputError
 from vidswap.faces.align import AlignConfig, TemplateMode
 from vidswap.faces.detect import Detector
+from vidswap.io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from vidswap.train.data import IndexEntry, append_index
 
-__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "INPUTS_NAME", "PrepareConfig", "InputReport", "PrepareReport",
+__all__ = ["INPUTS_NAME", "PrepareConfig", "InputReport", "PrepareReport",
            "expand_inputs", "sharpness", "prepare_dataset"]
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf", ".mpg", ".mpeg", ".ts"})
 #: The record of finished inputs in a dataset folder (one JSON object per line).
 INPUTS_NAME = "inputs.jsonl"
 
@@ -117,10 +116,12 @@ def _frames(path: Path, every: int) -> Iterator[tuple[int, np.ndarray]]:
     if path.suffix.lower() in IMAGE_SUFFIXES:
         import cv2
 
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise MediaError(f"{path}: cannot decode this image; expected a JPEG, PNG or other "
-                             "OpenCV-readable file")
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)  # turned by its EXIF orientation
+        if image is None:  # a type OpenCV does not read here (EXR, DPX): FFmpeg reads it
+            from vidswap.io.sequence import read_image
+
+            yield 0, read_image(path)
+            return
         yield 0, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         return
     from vidswap.io.reader import VideoReader

@@ -1,0 +1,204 @@
+"""The media vocabulary, written once: which files are videos, images and image sequences,
+and the video codecs vidswap writes with their defaults and bounds.
+
+The pipeline schema, the CLI's choices, probe, the sequence reader and writer, ``prepare``
+and ``doctor`` all read these tables, so what ``vidswap validate`` accepts is what
+``vidswap run`` can read and write. Importing this module imports neither PyAV nor numpy.
+
+Every image type here is both read and written by the FFmpeg in the PyAV wheel (8.1); frames
+are 8-bit RGB in memory, so deeper images (16-bit PNG/TIFF, 10-bit DPX, float EXR) are read
+rounded to 8 bits, and EXR values 0..1 map to 0..255 with no transfer curve.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "ImageFormat", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "VIDEO_OUTPUT_SUFFIXES",
+    "is_sequence_pattern", "sequence_files", "sequence_path", "sequence_stem",
+    "VideoCodec", "VIDEO_CODECS", "AUTO", "AUTO_PICKS", "CODEC_CHOICES", "DEFAULT_CODEC",
+    "MATTE_CODEC", "codec_info", "CRF_RANGE", "BIT_DEPTHS", "PRORES_PROFILES",
+]
+
+
+# -- images and image sequences ------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ImageFormat:
+    """How one image type is read and written.
+
+    Args:
+        decoder: FFmpeg decoder name (what probe reports as the sequence's codec).
+        encoder: FFmpeg encoder that writes it.
+        pix_fmt: pixel format an 8-bit RGB frame is written in.
+        options: the encoder's private options.
+    """
+
+    decoder: str
+    encoder: str
+    pix_fmt: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+_JPEG = ImageFormat(decoder="mjpeg", encoder="mjpeg", pix_fmt="yuvj444p")
+_TIFF = ImageFormat(decoder="tiff", encoder="tiff", pix_fmt="rgb24")
+#: Image types by lower-case extension; each is read and written.
+IMAGE_FORMATS: dict[str, ImageFormat] = {
+    ".png": ImageFormat(decoder="png", encoder="png", pix_fmt="rgb24"),
+    ".jpg": _JPEG,
+    ".jpeg": _JPEG,
+    ".tif": _TIFF,
+    ".tiff": _TIFF,
+    ".exr": ImageFormat(decoder="exr", encoder="exr", pix_fmt="gbrpf32le"),
+    ".dpx": ImageFormat(decoder="dpx", encoder="dpx", pix_fmt="rgb24"),
+    ".bmp": ImageFormat(decoder="bmp", encoder="bmp", pix_fmt="bgr24"),
+    ".webp": ImageFormat(decoder="webp", encoder="libwebp", pix_fmt="bgra", options={"lossless": "1"}),
+}
+IMAGE_SUFFIXES = frozenset(IMAGE_FORMATS)
+
+
+_FIELD = re.compile(r"%(0?)(\d*)d|(#+)")
+
+
+def _field(pattern: Path) -> re.Match[str] | None:
+    """The one frame-number field of a pattern's file name, or None (none, or several)."""
+    fields = list(_FIELD.finditer(pattern.name))
+    return fields[0] if len(fields) == 1 else None
+
+
+def is_sequence_pattern(path: str | Path) -> bool:
+    """True when the file name holds one frame-number field (``%04d``, ``%d`` or ``####``) and
+    is not itself an existing file (``take#1.mov`` is a video)."""
+    return _field(Path(path)) is not None and not Path(path).is_file()
+
+
+def sequence_files(pattern: str | Path) -> list[tuple[int, Path]]:
+    """The existing files of a sequence as ``(frame number, path)``, in number order.
+
+    ``%04d`` and ``####`` (one ``#`` per digit) match numbers of at least that many digits
+    (more past 9999); ``%d`` and ``%4d`` (space-padded) match any number of digits. A missing
+    folder or a name without one field holds no files.
+    """
+    pattern = Path(pattern)
+    match = _field(pattern)
+    if match is None or not pattern.parent.is_dir():
+        return []
+    zero, width, hashes = match.groups()
+    digits = len(hashes) if hashes else int(width) if zero and width else 1
+    name = pattern.name
+    regex = re.compile(re.escape(name[: match.start()]) + rf"(\d{{{digits},}})"
+                       + re.escape(name[match.end():]) + "$")
+    found = [(int(m.group(1)), pattern.parent / entry)
+             for entry in os.listdir(pattern.parent) if (m := regex.match(entry))]
+    return sorted(found)
+
+
+def sequence_path(pattern: str | Path, number: int) -> Path:
+    """The file of frame ``number`` in a sequence (``a.%04d.png``, 7 -> ``a.0007.png``)."""
+    pattern = Path(pattern)
+    match = _field(pattern)
+    if match is None:
+        raise ValueError(f"{pattern.name} holds no single frame-number field (%04d or ####)")
+    hashes = match.group(3)
+    text = f"{number:0{len(hashes)}d}" if hashes else match.group(0) % number
+    return pattern.with_name(pattern.name[: match.start()] + text + pattern.name[match.end():])
+
+
+def sequence_stem(pattern: str | Path) -> str:
+    """The name of a sequence before its frame-number field, without trailing ``._-``."""
+    pattern = Path(pattern)
+    match = _field(pattern)
+    return (pattern.name[: match.start()] if match else pattern.stem).rstrip("._-")
+
+
+# -- video files and codecs ----------------------------------------------------------------
+
+#: Video files vidswap reads (for finding videos in a folder; any file FFmpeg opens is read).
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".m4v", ".avi", ".nut", ".webm", ".mxf", ".mpg",
+                            ".mpeg", ".ts"})
+
+#: Constant-quality bounds (x264/x265 ``crf``, NVENC ``cq``), lower is better.
+CRF_RANGE = (0, 51)
+#: Bits per sample an output may ask for.
+BIT_DEPTHS = (8, 10, 12)
+#: prores_ks profiles by name, as FFmpeg numbers them.
+PRORES_PROFILES = {"proxy": 0, "lt": 1, "standard": 2, "hq": 3, "4444": 4, "4444xq": 5}
+
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                 "slower", "veryslow", "placebo")
+_H264_CONTAINERS = (".mp4", ".mov", ".mkv", ".m4v")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VideoCodec:
+    """One output codec's vocabulary.
+
+    Args:
+        name: the FFmpeg encoder (or ``auto``).
+        quality: what sets the quality: ``crf`` (a constant rate factor), ``profile``
+            (ProRes) or ``lossless``.
+        crf: default constant rate factor; None when ``quality`` is not ``crf``.
+        preset: default speed preset; None when the codec has none.
+        presets: the speed presets it takes.
+        bit_depths: bits per sample it encodes.
+        containers: file extensions that hold it, the first being the one to pick.
+    """
+
+    name: str
+    quality: Literal["crf", "profile", "lossless"]
+    crf: int | None = None
+    preset: str | None = None
+    presets: tuple[str, ...] = ()
+    bit_depths: tuple[int, ...]
+    containers: tuple[str, ...]
+
+
+#: The codecs the writer drives (post-production defaults: libx264 crf 16 slow ...).
+VIDEO_CODECS: dict[str, VideoCodec] = {c.name: c for c in (
+    VideoCodec(name="libx264", quality="crf", crf=16, preset="slow", presets=_X26X_PRESETS,
+               bit_depths=(8, 10), containers=_H264_CONTAINERS),
+    VideoCodec(name="libx265", quality="crf", crf=18, preset="slow", presets=_X26X_PRESETS,
+               bit_depths=(8, 10, 12), containers=(".mp4", ".mov", ".mkv")),  # .m4v (ipod) holds no HEVC
+    VideoCodec(name="prores_ks", quality="profile", bit_depths=(10,), containers=(".mov", ".mkv")),
+    VideoCodec(name="ffv1", quality="lossless", bit_depths=(8, 10, 12), containers=(".mkv", ".avi", ".nut")),
+    VideoCodec(name="h264_nvenc", quality="crf", crf=19, preset="p5",
+               presets=tuple(f"p{n}" for n in range(1, 8)), bit_depths=(8, 10),
+               containers=_H264_CONTAINERS),
+)}
+#: ``auto`` picks the first of these whose encoder opens here (the last is the fallback).
+AUTO = "auto"
+AUTO_PICKS = ("h264_nvenc", "libx264")
+CODEC_CHOICES = (*VIDEO_CODECS, AUTO)
+DEFAULT_CODEC = "libx264"
+#: The lossless codec a soft matte video is written with.
+MATTE_CODEC = "ffv1"
+#: Extensions of the video files vidswap writes (those holding one of its codecs).
+VIDEO_OUTPUT_SUFFIXES = tuple(dict.fromkeys(s for c in VIDEO_CODECS.values() for s in c.containers))
+
+
+def _auto() -> VideoCodec:
+    """``auto``: the fallback's quality default, and the depths and containers all picks share."""
+    picks = [VIDEO_CODECS[name] for name in AUTO_PICKS]
+    fallback = picks[-1]
+    return VideoCodec(
+        name=AUTO, quality="crf", crf=fallback.crf,
+        bit_depths=tuple(d for d in fallback.bit_depths if all(d in p.bit_depths for p in picks)),
+        containers=tuple(s for s in fallback.containers if all(s in p.containers for p in picks)),
+    )
+
+
+_AUTO_CODEC = _auto()
+
+
+def codec_info(name: str) -> VideoCodec:
+    """The vocabulary of one of :data:`CODEC_CHOICES` (``auto``: what all its picks share).
+
+    Raises:
+        KeyError: ``name`` is not a codec vidswap writes.
+    """
+    return _AUTO_CODEC if name == AUTO else VIDEO_CODECS[name]
