@@ -83,8 +83,8 @@ def bench_detection(shared: Path, repeats: int, batch: int, device: str) -> list
             frames = read_video(path, batch) if path.is_file() else \
                 [rng.integers(0, 255, (*shape, 3), dtype=np.uint8) for _ in range(batch)]
             for long_side in (640, 0):
-                config = DetectorConfig(backend=backend, long_side=long_side, batch_size=batch, device=device)
-                detector = create_detector(config)
+                config = DetectorConfig(backend=backend, long_side=long_side, batch_size=batch)
+                detector = create_detector(config, device=device)
                 detector.detect(frames)  # warm-up
                 rates = []
                 for _ in range(repeats):

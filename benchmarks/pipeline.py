@@ -117,7 +117,7 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
     swap = swap_stage(swapper, analysis.faces, {k: v.to(device) for k, v in identities.items()},
                       batch_size=session.batch)
     # In chunks, so the crops held between the two stages stay few (as in the run's queues).
-    settings = (spec.mask.config(), spec.mask.blend(), spec.watermark)
+    settings = (spec.mask, spec.watermark)
     composite = composite_stage(settings_at=lambda index: settings, matte=False)
     stages["swap"] = stages["composite"] = 0.0
     composited = []

@@ -28,7 +28,7 @@ class TestInsightFaceDetector:
                 raise ConnectionError("Max retries exceeded with url: buffalo_l.zip")
 
         _fake_insightface(monkeypatch, Offline)
-        config = DetectorConfig(backend="insightface", model_pack="buffalo_s", model_root=str(tmp_path))
+        config = DetectorConfig(backend="insightface", model_pack="buffalo_s", model_root=tmp_path)
         with pytest.raises(WeightsError) as info:
             create_detector(config)
         message = str(info.value)

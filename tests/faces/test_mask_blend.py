@@ -13,7 +13,7 @@ from vidswap.faces.align import (
     invert_affine,
     transform_points,
 )
-from vidswap.faces.blend import BlendConfig, Compositor, match_colour, paste_back
+from vidswap.faces.blend import Compositor, match_colour, paste_back
 from vidswap.faces.mask import FaceMask, MaskConfig, face_mask
 
 CROP_LANDMARKS = torch.tensor([ARCFACE_TEMPLATE]) * 256 / 112
@@ -87,7 +87,7 @@ class TestMatchColour:
         matrix = torch.tensor([[[1.0, 0.0, -10.0], [0.0, 1.0, -10.0]]])  # crop_from_frame
         crops = torch.rand(1, 3, 32, 32)
         masks = torch.zeros(1, 1, 32, 32)
-        out = Compositor(BlendConfig(colour="lab"))(frame, crops, crops, masks, invert_affine(matrix))
+        out = Compositor("lab")(frame, crops, crops, masks, invert_affine(matrix))
         assert torch.equal(out, frame)
-        with pytest.raises(ConfigError):
-            BlendConfig(colour="hsv")  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="mask.colour_match"):
+            Compositor("hsv")  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import pytest
 from vidswap.errors import ConfigError, SpecError
 from vidswap.pipeline import compat, load_pipeline, pipeline_from_options
 from vidswap.pipeline.ranges import FrameRangeSpec
-from vidswap.pipeline.spec import DetectorSpec, PipelineSpec
+from vidswap.pipeline.spec import PipelineSpec
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "pipelines").glob("*.yaml"))
@@ -164,27 +164,25 @@ overrides:
         assert line.startswith(f"{path}:{line_of(path, key)}:")
         assert "only refine can change for a frame range" in line
 
-    def test_sections_build_the_stage_settings(self, project: Path) -> None:
-        from vidswap.faces.blend import BlendConfig
-        from vidswap.faces.detect import BACKENDS, DetectorConfig
+    def test_sections_are_the_stage_settings(self, project: Path) -> None:
+        from vidswap.faces.detect import BACKENDS, Backend, DetectorConfig
         from vidswap.faces.mask import MaskConfig
         from vidswap.faces.smooth import SmootherConfig
         from vidswap.faces.track import SelectConfig
 
         spec = load_pipeline(write(project, BASE))
-        # The schema's defaults are the stages' own (tuned) defaults.
-        assert spec.detector.config() == DetectorConfig()
-        assert spec.smoothing.config() == SmootherConfig()
-        assert spec.mask.config() == MaskConfig() and spec.mask.blend() == BlendConfig()
+        # The schema's sections are the stages' own settings, with their (tuned) defaults.
+        assert spec.detector == DetectorConfig()
+        assert spec.smoothing == SmootherConfig()
+        assert spec.mask == MaskConfig()
         assert spec.swaps[0].target.config() == SelectConfig()
-        assert set(get_args(DetectorSpec.model_fields["backend"].annotation)) == set(BACKENDS)
+        assert set(get_args(Backend)) == set(BACKENDS)
         changed = load_pipeline(write(project, BASE), {
             "detector.backend": "yunet_kornia", "detector.model_root": "/packs",
             "mask.colour_match": "lab", "smoothing.lag": 3, "output.path": "o.mov",
             "encode": {"codec": "prores_ks", "profile": "4444", "pix_fmt": "yuv444p10le"}})
-        assert changed.detector.config(device="cuda") == DetectorConfig(
-            backend="yunet_kornia", device="cuda", model_root="/packs")
-        assert changed.mask.blend().colour == "lab" and changed.smoothing.config().lag == 3
+        assert changed.detector == DetectorConfig(backend="yunet_kornia", model_root=Path("/packs"))
+        assert changed.mask.colour_match == "lab" and changed.smoothing.lag == 3
         settings = changed.encode.settings()
         assert (settings.codec, settings.prores_profile, settings.pix_fmt) == (
             "prores_ks", 4, "yuv444p10le")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from vidswap.errors import InputError, OutputExistsError
+from vidswap.faces.detect import BACKENDS, DetectorConfig
 from vidswap.io.media import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
@@ -78,8 +79,8 @@ def to_json(analysis: Sequence[AnalyzedFrame]) -> dict[str, Any]:
 
 @click.command("faces")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--detector", "backend", default="yunet_onnx", show_default=True,
-              type=click.Choice(["yunet_onnx", "yunet_kornia", "insightface"]),
+@click.option("--detector", "backend", default=DetectorConfig().backend, show_default=True,
+              type=click.Choice(BACKENDS),
               help="Face detector: yunet_onnx (bundled, no download), yunet_kornia (torch, GPU), "
                    "insightface (SCRFD; needs the insightface extra and its model pack).")
 @click.option("--long-side", default=640, show_default=True, type=click.IntRange(min=0),
@@ -102,7 +103,7 @@ def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, 
     them; pts in seconds (null for a photo).
     """
     from vidswap.faces.analyze import analyze
-    from vidswap.faces.detect import DetectorConfig, create_detector
+    from vidswap.faces.detect import create_detector
     from vidswap.faces.smooth import SmootherConfig
     from vidswap.faces.track import TrackerConfig
     from vidswap.progress import track
@@ -111,7 +112,7 @@ def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, 
         raise InputError(f"{file}: no such file; give a video or a photo")
     if overlay is not None and overlay.exists() and not overwrite:
         raise OutputExistsError(f"{overlay} exists; pass --overwrite to replace it")
-    detector = create_detector(DetectorConfig(backend=backend, long_side=long_side, device=device))
+    detector = create_detector(DetectorConfig(backend=backend, long_side=long_side), device=device)
     frames, total = _read_frames(file)
     analysis = analyze(track(frames, total=total, description="faces"), detector,
                        tracker=TrackerConfig(), smoother=SmootherConfig())

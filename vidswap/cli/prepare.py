@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from vidswap.faces.detect import BACKENDS, DetectorConfig
+
 if TYPE_CHECKING:
     from vidswap.faces.align import TemplateMode
 
@@ -22,7 +24,8 @@ _ALIGNMENTS: dict[str, TemplateMode] = {"arcface": "arcface", "insightface-poses
               help="Dataset folder (created; an existing one is added to, skipping inputs already done).")
 @click.option("--alignment", type=click.Choice(list(_ALIGNMENTS)), default="arcface",
               show_default=True, help="Crop alignment; must be the alignment of the model you will train.")
-@click.option("--detector", "backend", default="yunet_onnx", show_default=True,
+@click.option("--detector", "backend", default=DetectorConfig().backend, show_default=True,
+              type=click.Choice(BACKENDS),
               help="Face detector backend (yunet_onnx works offline; insightface, yunet_kornia).")
 @click.option("--min-face-size", type=click.FloatRange(min=0), default=64.0, show_default=True,
               help="Skip faces smaller than this many pixels (sqrt of box area in the source).")
@@ -41,7 +44,7 @@ def prepare(inputs: tuple[Path, ...], output: Path, alignment: str, backend: str
     Writes OUTPUT/index.jsonl (one line per crop: file, source, frame, landmarks, person,
     sharpness) and OUTPUT/inputs.jsonl (inputs finished); running again resumes.
     """
-    from vidswap.faces.detect import DetectorConfig, create_detector
+    from vidswap.faces.detect import create_detector
     from vidswap.progress import track
     from vidswap.train.prepare import PrepareConfig, prepare_dataset
 

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from vidswap.cli.errors import set_flags
-from vidswap.jobs.executors import EXECUTORS
 from vidswap.cli.validate import _parse_setting
+from vidswap.faces.detect import BACKENDS
 from vidswap.io.media import (
     CODEC_CHOICES,
     CRF_RANGE,
@@ -19,6 +19,7 @@ from vidswap.io.media import (
     is_sequence_pattern,
     sequence_stem,
 )
+from vidswap.jobs.executors import EXECUTORS
 
 __all__ = ["run", "default_output", "options_from_cli"]
 
@@ -161,7 +162,7 @@ def _weights_status(spec: Any) -> list[str]:
 @click.option("--model", metavar="NAME_OR_FILE",
               help="Swap model: a weights-manifest or cache name, or a model file [default: the manifest's "
                    "default set, fetched on first use].")
-@click.option("--detector", type=click.Choice(["yunet_onnx", "yunet_kornia", "insightface"]),
+@click.option("--detector", type=click.Choice(BACKENDS),
               help="Face detector backend [default: yunet_onnx, offline].")
 @click.option("--target-ref", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PHOTO",
               help="Swap only faces that look like this person (repeatable) [default: every face].")

@@ -21,8 +21,8 @@ _EXPORTS = {
     "SmootherConfig": "smooth", "Smoother": "smooth", "smooth_landmarks": "smooth",
     "AlignConfig": "align", "Aligner": "align", "crop_from_frame": "align", "invert_affine": "align",
     "warp_to_crop": "align", "identity_crop": "align",
-    "MaskConfig": "mask", "face_mask": "mask", "FaceMask": "mask",
-    "BlendConfig": "blend", "paste_back": "blend", "match_colour": "blend", "Compositor": "blend",
+    "MaskConfig": "mask_config", "ColourMatch": "mask_config", "face_mask": "mask", "FaceMask": "mask",
+    "paste_back": "blend", "match_colour": "blend", "Compositor": "blend",
     "AnalyzedFace": "analyze", "AnalyzedFrame": "analyze", "analyze": "analyze",
 }
 

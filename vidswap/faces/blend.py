@@ -11,32 +11,16 @@ at integers).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
 from vidswap.errors import ConfigError
 from vidswap.faces.align import transform_points
+from vidswap.faces.mask_config import ColourMatch
 
-__all__ = ["BlendConfig", "match_colour", "paste_back", "Compositor"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class BlendConfig:
-    """Compositing settings.
-
-    Attributes:
-        colour: ``none``, or match the swapped face's per-channel mean and standard deviation
-            inside the mask to the original's, in ``lab`` or ``rgb``.
-    """
-
-    colour: Literal["none", "lab", "rgb"] = "none"
-
-    def __post_init__(self) -> None:
-        if self.colour not in ("none", "lab", "rgb"):
-            raise ConfigError(f"blend colour must be 'none', 'lab' or 'rgb', got {self.colour!r}")
+__all__ = ["match_colour", "paste_back", "Compositor"]
 
 
 def match_colour(swapped: torch.Tensor, original: torch.Tensor, mask: torch.Tensor,
@@ -109,16 +93,22 @@ class Compositor(nn.Module):
     """Module form of :func:`paste_back` with optional colour matching.
 
     Args:
-        config: colour matching choice.
+        colour: colour matching.
+
+    Raises:
+        ConfigError: an unknown ``colour``.
     """
 
-    def __init__(self, config: BlendConfig) -> None:
+    def __init__(self, colour: ColourMatch = "none") -> None:
         super().__init__()
-        self.config = config
+        if colour not in get_args(ColourMatch):
+            raise ConfigError(f"mask.colour_match: expected one of {', '.join(get_args(ColourMatch))}, found "
+                              f"{colour!r}", setting="mask.colour_match")
+        self.colour = colour
 
     def forward(self, frame: torch.Tensor, swapped: torch.Tensor, original: torch.Tensor,
                 masks: torch.Tensor, frame_from_crop: torch.Tensor) -> torch.Tensor:
         """``(C, H, W)`` frame in [0, 1] and its faces' crops -> the composited frame."""
-        if self.config.colour != "none":
-            swapped = match_colour(swapped, original, masks, self.config.colour)
+        if self.colour != "none":
+            swapped = match_colour(swapped, original, masks, self.colour)
         return paste_back(frame, swapped, masks, frame_from_crop)

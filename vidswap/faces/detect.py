@@ -15,16 +15,21 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol, get_args
+
+from pydantic import Field, Strict
 
 from vidswap.errors import ConfigError
+from vidswap.settings import check_settings
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
     "BACKENDS",
+    "Backend",
     "DetectorConfig",
     "Face",
     "Detector",
@@ -64,46 +69,45 @@ class Face:
         return float(max(x1 - x0, 0.0) * max(y1 - y0, 0.0)) ** 0.5
 
 
+#: A detector backend's name (a key of :data:`BACKENDS`).
+Backend = Literal["yunet_onnx", "yunet_kornia", "insightface"]
+if set(get_args(Backend)) != set(BACKENDS):  # pragma: no cover - a registry line without its name
+    raise ImportError("vidswap.faces.detect: Backend must name exactly the BACKENDS")
+
+
 @dataclass(frozen=True, kw_only=True)
 class DetectorConfig:
-    """Settings of a face detector (defaults tuned on ``../shared/media``).
+    """Settings of a face detector (defaults tuned on ``../shared/media``): the pipeline's
+    ``detector`` section as it is (names, defaults and bounds are declared here only).
 
     Attributes:
-        backend: one of :data:`BACKENDS`.
-        long_side: detect on frames downscaled to this long side (never upscaled); 0 = full size.
-        score_threshold: drop faces scoring lower.
-        nms_threshold: IoU above which the lower-scoring of two boxes is dropped.
+        backend: one of :data:`BACKENDS`: ``yunet_onnx`` (YuNet, ONNX, in the install, works
+            offline, MIT), ``yunet_kornia`` (kornia's YuNet, torch, GPU), ``insightface``
+            (SCRFD; its pack).
+        long_side: detect on frames downscaled to this long side (pixels; never upscaled);
+            0 = full size, else at least 64.
+        score_threshold: drop faces scoring lower, in [0, 1].
+        nms_threshold: IoU above which the lower-scoring of two boxes is dropped, in [0, 1].
         min_face_size: drop faces smaller than this (box ``sqrt(w*h)``, frame pixels).
         batch_size: frames per forward pass.
-        device: torch device for torch backends (``cpu``, ``cuda``); the ONNX backend uses the CPU.
         model_pack: insightface pack name (``buffalo_l``...), only for the ``insightface`` backend.
         model_root: folder holding insightface packs; None = insightface's default ``~/.insightface``.
     """
 
-    backend: str = "yunet_onnx"
-    long_side: int = 640
-    score_threshold: float = 0.75
-    nms_threshold: float = 0.3
-    min_face_size: float = 16.0
-    batch_size: int = 8
-    device: str = "cpu"
+    backend: Backend = "yunet_onnx"
+    long_side: Annotated[int, Strict(), Field(ge=0, le=8192)] = 640
+    score_threshold: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] = 0.75
+    nms_threshold: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] = 0.3
+    min_face_size: Annotated[float, Strict(), Field(ge=0.0)] = 16.0
+    batch_size: Annotated[int, Strict(), Field(ge=1)] = 8
     model_pack: str = "buffalo_l"
-    model_root: str | None = field(default=None)
+    model_root: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"detector backend {self.backend!r} is unknown; "
-                              f"choose one of {sorted(BACKENDS)}")
-        if self.long_side != 0 and self.long_side < 64:
-            raise ConfigError(f"detector long_side must be 0 (full size) or >= 64, got {self.long_side}")
-        for name in ("score_threshold", "nms_threshold"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"detector {name} must lie in [0, 1], got {value}")
-        if self.min_face_size < 0:
-            raise ConfigError(f"detector min_face_size must be >= 0 pixels, got {self.min_face_size}")
-        if self.batch_size < 1:
-            raise ConfigError(f"detector batch_size must be >= 1, got {self.batch_size}")
+        check_settings(self, "detector")
+        if 0 < self.long_side < 64:
+            raise ConfigError(f"detector.long_side: expected 0 (full size) or at least 64 pixels, found "
+                              f"{self.long_side}", setting="detector.long_side")
 
 
 @dataclass(frozen=True)
@@ -131,10 +135,11 @@ class Detector(Protocol):
         ...
 
 
-def create_detector(config: DetectorConfig) -> Detector:
-    """Build the backend named by ``config.backend`` (imports it only now)."""
+def create_detector(config: DetectorConfig, *, device: str = "cpu") -> Detector:
+    """Build the backend named by ``config.backend`` (imports it only now), on ``device`` where it
+    runs in torch (the ONNX backend uses the CPU)."""
     module_name, attr = BACKENDS[config.backend].split(":")
-    return getattr(importlib.import_module(module_name), attr)(config)
+    return getattr(importlib.import_module(module_name), attr)(config, device=device)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:

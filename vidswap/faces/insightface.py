@@ -22,7 +22,7 @@ _RELEASES = "https://github.com/deepinsight/insightface/releases"
 
 def pack_folder(config: DetectorConfig) -> str:
     """Where insightface looks for ``config.model_pack`` (``<root>/models/<pack>``)."""
-    root = config.model_root or os.path.join("~", ".insightface")
+    root = config.model_root if config.model_root is not None else os.path.join("~", ".insightface")
     return os.path.join(os.path.expanduser(root), "models", config.model_pack)
 
 
@@ -33,15 +33,15 @@ class InsightFaceDetector:
         WeightsError: insightface is not installed, or the pack is missing and cannot be downloaded.
     """
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: DetectorConfig, *, device: str = "cpu") -> None:
         try:
             from insightface.app import FaceAnalysis
         except ImportError as err:
             raise WeightsError("the insightface detector needs the 'insightface' package: "
-                               "pip install 'vidswap[insightface]', or use --detector yunet_onnx") from err
+                               "pip install 'vidswap[insightface]', or use detector.backend yunet_onnx") from err
         self.config = config
-        kwargs = {"root": os.path.expanduser(config.model_root)} if config.model_root else {}
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if config.device.startswith("cuda") \
+        kwargs = {"root": os.path.expanduser(config.model_root)} if config.model_root is not None else {}
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") \
             else ["CPUExecutionProvider"]
         try:
             app = FaceAnalysis(name=config.model_pack, allowed_modules=["detection"], providers=providers,
@@ -52,7 +52,7 @@ class InsightFaceDetector:
                 f"downloaded ({err}); download {config.model_pack}.zip from {_RELEASES} and unzip it into "
                 f"{pack_folder(config)}") from err
         self._model = app.models["detection"]
-        ctx_id = 0 if config.device.startswith("cuda") else -1
+        ctx_id = 0 if device.startswith("cuda") else -1
         # Half the score threshold here: detect_resized applies the real one after mapping back.
         self._model.prepare(ctx_id, input_size=(640, 640), det_thresh=config.score_threshold / 2,
                             nms_thresh=config.nms_threshold)

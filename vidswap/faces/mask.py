@@ -10,44 +10,13 @@ Convention: masks are ``(B, 1, S, S)`` float in [0, 1]; landmarks ``(B, 5, 2)`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidswap.errors import ConfigError
+from vidswap.faces.mask_config import MaskConfig
 
 __all__ = ["MaskConfig", "face_mask", "FaceMask"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class MaskConfig:
-    """Shape and feathering of the face mask (lengths as fractions of the crop side).
-
-    Attributes:
-        shape: ``hull`` (landmark hull, pushed out) or ``ellipse``.
-        scale: how far the shape reaches: the hull is the landmarks' hull scaled by it about
-            their centre; the ellipse's semi-axes are 0.6 x scale (eyes to mouth) and 0.5 x scale
-            (across) times the eye-to-mouth distance, centred between eyes and mouth.
-        erosion: shrink the shape by this fraction of the crop side.
-        blur: Gaussian feather sigma, fraction of the crop side.
-    """
-
-    shape: Literal["hull", "ellipse"] = "hull"
-    scale: float = 1.9
-    erosion: float = 0.02
-    blur: float = 0.03
-
-    def __post_init__(self) -> None:
-        if self.shape not in ("hull", "ellipse"):
-            raise ConfigError(f"mask shape must be 'hull' or 'ellipse', got {self.shape!r}")
-        if self.scale <= 0:
-            raise ConfigError(f"mask scale must be > 0, got {self.scale}")
-        if not 0 <= self.erosion < 0.5 or not 0 <= self.blur < 0.5:
-            raise ConfigError(f"mask erosion and blur are fractions of the crop in [0, 0.5), got "
-                              f"{self.erosion}, {self.blur}")
 
 
 def _convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

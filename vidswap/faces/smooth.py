@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field, Strict
 
-from vidswap.errors import ConfigError
+from vidswap.settings import check_settings
 
 __all__ = ["SmootherConfig", "Smoother", "smooth_landmarks", "centred_mean", "jitter", "shift",
            "SmoothingReport", "compare_smoothing"]
@@ -29,7 +31,8 @@ __all__ = ["SmootherConfig", "Smoother", "smooth_landmarks", "centred_mean", "ji
 
 @dataclass(frozen=True, kw_only=True)
 class SmootherConfig:
-    """Settings of the landmark smoother.
+    """Settings of the landmark smoother, a fixed-lag Kalman/RTS smoother per track: the
+    pipeline's ``smoothing`` section as it is (names, defaults and bounds are declared here only).
 
     Attributes:
         lag: lookahead in frames: frame t is final once frame t + lag is seen; 0 = filter only.
@@ -38,16 +41,12 @@ class SmootherConfig:
         measurement_noise: variance of detected landmarks around the truth, in (face sizes)^2.
     """
 
-    lag: int = 8
-    process_noise: float = 2.5e-5
-    measurement_noise: float = 1e-4
+    lag: Annotated[int, Strict(), Field(ge=0, le=120)] = 8
+    process_noise: Annotated[float, Strict(), Field(gt=0.0)] = 2.5e-5
+    measurement_noise: Annotated[float, Strict(), Field(gt=0.0)] = 1e-4
 
     def __post_init__(self) -> None:
-        if self.lag < 0:
-            raise ConfigError(f"smoother lag must be >= 0 frames, got {self.lag}")
-        if self.process_noise <= 0 or self.measurement_noise <= 0:
-            raise ConfigError("smoother process_noise and measurement_noise must be > 0, got "
-                              f"{self.process_noise} and {self.measurement_noise}")
+        check_settings(self, "smoothing")
 
 
 _F = np.array([[1.0, 1.0], [0.0, 1.0]])  # state (position, velocity) -> next frame

@@ -18,18 +18,18 @@ __all__ = ["YuNetKorniaDetector"]
 
 
 class YuNetKorniaDetector:
-    """kornia's YuNet on ``config.device``.
+    """kornia's YuNet on ``device``.
 
     Raises:
         DownloadError: the weights are not in the torch hub cache and cannot be downloaded.
     """
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: DetectorConfig, *, device: str = "cpu") -> None:
         import torch
         from kornia.contrib import FaceDetector
 
         self.config = config
-        self._device = torch.device(config.device)
+        self._device = torch.device(device)
         try:
             # Half the score threshold here: detect_resized applies the real one after mapping back.
             model = FaceDetector(confidence_threshold=config.score_threshold / 2,
@@ -37,7 +37,7 @@ class YuNetKorniaDetector:
         except (OSError, RuntimeError) as err:
             hub = torch.hub.get_dir()
             raise DownloadError(f"kornia could not get YuNet's weights ({err}); put yunet_final.pth in "
-                                f"{hub}/checkpoints or use --detector yunet_onnx (no download)") from err
+                                f"{hub}/checkpoints or use detector.backend yunet_onnx (no download)") from err
         self._model = model.to(self._device).eval()
 
     def _run(self, images: list[np.ndarray]) -> list[RawDetections]:

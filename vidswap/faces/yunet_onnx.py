@@ -98,11 +98,12 @@ class YuNetOnnxDetector:
     """YuNet through onnxruntime on the CPU (the default backend; no download).
 
     Args:
-        config: detector settings; ``config.device`` is ignored (CPU only).
+        config: detector settings.
+        device: ignored (CPU only).
         threads: onnxruntime intra-op threads.
     """
 
-    def __init__(self, config: DetectorConfig, *, threads: int = 2) -> None:
+    def __init__(self, config: DetectorConfig, *, device: str = "cpu", threads: int = 2) -> None:
         self.config = config
         self._session = _session(threads)
 

@@ -8,23 +8,20 @@ from vidswap.pipeline.compat import CURRENT_VERSION
 from vidswap.pipeline.load import load_pipeline, pipeline_from_options
 from vidswap.pipeline.ranges import FrameRangeSpec, Timecode, parse_frame_range
 from vidswap.pipeline.spec import (
-                                   DetectorSpec,
-                                   EncodeSpec,
-                                   InputSpec,
-                                   MaskSpec,
-                                   ModelSpec,
-                                   OutputSpec,
-                                   OverrideSpec,
-                                   PhotoRef,
-                                   PipelineSpec,
-                                   SmoothingSpec,
-                                   SwapSpec,
-                                   TargetSpec,
+    EncodeSpec,
+    InputSpec,
+    ModelSpec,
+    OutputSpec,
+    OverrideSpec,
+    PhotoRef,
+    PipelineSpec,
+    SwapSpec,
+    TargetSpec,
 )
 
 __all__ = [
     "CURRENT_VERSION", "load_pipeline", "pipeline_from_options", "FrameRangeSpec", "Timecode",
     "parse_frame_range",
     "PipelineSpec", "InputSpec", "OutputSpec", "PhotoRef", "TargetSpec", "SwapSpec",
-    "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec", "OverrideSpec",
+    "ModelSpec", "EncodeSpec", "OverrideSpec",
 ]

@@ -22,7 +22,7 @@ import numpy as np
 from vidswap.errors import ConfigError
 from vidswap.faces.cuts import CutConfig, CutDetector
 from vidswap.faces.detect import Detector, Face
-from vidswap.faces.smooth import smooth_landmarks
+from vidswap.faces.smooth import SmootherConfig, smooth_landmarks
 from vidswap.faces.track import SelectConfig, Track, TrackedFace, TrackerConfig, select_tracks, track_faces
 from vidswap.pipeline.schedule import Schedule
 
@@ -126,13 +126,12 @@ def _smoothed(tracks: Sequence[Track], schedule: Schedule, first: int) -> dict[t
         positions = sorted(track.faces)
         landmarks = np.stack([track.faces[p].face.landmarks for p in positions])
         sizes = np.array([track.faces[p].face.size for p in positions])
-        by_config: dict[str, np.ndarray] = {}
+        by_config: dict[SmootherConfig, np.ndarray] = {}
         for p in positions:
             smoothing = schedule.settings(first + p).smoothing
-            key = smoothing.model_dump_json()
-            if key not in by_config:
-                by_config[key] = smooth_landmarks(landmarks, sizes, smoothing.config())
-            out[track.id, p] = by_config[key][p - positions[0]]  # tracks have no gaps
+            if smoothing not in by_config:
+                by_config[smoothing] = smooth_landmarks(landmarks, sizes, smoothing)
+            out[track.id, p] = by_config[smoothing][p - positions[0]]  # tracks have no gaps
     return out
 
 

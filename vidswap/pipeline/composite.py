@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from vidswap.faces.align import invert_affine, transform_points
-from vidswap.faces.blend import BlendConfig, Compositor
+from vidswap.faces.blend import Compositor
 from vidswap.faces.mask import MaskConfig, face_mask
 
 __all__ = ["Composited", "composite_frame", "frame_matte", "burn_watermark", "WATERMARK_TEXT"]
@@ -61,7 +61,7 @@ def frame_matte(masks: Tensor, frame_from_crop: Tensor, size: tuple[int, int]) -
 
 
 def composite_frame(frame: Tensor, swapped: Tensor, originals: Tensor, crop_from_frame: Tensor,
-                    landmarks: Tensor, *, mask: MaskConfig, blend: BlendConfig,
+                    landmarks: Tensor, *, mask: MaskConfig,
                     matte: bool = False) -> Composited:
     """Paste a frame's swapped faces back.
 
@@ -71,8 +71,7 @@ def composite_frame(frame: Tensor, swapped: Tensor, originals: Tensor, crop_from
         originals: ``(B, 3, S, S)`` the aligned crops they replace, in [-1, 1] (colour matching).
         crop_from_frame: ``(B, 2, 3)``.
         landmarks: ``(B, 5, 2)`` the faces' landmarks in frame pixels (the mask's shape).
-        mask: mask shape and feathering.
-        blend: colour matching.
+        mask: mask shape, feathering and colour matching.
         matte: also return the matte.
 
     Returns:
@@ -83,7 +82,7 @@ def composite_frame(frame: Tensor, swapped: Tensor, originals: Tensor, crop_from
     masks = face_mask(crop_landmarks.float(), size, mask)
     frame_from_crop = invert_affine(crop_from_frame.double()).float()
     image = frame.float() / 255
-    out = Compositor(blend)(image, (swapped + 1) / 2, (originals + 1) / 2, masks, frame_from_crop)
+    out = Compositor(mask.colour_match)(image, (swapped + 1) / 2, (originals + 1) / 2, masks, frame_from_crop)
     rgb = (out * 255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     alpha = None
     if matte:

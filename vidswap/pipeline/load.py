@@ -7,6 +7,7 @@ in one :class:`~vidswap.errors.SpecError`.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from vidswap.errors import ConfigError, SpecError
+from vidswap.errors import ConfigError, SpecError, VidswapError
 from vidswap.pipeline.compat import CURRENT_VERSION, upgrade
 from vidswap.pipeline.overrides import apply_options
 from vidswap.pipeline.spec import PipelineSpec
@@ -120,9 +121,13 @@ def _describe(error: Any, doc: YamlDocument | None,
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, SpecProblem):
         loc, message = loc + cause.loc, cause.message
+    elif isinstance(cause, VidswapError) and cause.setting:
+        # A stage's own settings check (``detector.long_side: …``): at that key of this section.
+        name = cause.setting.rsplit(".", 1)[-1]
+        loc, message = loc + (name,), str(cause).removeprefix(f"{cause.setting}: ")
     elif error["type"] == "value_error":
         message = str(cause) if cause is not None else message
-    elif error["type"] == "extra_forbidden":
+    elif error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         message = _unknown_key(loc)
     elif error["type"] == "missing":
         message = "required key missing"
@@ -144,23 +149,34 @@ def _describe(error: Any, doc: YamlDocument | None,
 
 def _unknown_key(loc: Loc) -> str:
     """'unknown key' with the keys allowed there and the closest one."""
-    model: type[BaseModel] | None = PipelineSpec
+    model: type | None = PipelineSpec
     for part in loc[:-1]:
-        if model is not None and isinstance(part, str) and part in model.model_fields:
-            model = _model_in(model.model_fields[part].annotation)
+        fields = _fields(model)
+        if isinstance(part, str) and part in fields:
+            model = _model_in(fields[part])
         # Other parts are list indices and source names: the model stays the element's.
     message = f"unknown key {loc[-1]!r}"
     if model is None:
         return message
-    allowed = list(model.model_fields)
+    allowed = list(_fields(model))
     close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{message}{hint} (expected one of: {', '.join(allowed)})"
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The first pydantic model inside a type annotation (``tuple[X, ...] | None`` -> X)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _fields(model: type | None) -> dict[str, Any]:
+    """A section's keys and their annotations: a pydantic model's, or a settings dataclass's."""
+    if model is None:
+        return {}
+    if issubclass(model, BaseModel):
+        return {name: field.annotation for name, field in model.model_fields.items()}
+    return {field.name: field.type for field in dataclasses.fields(model)}
+
+
+def _model_in(annotation: Any) -> type | None:
+    """The first section type (pydantic model or dataclass) inside a type annotation
+    (``tuple[X, ...] | None`` -> X)."""
+    if isinstance(annotation, type) and (issubclass(annotation, BaseModel) or dataclasses.is_dataclass(annotation)):
         return annotation
     for arg in get_args(annotation):
         found = _model_in(arg)

@@ -125,7 +125,7 @@ def composite_stage(*, settings_at: Callable[[int], tuple], matte: bool
     """The composite stage.
 
     Args:
-        settings_at: frame index -> ``(MaskConfig, BlendConfig, watermark: bool)``.
+        settings_at: frame index -> ``(MaskConfig, watermark: bool)``.
         matte: also produce each frame's matte (zeros for frames without a swapped face).
 
     Returns:
@@ -133,12 +133,12 @@ def composite_stage(*, settings_at: Callable[[int], tuple], matte: bool
     """
     def stage(items: Iterator[SwappedFrame]) -> Iterator[tuple[Frame, Composited]]:
         for item in items:
-            mask, blend, watermark = settings_at(item.frame.index)
+            mask, watermark = settings_at(item.frame.index)
             if item.faces:
                 landmarks = torch.as_tensor(np.stack([f.landmarks for f in item.faces]), dtype=torch.float32,
                                             device=item.crop_from_frame.device)
                 done = composite_frame(item.pixels, item.swapped, item.originals, item.crop_from_frame,
-                                       landmarks, mask=mask, blend=blend, matte=matte)
+                                       landmarks, mask=mask, matte=matte)
             else:
                 rgb = item.frame.rgb
                 done = Composited(rgb=rgb, matte=np.zeros(rgb.shape[:2], np.uint8) if matte else None)

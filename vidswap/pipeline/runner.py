@@ -108,9 +108,9 @@ def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
     import numpy as np
 
     from vidswap.io.codecs import EncodeSettings
+    from vidswap.io.media import is_sequence_pattern
     from vidswap.io.sequence import ImageSequenceWriter
     from vidswap.io.writer import VideoWriter
-    from vidswap.io.media import is_sequence_pattern
 
     spec, info, frames = session.spec, session.info, session.schedule.frames
     overwrite = spec.output.overwrite

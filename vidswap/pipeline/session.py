@@ -99,8 +99,8 @@ def check_outputs(spec: PipelineSpec, *, replace: bool = False) -> None:
         OutputExistsError: an output exists (without ``output.overwrite``) or is the input.
         InputError: an output folder is missing or not writable.
     """
-    from vidswap.io.writer import check_output
     from vidswap.io.media import is_sequence_pattern
+    from vidswap.io.writer import check_output
 
     source = None if spec.input.is_sequence else spec.input.path
     for path in (spec.output.path, spec.output.sequence, spec.matte):
@@ -284,7 +284,7 @@ class RenderSession:
 
         def settings_at(index: int) -> tuple:
             settings = schedule.settings(index)
-            return settings.mask.config(), settings.mask.blend(), settings.watermark
+            return settings.mask, settings.watermark
 
         refine_at = (lambda index: schedule.settings(index).model.refine) if schedule.overrides else None
         on_device = {name: z.to(swapper.device) for name, z in identities.items()}
@@ -316,18 +316,18 @@ class Detectors:
         from vidswap.faces.detect import DetectorConfig, create_detector
 
         self._schedule = schedule
-        self._by_key: dict[str, Detector] = {}
+        self._by_key: dict[DetectorConfig, Detector] = {}
         for settings in schedule.variants():
-            key = settings.detector.model_dump_json()
-            if key not in self._by_key:
-                self._by_key[key] = injected or create_detector(settings.detector.config(device=str(device)))
-        self.base = self._by_key[schedule.base.detector.model_dump_json()]
+            config = settings.detector
+            if config not in self._by_key:
+                self._by_key[config] = injected or create_detector(config, device=str(device))
+        self.base = self._by_key[schedule.base.detector]
         # Photos are sharp and their faces large: a threshold lowered for small, soft faces in a
         # shot would find false faces in a photo, so photos keep at least the default threshold.
         config = self.base.config
         floor = DetectorConfig().score_threshold
         self.photos = self.base if injected or config.score_threshold >= floor else create_detector(
-            dataclasses.replace(config, score_threshold=floor))
+            dataclasses.replace(config, score_threshold=floor), device=str(device))
 
     def __call__(self, index: int) -> Detector:
-        return self._by_key[self._schedule.settings(index).detector.model_dump_json()]
+        return self._by_key[self._schedule.settings(index).detector]

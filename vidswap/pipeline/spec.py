@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from vidswap.faces.detect import DetectorConfig
+from vidswap.faces.mask_config import MaskConfig
+from vidswap.faces.smooth import SmootherConfig
 from vidswap.io.media import (
     BIT_DEPTHS,
     CODEC_CHOICES,
@@ -44,19 +47,16 @@ from vidswap.pipeline.values import (
     InPath,
     OutPath,
     SpecProblem,
+    paths_in,
 )
 
 if TYPE_CHECKING:
-    from vidswap.faces.blend import BlendConfig
-    from vidswap.faces.detect import DetectorConfig
-    from vidswap.faces.mask import MaskConfig
-    from vidswap.faces.smooth import SmootherConfig
     from vidswap.faces.track import SelectConfig
     from vidswap.io.codecs import EncodeSettings
 
 __all__ = [
     "PhotoRef", "InputSpec", "OutputSpec", "TargetSpec",
-    "SwapSpec", "ModelSpec", "DetectorSpec", "SmoothingSpec", "MaskSpec", "EncodeSpec",
+    "SwapSpec", "ModelSpec", "EncodeSpec",
     "OverrideSpec", "PipelineSpec", "OVERRIDABLE", "OVERRIDABLE_MODEL_KEYS",
 ]
 
@@ -267,103 +267,6 @@ class ModelSpec(_Spec):
         return self.path if self.path is not None else self.name
 
 
-class DetectorSpec(_Spec):
-    """Face detection (:class:`vidswap.faces.detect.DetectorConfig`, same names and defaults).
-
-    Attributes:
-        backend: ``yunet_onnx`` (YuNet, ONNX, in the install, works offline, MIT),
-            ``yunet_kornia`` (kornia's YuNet, torch, GPU), ``insightface`` (SCRFD; its pack).
-        long_side: detect on frames downscaled to this long side (pixels; never upscaled);
-            0 = full size.
-        score_threshold: drop faces scoring lower, in [0, 1].
-        nms_threshold: IoU above which the lower-scoring of two boxes is dropped, in [0, 1].
-        min_face_size: drop faces smaller than this (``sqrt(w * h)`` of the box, frame pixels).
-        batch_size: frames per detector pass.
-        model_pack: insightface pack (``insightface`` backend only).
-        model_root: folder holding insightface packs; None = insightface's ``~/.insightface``.
-    """
-
-    backend: Literal["yunet_onnx", "yunet_kornia", "insightface"] = "yunet_onnx"
-    long_side: Annotated[int, Strict(), Field(ge=0, le=8192)] = 640
-    score_threshold: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] = 0.75
-    nms_threshold: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] = 0.3
-    min_face_size: Annotated[float, Strict(), Field(ge=0.0)] = 16.0
-    batch_size: Annotated[int, Strict(), Field(ge=1)] = 8
-    model_pack: str = "buffalo_l"
-    model_root: OutPath | None = None
-
-    @field_validator("long_side")
-    @classmethod
-    def _long_side(cls, value: int) -> int:
-        if 0 < value < 64:
-            raise SpecProblem(f"expected 0 (full size) or at least 64 pixels, found {value}")
-        return value
-
-    def config(self, *, device: str = "cpu") -> DetectorConfig:
-        """The detector's own settings, for ``device`` (torch backends)."""
-        from vidswap.faces.detect import DetectorConfig
-
-        return DetectorConfig(**self.model_dump(exclude={"model_root"}), device=device,
-                              model_root=None if self.model_root is None else str(self.model_root))
-
-
-class SmoothingSpec(_Spec):
-    """Temporal smoothing of each track's landmarks: a fixed-lag smoother
-    (:class:`vidswap.faces.smooth.SmootherConfig`, same names and defaults).
-
-    Attributes:
-        lag: lookahead in frames (frame t is final once frame t + lag is seen); 0 = filter
-            only, no lookahead.
-        process_noise: variance of the per-frame acceleration, in face sizes²; larger follows
-            motion more closely and smooths less (only its ratio to ``measurement_noise``
-            matters).
-        measurement_noise: variance of detected landmarks around the truth, in face sizes².
-    """
-
-    lag: Annotated[int, Strict(), Field(ge=0, le=120)] = 8
-    process_noise: Annotated[float, Strict(), Field(gt=0.0)] = 2.5e-5
-    measurement_noise: Annotated[float, Strict(), Field(gt=0.0)] = 1e-4
-
-    def config(self) -> SmootherConfig:
-        """The smoother's own settings."""
-        from vidswap.faces.smooth import SmootherConfig
-
-        return SmootherConfig(**self.model_dump())
-
-
-class MaskSpec(_Spec):
-    """The soft mask that pastes the swapped face back into the frame
-    (:class:`vidswap.faces.mask.MaskConfig` and the compositor's colour matching).
-
-    Attributes:
-        shape: ``hull`` (landmark hull, pushed out) or ``ellipse``.
-        scale: how far the shape reaches, as a multiple of the landmarks' spread (hull) or of
-            the eye-to-mouth distance (ellipse semi-axes).
-        erosion: shrink the shape by this fraction of the 256² crop's side, in [0, 0.5).
-        blur: Gaussian feather sigma as a fraction of the crop's side, in [0, 0.5).
-        colour_match: give the swapped face the original's colour statistics inside the mask:
-            ``none``, or matched in ``lab`` or ``rgb``.
-    """
-
-    shape: Literal["hull", "ellipse"] = "hull"
-    scale: Annotated[float, Strict(), Field(gt=0.0)] = 1.9
-    erosion: Annotated[float, Strict(), Field(ge=0.0, lt=0.5)] = 0.02
-    blur: Annotated[float, Strict(), Field(ge=0.0, lt=0.5)] = 0.03
-    colour_match: Literal["none", "lab", "rgb"] = "none"
-
-    def config(self) -> MaskConfig:
-        """The mask's own settings."""
-        from vidswap.faces.mask import MaskConfig
-
-        return MaskConfig(**self.model_dump(exclude={"colour_match"}))
-
-    def blend(self) -> BlendConfig:
-        """The compositor's settings."""
-        from vidswap.faces.blend import BlendConfig
-
-        return BlendConfig(colour=self.colour_match)
-
-
 if TYPE_CHECKING:
     _Codec = str
     _Profile = str
@@ -469,6 +372,13 @@ class EncodeSpec(_Spec):
                               prores_profile=profile, threads=self.threads)
 
 
+#: The ``detector`` section: the detector's own settings (:class:`~vidswap.faces.detect.DetectorConfig`,
+#: declared there), its ``model_root`` a path relative to the pipeline file.
+_Detector = Annotated[DetectorConfig, paths_in("model_root")]
+# The ``smoothing`` and ``mask`` sections are :class:`~vidswap.faces.smooth.SmootherConfig` and
+# :class:`~vidswap.faces.mask_config.MaskConfig` as they are.
+
+
 class OverrideSpec(_Spec):
     """Different settings for a range of frames (frame-range reprocessing).
 
@@ -484,9 +394,9 @@ class OverrideSpec(_Spec):
     frames: FrameRange
     swaps: tuple[SwapSpec, ...] | None = None
     model: ModelSpec | None = None
-    detector: DetectorSpec | None = None
-    smoothing: SmoothingSpec | None = None
-    mask: MaskSpec | None = None
+    detector: _Detector | None = None
+    smoothing: SmootherConfig | None = None
+    mask: MaskConfig | None = None
     watermark: Bool | None = None
 
     def changes(self) -> list[str]:
@@ -541,9 +451,9 @@ class PipelineSpec(_Spec):
                        Field(min_length=1)]
     swaps: tuple[SwapSpec, ...] = ()
     model: ModelSpec = ModelSpec()
-    detector: DetectorSpec = DetectorSpec()
-    smoothing: SmoothingSpec = SmoothingSpec()
-    mask: MaskSpec = MaskSpec()
+    detector: _Detector = DetectorConfig()
+    smoothing: SmootherConfig = SmootherConfig()
+    mask: MaskConfig = MaskConfig()
     encode: EncodeSpec = EncodeSpec()
     watermark: Bool = False
     overrides: tuple[OverrideSpec, ...] = ()

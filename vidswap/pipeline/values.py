@@ -12,14 +12,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import PlainSerializer, PlainValidator, Strict, ValidationInfo
+from pydantic import BeforeValidator, PlainSerializer, PlainValidator, Strict, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from vidswap.errors import ConfigError
 from vidswap.pipeline.ranges import FrameRangeSpec, parse_frame_range
 
 __all__ = ["CommandLineValue", "SpecProblem", "OutPath", "InPath", "FrameRange", "Fps", "Bool",
-           "BatchSize"]
+           "BatchSize", "paths_in"]
 
 
 class CommandLineValue(str):
@@ -112,3 +112,17 @@ Fps = Annotated[Fraction, PlainValidator(_fps), PlainSerializer(str)]
 Bool = Annotated[bool, Strict()]
 #: A whole number above 0, or "auto".
 BatchSize = Annotated[int | str, PlainValidator(_batch_size)]
+
+
+def paths_in(*keys: str) -> BeforeValidator:
+    """Metadata for a section given as a mapping (a stage's settings dataclass): its ``keys``
+    hold paths, resolved as :data:`OutPath` resolves them (relative to the pipeline file, or
+    to the working directory for command-line values)."""
+
+    def resolve(value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {key: _path(item, info) if key in keys and item is not None else item
+                for key, item in value.items()}
+
+    return BeforeValidator(resolve)
