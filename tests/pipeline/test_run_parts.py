@@ -15,7 +15,7 @@ from vidswap.models.checkpoint import build_bundle
 from vidswap.models.config import FaceShifterConfig
 from vidswap.pipeline.identity import pick_face, source_identity
 from vidswap.pipeline.spec import PhotoRef
-from vidswap.pipeline.swap import Swapper, autocast_dtype, resolve_device, swap_crops
+from vidswap.pipeline.swap import Swapper, autocast_dtype, resolve_device
 
 
 def _face(x: float) -> Face:
@@ -45,7 +45,7 @@ class TestSourceIdentity:
     def test_mean_of_the_photos_in_the_model_form(self, tmp_path: Path, normalized: bool) -> None:
         torch.manual_seed(0)
         cfg = FaceShifterConfig.preset("tiny", id_normalized=normalized)
-        encoder = build_bundle(cfg, hear=False).identity_encoder()
+        encoder = build_bundle(cfg, hear=False)
         photos = [PhotoRef.model_construct(path=write_photo(tmp_path / f"{i}.png",
                                                             np.random.default_rng(i).integers(0, 255, (80, 80, 3),
                                                                                               np.uint8)), face=None)
@@ -73,9 +73,9 @@ class TestSwap:
         calls = []
         hook = bundle.aei.register_forward_hook(lambda module, args, out: calls.append(args[1].clone()))
         with torch.no_grad():
-            refined = swap_crops(x, z, aei=bundle.aei.eval(), identity=bundle.identity_encoder(),
-                                 hear=bundle.hear.eval())
-            plain = swap_crops(x, z, aei=bundle.aei, hear=None)
+            bundle.to(torch.device("cpu"))
+            refined = bundle.swap(x, z, refine=True)
+            plain = bundle.swap(x, z, refine=False)
         hook.remove()
         assert len(calls) == 3 and torch.equal(calls[0], z)            # AEI(X_t, z_s), AEI(X_t, z_t), AEI only
         z_t = torch.nn.functional.normalize(bundle.identity_encoder().embed(

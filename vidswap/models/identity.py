@@ -85,7 +85,7 @@ class IResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(widths[0], eps=1e-5)
         self.prelu = nn.PReLU(widths[0])
         stages, in_channels = [], widths[0]
-        for blocks, channels in zip(layers, widths):
+        for blocks, channels in zip(layers, widths, strict=True):
             stages.append(nn.Sequential(*(IBasicBlock(in_channels if b == 0 else channels, channels,
                                                       stride=2 if b == 0 else 1) for b in range(blocks))))
             in_channels = channels
