@@ -116,11 +116,14 @@ def build_identity_backbone(name: IdentityBackbone, *, num_features: int = EMBED
 
 
 def resize_for_identity(images: Tensor) -> Tensor:
-    """The 112² identity crops of aligned 256² face crops: the whole crop, resized.
+    """The 112² identity crops of aligned 256² face crops: the whole crop, resized; the one
+    identity crop of FaceShifter, for training (L_id) and inference (z_id) alike.
 
     Right for both alignments of :class:`~vidswap.models.config.FaceShifterConfig` (the
     ArcFace template scaled to the crop, and ghost's pose templates, which are close to it).
-    Bilinear without antialiasing, as ghost computed z_id during training.
+    Bilinear without antialiasing, because that is what the published weights saw: ghost
+    computes z_id with a plain bilinear ``F.interpolate`` both in training (256² → 112²) and at
+    inference (224² → 112²), and insightface warps straight to 112² without a low-pass filter.
 
     Args:
         images: Bx3xSxS RGB in [-1, 1].
