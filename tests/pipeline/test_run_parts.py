@@ -33,10 +33,11 @@ class TestPickFace:
 
     @pytest.mark.parametrize(("count", "index", "words"), [(0, None, "no face"), (2, None, "2 faces"),
                                                            (2, 2, "only 2")])
-    def test_exceptions_name_the_photo(self, tmp_path: Path, count: int, index: int | None, words: str) -> None:
+    def test_exceptions_name_the_photo(self, tmp_path: Path, count: int, index: int | None,
+                                       words: str) -> None:
+        photo = PhotoRef.model_construct(path=tmp_path / "me.jpg", face=index)
         with pytest.raises(NoFaceError, match=words) as err:
-            pick_face([_face(i * 20) for i in range(count)], PhotoRef.model_construct(path=tmp_path / "me.jpg",
-                                                                                        face=index))
+            pick_face([_face(i * 20) for i in range(count)], photo)
         assert "me.jpg" in str(err.value)
 
 
@@ -46,9 +47,10 @@ class TestSourceIdentity:
         torch.manual_seed(0)
         cfg = FaceShifterConfig.preset("tiny", id_normalized=normalized)
         encoder = build_bundle(cfg, hear=False)
+        rng = np.random.default_rng
         photos = [PhotoRef.model_construct(path=write_photo(tmp_path / f"{i}.png",
-                                                            np.random.default_rng(i).integers(0, 255, (80, 80, 3),
-                                                                                              np.uint8)), face=None)
+                                                            rng(i).integers(0, 255, (80, 80, 3), np.uint8)),
+                                           face=None)
                   for i in range(2)]
         both = source_identity(photos, detector=StubDetector(), encoder=encoder, config=cfg)
         each = [source_identity([p], detector=StubDetector(), encoder=encoder, config=cfg) for p in photos]
@@ -77,9 +79,9 @@ class TestSwap:
             refined = bundle.swap(x, z, refine=True)
             plain = bundle.swap(x, z, refine=False)
         hook.remove()
-        assert len(calls) == 3 and torch.equal(calls[0], z)            # AEI(X_t, z_s), AEI(X_t, z_t), AEI only
-        z_t = torch.nn.functional.normalize(bundle.identity_encoder().embed(
-            torch.nn.functional.interpolate(x, size=(112, 112), mode="bilinear", align_corners=False)), dim=-1)
+        assert len(calls) == 3 and torch.equal(calls[0], z)  # AEI(X_t, z_s), AEI(X_t, z_t), AEI only
+        crops = torch.nn.functional.interpolate(x, size=(112, 112), mode="bilinear", align_corners=False)
+        z_t = torch.nn.functional.normalize(bundle.identity_encoder().embed(crops), dim=-1)
         assert torch.allclose(calls[1], z_t, atol=1e-5)
         assert refined.shape == plain.shape == x.shape and not torch.allclose(refined, plain)
 
@@ -93,7 +95,7 @@ class TestSwap:
     def test_devices(self) -> None:
         assert resolve_device("cpu").type == "cpu"
         assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-        with pytest.raises(ConfigError, match="--device"):
+        with pytest.raises(ConfigError, match="model.device"):
             resolve_device("gpu")
         if not torch.cuda.is_available():
             with pytest.raises(ConfigError, match="CUDA"):

@@ -32,14 +32,14 @@ def resolve_device(name: str) -> torch.device:
         ConfigError: an unknown name, or CUDA asked for where torch sees none (or not that index).
     """
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", name):
-        raise ConfigError(f"--device: expected auto, cpu, cuda or cuda:N, found {name!r}")
+        raise ConfigError(f"model.device: expected auto, cpu, cuda or cuda:N, found {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if (device.index or 0) >= count:
-            raise ConfigError(f"--device {name}: torch sees {count} CUDA device(s); use --device cpu or auto")
+            raise ConfigError(f"model.device {name}: torch sees {count} CUDA device(s); use cpu or auto")
     return device
 
 
