@@ -16,7 +16,6 @@ from vidswap.faces.align import (
     Aligner,
     crop_from_frame,
     estimate_similarity,
-    identity_crop,
     invert_affine,
     transform_points,
     warp_to_crop,
@@ -43,7 +42,7 @@ def centroid(image: torch.Tensor) -> torch.Tensor:
 
 
 class TestAlignConfig:
-    @pytest.mark.parametrize("kwargs", [{"template": "ffhq"}, {"crop_size": 8}, {"identity_size": 0}])
+    @pytest.mark.parametrize("kwargs", [{"template": "ffhq"}, {"crop_size": 8}])
     def test_exceptions(self, kwargs) -> None:
         with pytest.raises(ConfigError):
             AlignConfig(**kwargs)
@@ -115,5 +114,4 @@ class TestWarp:
         landmarks = torch.tensor([ARCFACE_TEMPLATE], device=device).expand(3, -1, -1) * 0.5 + 5
         crops, matrix = Aligner(AlignConfig(crop_size=32))(frames, landmarks)
         assert crops.shape == (3, 3, 32, 32) and matrix.shape == (3, 2, 3)
-        assert identity_crop(crops, AlignConfig(identity_size=16)).shape == (3, 3, 16, 16)
         torch.testing.assert_close(warp_to_crop(frames, matrix, 32), crops)

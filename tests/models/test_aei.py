@@ -99,7 +99,7 @@ class TestAEINet:
         with torch.no_grad():
             _, z_att = net(x, torch.randn(1, 512))
             again = net.attributes(x)
-        assert all(torch.equal(a, b) for a, b in zip(z_att, again))
+        assert all(torch.equal(a, b) for a, b in zip(z_att, again, strict=True))
 
     def test_identity_changes_output(self) -> None:
         torch.manual_seed(0)

@@ -15,7 +15,7 @@ from vidswap.models.checkpoint import build_bundle
 from vidswap.models.config import FaceShifterConfig
 from vidswap.pipeline.identity import pick_face, source_identity
 from vidswap.pipeline.spec import PhotoRef
-from vidswap.pipeline.swap import Swapper, autocast_dtype, resolve_device, swap_crops
+from vidswap.pipeline.swap import Swapper, autocast_dtype, resolve_device
 
 
 def _face(x: float) -> Face:
@@ -33,10 +33,11 @@ class TestPickFace:
 
     @pytest.mark.parametrize(("count", "index", "words"), [(0, None, "no face"), (2, None, "2 faces"),
                                                            (2, 2, "only 2")])
-    def test_exceptions_name_the_photo(self, tmp_path: Path, count: int, index: int | None, words: str) -> None:
+    def test_exceptions_name_the_photo(self, tmp_path: Path, count: int, index: int | None,
+                                       words: str) -> None:
+        photo = PhotoRef.model_construct(path=tmp_path / "me.jpg", face=index)
         with pytest.raises(NoFaceError, match=words) as err:
-            pick_face([_face(i * 20) for i in range(count)], PhotoRef.model_construct(path=tmp_path / "me.jpg",
-                                                                                        face=index))
+            pick_face([_face(i * 20) for i in range(count)], photo)
         assert "me.jpg" in str(err.value)
 
 
@@ -45,10 +46,11 @@ class TestSourceIdentity:
     def test_mean_of_the_photos_in_the_model_form(self, tmp_path: Path, normalized: bool) -> None:
         torch.manual_seed(0)
         cfg = FaceShifterConfig.preset("tiny", id_normalized=normalized)
-        encoder = build_bundle(cfg, hear=False).identity_encoder()
+        encoder = build_bundle(cfg, hear=False)
+        rng = np.random.default_rng
         photos = [PhotoRef.model_construct(path=write_photo(tmp_path / f"{i}.png",
-                                                            np.random.default_rng(i).integers(0, 255, (80, 80, 3),
-                                                                                              np.uint8)), face=None)
+                                                            rng(i).integers(0, 255, (80, 80, 3), np.uint8)),
+                                           face=None)
                   for i in range(2)]
         both = source_identity(photos, detector=StubDetector(), encoder=encoder, config=cfg)
         each = [source_identity([p], detector=StubDetector(), encoder=encoder, config=cfg) for p in photos]
@@ -73,13 +75,13 @@ class TestSwap:
         calls = []
         hook = bundle.aei.register_forward_hook(lambda module, args, out: calls.append(args[1].clone()))
         with torch.no_grad():
-            refined = swap_crops(x, z, aei=bundle.aei.eval(), identity=bundle.identity_encoder(),
-                                 hear=bundle.hear.eval())
-            plain = swap_crops(x, z, aei=bundle.aei, hear=None)
+            bundle.to(torch.device("cpu"))
+            refined = bundle.swap(x, z, refine=True)
+            plain = bundle.swap(x, z, refine=False)
         hook.remove()
-        assert len(calls) == 3 and torch.equal(calls[0], z)            # AEI(X_t, z_s), AEI(X_t, z_t), AEI only
-        z_t = torch.nn.functional.normalize(bundle.identity_encoder().embed(
-            torch.nn.functional.interpolate(x, size=(112, 112), mode="bilinear", align_corners=False)), dim=-1)
+        assert len(calls) == 3 and torch.equal(calls[0], z)  # AEI(X_t, z_s), AEI(X_t, z_t), AEI only
+        crops = torch.nn.functional.interpolate(x, size=(112, 112), mode="bilinear", align_corners=False)
+        z_t = torch.nn.functional.normalize(bundle.identity_encoder().embed(crops), dim=-1)
         assert torch.allclose(calls[1], z_t, atol=1e-5)
         assert refined.shape == plain.shape == x.shape and not torch.allclose(refined, plain)
 
@@ -93,7 +95,7 @@ class TestSwap:
     def test_devices(self) -> None:
         assert resolve_device("cpu").type == "cpu"
         assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-        with pytest.raises(ConfigError, match="--device"):
+        with pytest.raises(ConfigError, match="model.device"):
             resolve_device("gpu")
         if not torch.cuda.is_available():
             with pytest.raises(ConfigError, match="CUDA"):

@@ -108,6 +108,21 @@ class TestConvertGhost:
         assert provenance.original_sha256 == sha256((tmp_path / "G_unet_2blocks.pth").read_bytes())
         assert provenance.licence.startswith("Apache-2.0; identity encoder: research-only")
 
+        # A run that loads the two .pth files converts them the same way: the same networks.
+        from vidswap.pipeline.model import ModelFiles, load_model
+
+        def pth(file: str, role: str) -> ResolvedWeights:
+            return ResolvedWeights(name=file, path=tmp_path / file, role=role, licence="x", source="y")
+
+        from vidswap.models import ModelBundle
+
+        run = load_model(ModelFiles(aei=pth("G_unet_2blocks.pth", "aei"),
+                                    identity=pth("backbone.pth", "identity")))
+        assert isinstance(run, ModelBundle) and run.config == bundle.config
+        for part, module in bundle.parts().items():
+            other = run.parts()[part].state_dict()
+            assert all(torch.equal(v, other[k]) for k, v in module.state_dict().items())
+
 
 class TestEnsureGhostModel:
     def test_converts_once_into_the_cache(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,8 @@ import torch
 
 from vidswap.errors import CheckpointError, InputError
 from vidswap.models import AEINet
-from vidswap.weights.ghost import convert_ghost_aei, ghost_config, ghost_key, load_torch_state_dict
+from vidswap.weights.ghost import convert_ghost_aei, ghost_config, ghost_key
+from vidswap.weights.torchfile import load_torch_state_dict
 
 FIXTURE = Path("fixtures") / "ghost_aei_unet_2blocks"
 

@@ -4,7 +4,8 @@ Two template modes, named in each model's config because weights only work with 
 they were trained on:
 
 - ``arcface``: the ArcFace 5-point template (112²) scaled to the crop size (ours). The identity
-  crop is then the whole crop resized to 112².
+  crop, the swap model's (:meth:`~vidswap.models.family.SwapModel.identity_crop`), is then the
+  whole crop resized to 112².
 - ``insightface-poses``: the best, by least residual, of insightface's five pose templates
   (left profile ... right profile) at 224², then resized to 256² (ghost's convention). Here the
   resize is folded into the transform, so the frame is sampled once.
@@ -34,7 +35,6 @@ __all__ = [
     "invert_affine",
     "transform_points",
     "warp_to_crop",
-    "identity_crop",
     "Aligner",
 ]
 
@@ -62,20 +62,17 @@ class AlignConfig:
     Attributes:
         template: ``arcface`` or ``insightface-poses`` (see the module docstring).
         crop_size: side of the square crop in pixels (256 for FaceShifter).
-        identity_size: side of the identity network's crop (112 for ArcFace).
     """
 
     template: TemplateMode = "arcface"
     crop_size: int = 256
-    identity_size: int = 112
 
     def __post_init__(self) -> None:
         if self.template not in ("arcface", "insightface-poses"):
             raise ConfigError("align template must be 'arcface' or 'insightface-poses', "
                               f"got {self.template!r}")
-        if self.crop_size < 16 or self.identity_size < 16:
-            raise ConfigError(f"align crop_size and identity_size must be >= 16, got {self.crop_size}, "
-                              f"{self.identity_size}")
+        if self.crop_size < 16:
+            raise ConfigError(f"align crop_size must be >= 16, got {self.crop_size}")
 
 
 def estimate_similarity(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
@@ -160,24 +157,6 @@ def warp_to_crop(frames: torch.Tensor, crop_from_frame: torch.Tensor, size: int)
 
     return warp_affine(frames, crop_from_frame.to(frames.dtype), (size, size), mode="bilinear",
                        padding_mode="zeros", align_corners=True)
-
-
-def identity_crop(crops: torch.Tensor, config: AlignConfig) -> torch.Tensor:
-    """The identity network's crop from aligned crops: the whole crop resized (antialiased).
-
-    Both template modes put the ArcFace geometry (close enough for ghost's poses) on the whole crop.
-
-    Args:
-        crops: ``(B, C, S, S)`` aligned crops.
-        config: gives ``identity_size``.
-
-    Returns:
-        ``(B, C, identity_size, identity_size)``.
-    """
-    import torch.nn.functional as F
-
-    size = config.identity_size
-    return F.interpolate(crops, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
 class Aligner(nn.Module):

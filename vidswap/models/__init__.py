@@ -1,4 +1,5 @@
-"""The FaceShifter networks: AEI-Net, HEAR-Net, multi-scale discriminator, ArcFace identity.
+"""The swap models: the family seam (:mod:`~vidswap.models.family`) and the FaceShifter networks
+(AEI-Net, HEAR-Net, multi-scale discriminator, ArcFace identity).
 
 Names load on first use (PEP 562), so ``vidswap.models.config`` stays importable without torch.
 
@@ -13,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vidswap.models.aei import AEINet
-    from vidswap.models.checkpoint import ModelBundle, build_bundle, load_checkpoint, save_checkpoint
+    from vidswap.models.checkpoint import build_bundle, load_checkpoint, save_checkpoint
     from vidswap.models.config import FaceShifterConfig
     from vidswap.models.discriminator import MultiScaleDiscriminator
+    from vidswap.models.faceshifter import ModelBundle
+    from vidswap.models.family import SwapModel, SwapModelConfig, family_class, load_swap_model
     from vidswap.models.hear import HEARNet
     from vidswap.models.identity import (
         IdentityEncoder,
@@ -27,6 +30,10 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "SwapModel",
+    "SwapModelConfig",
+    "family_class",
+    "load_swap_model",
     "FaceShifterConfig",
     "AEINet",
     "HEARNet",
@@ -44,6 +51,10 @@ __all__ = [
 ]
 
 _HOMES = {
+    "SwapModel": "family",
+    "SwapModelConfig": "family",
+    "family_class": "family",
+    "load_swap_model": "family",
     "FaceShifterConfig": "config",
     "AEINet": "aei",
     "HEARNet": "hear",
@@ -54,7 +65,7 @@ _HOMES = {
     "OnnxIdentityEncoder": "identity",
     "build_identity_backbone": "identity",
     "resize_for_identity": "identity",
-    "ModelBundle": "checkpoint",
+    "ModelBundle": "faceshifter",
     "build_bundle": "checkpoint",
     "save_checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",

@@ -155,9 +155,10 @@ class AttributeEncoder(nn.Module):
     def __init__(self, cfg: FaceShifterConfig) -> None:
         super().__init__()
         e = cfg.encoder_channels
-        self.down = nn.ModuleList(DownBlock(c_in, c_out) for c_in, c_out in zip((3, *e[:-1]), e))
+        self.down = nn.ModuleList(DownBlock(c_in, c_out) for c_in, c_out in zip((3, *e[:-1]), e, strict=True))
         up_in = cfg.attribute_channels[:6]
-        self.up = nn.ModuleList(UpBlock(c_in, c_out) for c_in, c_out in zip(up_in, reversed(e[:-1])))
+        self.up = nn.ModuleList(UpBlock(c_in, c_out)
+                                for c_in, c_out in zip(up_in, reversed(e[:-1]), strict=True))
 
     def forward(self, x: Tensor) -> list[Tensor]:
         feats = []
@@ -165,7 +166,7 @@ class AttributeEncoder(nn.Module):
             x = block(x)
             feats.append(x)
         z_att = [feats[-1]]
-        for block, skip in zip(self.up, reversed(feats[:-1])):
+        for block, skip in zip(self.up, reversed(feats[:-1]), strict=True):
             z_att.append(block(z_att[-1], skip))
         z_att.append(upsample2x(z_att[-1]))
         return z_att
@@ -181,12 +182,12 @@ class AADGenerator(nn.Module):
         self.blocks = nn.ModuleList(
             AADResBlk(channels=c_in, out_channels=c_out, att_channels=c_att, c_id=cfg.c_id,
                       units=cfg.aad_units)
-            for c_in, c_out, c_att in zip(g, (*g[1:], 3), cfg.attribute_channels))
+            for c_in, c_out, c_att in zip(g, (*g[1:], 3), cfg.attribute_channels, strict=True))
 
     def forward(self, z_att: list[Tensor], z_id: Tensor) -> Tensor:
         """Render Bx3x256x256 in [-1, 1] from the eight attribute maps and z_id (Bxc_id)."""
         h = self.stem(z_id[:, :, None, None])
-        for k, (block, att) in enumerate(zip(self.blocks, z_att)):
+        for k, (block, att) in enumerate(zip(self.blocks, z_att, strict=True)):
             h = block(h, att, z_id)
             if k < len(self.blocks) - 1:
                 h = upsample2x(h)

@@ -1,11 +1,15 @@
-"""Model files: the FaceShifter networks as one safetensors file with their config inside.
+"""Model files: a swap model as one safetensors file with its family and config inside.
 
-A model file holds the tensors of each network under a prefix (``aei.``, ``identity.``,
-optionally ``hear.`` and ``discriminator.``) and, in the safetensors header metadata, the
-:class:`~vidswap.models.config.FaceShifterConfig` as JSON and free-form provenance (source,
-licence, original sha256). safetensors stores raw tensors only, so loading one never runs
-code. Files are written to a temporary name in the same folder and renamed when complete;
-loading is strict (every key of every present network, nothing else).
+A model file holds the tensors of each network under a prefix (FaceShifter: ``aei.``,
+``identity.``, optionally ``hear.`` and ``discriminator.``) and, in the safetensors header
+metadata, one JSON entry: the format version, the model's family (a key of
+:data:`~vidswap.models.family.FAMILIES`; ``faceshifter`` when absent), its config and
+free-form provenance (source, licence, original sha256). safetensors stores raw tensors only,
+so loading one never runs code. Files are written to a temporary name in the same folder and
+renamed when complete; loading is strict (every key of every present network, nothing else).
+
+The container (:func:`write_model_file`, :func:`read_model_header`, :func:`read_model_tensors`)
+is the same for every family; the rest of this module is FaceShifter's use of it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import json
 import os
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -24,52 +29,44 @@ from vidswap.errors import CheckpointError, ConfigError, InputError, OutputExist
 from vidswap.models.aei import AEINet
 from vidswap.models.config import FaceShifterConfig
 from vidswap.models.discriminator import MultiScaleDiscriminator
+from vidswap.models.faceshifter import PARTS, ModelBundle
+from vidswap.models.family import DEFAULT_FAMILY
 from vidswap.models.hear import HEARNet
-from vidswap.models.identity import IResNet, TorchIdentityEncoder, build_identity_backbone
+from vidswap.models.identity import IResNet, build_identity_backbone
 
-__all__ = ["FORMAT_VERSION", "ModelBundle", "CheckpointInfo", "build_bundle", "build_part",
-           "write_checkpoint", "save_checkpoint", "read_checkpoint_info", "load_checkpoint"]
+__all__ = ["FORMAT_VERSION", "ModelBundle", "ModelHeader", "CheckpointInfo", "build_bundle", "build_part",
+           "bundle_from_state", "write_model_file", "write_checkpoint", "save_checkpoint",
+           "read_model_header", "read_model_tensors", "read_checkpoint_info", "load_checkpoint"]
 
 FORMAT_VERSION = "1"
-PARTS = ("aei", "identity", "hear", "discriminator")
 REQUIRED_PARTS = ("aei", "identity")
-#: The one header metadata entry: a JSON object {format, config, parts, metadata}. One entry,
-#: because safetensors writes several in random order and equal models should be equal files.
+#: The one header metadata entry: a JSON object {format, family, config, parts, metadata}. One
+#: entry, because safetensors writes several in random order and equal models should be equal files.
 _HEADER_KEY = "vidswap"
 
+_Module = TypeVar("_Module", bound=nn.Module)
 
-@dataclass
-class ModelBundle:
-    """The networks of one model and what describes them.
+
+@dataclass(frozen=True)
+class ModelHeader:
+    """A model file's header, any family: what :func:`read_model_header` returns.
 
     Attributes:
-        config: sizes and conventions of every network.
-        aei: AEI-Net.
-        identity: the ArcFace backbone that computes z_id (frozen).
-        hear: HEAR-Net, or None when the model has none (ghost ships AEI-Net only).
-        discriminator: present in training checkpoints only.
-        metadata: provenance as strings (e.g. ``source``, ``licence``, ``sha256``).
+        family: the swap-model family (``faceshifter`` for files written before the field).
+        config: the family's config as JSON values.
+        parts: the tensor prefixes present, in file order.
+        metadata: provenance strings.
     """
 
-    config: FaceShifterConfig
-    aei: AEINet
-    identity: IResNet
-    hear: HEARNet | None = None
-    discriminator: MultiScaleDiscriminator | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-
-    def parts(self) -> dict[str, nn.Module]:
-        """The present networks by file prefix, in file order."""
-        return {name: module for name in PARTS if (module := getattr(self, name)) is not None}
-
-    def identity_encoder(self) -> TorchIdentityEncoder:
-        """The identity backbone as an :class:`~vidswap.models.identity.IdentityEncoder`."""
-        return TorchIdentityEncoder(self.identity)
+    family: str
+    config: dict[str, Any]
+    parts: tuple[str, ...]
+    metadata: dict[str, str]
 
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """What a model file's header says, read without loading tensors."""
+    """What a FaceShifter model file's header says, read without loading tensors."""
 
     config: FaceShifterConfig
     parts: tuple[str, ...]
@@ -85,13 +82,33 @@ def build_part(name: str, cfg: FaceShifterConfig) -> nn.Module:
     return builders[name](cfg)
 
 
+def _typed(name: str, module: nn.Module | None, kind: type[_Module]) -> _Module | None:
+    """``module`` as the network class of part ``name`` (None stays None)."""
+    if module is not None and not isinstance(module, kind):
+        raise CheckpointError(f"model part {name!r} is a {type(module).__name__}, expected a {kind.__name__}")
+    return module
+
+
+def _bundle(cfg: FaceShifterConfig, modules: Mapping[str, nn.Module],
+            metadata: Mapping[str, str]) -> ModelBundle:
+    """A bundle of the networks in ``modules`` (``aei`` and ``identity`` present)."""
+    aei = _typed("aei", modules.get("aei"), AEINet)
+    identity = _typed("identity", modules.get("identity"), IResNet)
+    if aei is None or identity is None:
+        raise CheckpointError("a FaceShifter model needs the aei and identity networks; "
+                              f"got {', '.join(modules)}")
+    return ModelBundle(config=cfg, aei=aei, identity=identity,
+                       hear=_typed("hear", modules.get("hear"), HEARNet),
+                       discriminator=_typed("discriminator", modules.get("discriminator"),
+                                            MultiScaleDiscriminator),
+                       metadata=dict(metadata))
+
+
 def build_bundle(cfg: FaceShifterConfig, *, hear: bool = True, discriminator: bool = False,
                  metadata: Mapping[str, str] | None = None) -> ModelBundle:
     """Randomly initialised networks for ``cfg`` (build under ``torch.device('meta')`` for shapes only)."""
-    return ModelBundle(config=cfg, aei=build_part("aei", cfg), identity=build_part("identity", cfg),
-                       hear=build_part("hear", cfg) if hear else None,
-                       discriminator=build_part("discriminator", cfg) if discriminator else None,
-                       metadata=dict(metadata or {}))
+    names = ("aei", "identity", *(("hear",) if hear else ()), *(("discriminator",) if discriminator else ()))
+    return _bundle(cfg, {name: build_part(name, cfg) for name in names}, metadata or {})
 
 
 def _check_state(part: str, state: Mapping[str, Tensor], expected: Mapping[str, Tensor], source: str) -> None:
@@ -150,10 +167,38 @@ def write_safetensors(path: Path, tensors: Mapping[str, Tensor], header: Mapping
         raise
 
 
+def write_model_file(path: str | Path, *, family: str, config: Mapping[str, Any],
+                     parts: Mapping[str, Mapping[str, Tensor]], metadata: Mapping[str, str] | None = None,
+                     overwrite: bool = False) -> Path:
+    """Write a model file of any family, atomically: ``parts`` under their prefixes, the header.
+
+    Args:
+        path: the ``.safetensors`` file to write.
+        family: the swap-model family (a key of :data:`~vidswap.models.family.FAMILIES`).
+        config: the family's config as JSON values.
+        parts: state dict per tensor prefix, in file order.
+        metadata: provenance strings kept in the header (source, licence, sha256, ...).
+        overwrite: replace an existing file instead of refusing.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists; choose another name or allow overwriting")
+    tensors = {f"{name}.{k}": v for name, state in parts.items() for k, v in state.items()}
+    header = {_HEADER_KEY: json.dumps({
+        "format": FORMAT_VERSION, "family": family, "config": dict(config), "parts": list(parts),
+        "metadata": {str(k): str(v) for k, v in (metadata or {}).items()}}, sort_keys=True)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_safetensors(path, tensors, header)
+    return path
+
+
 def write_checkpoint(path: str | Path, config: FaceShifterConfig,
                      parts: Mapping[str, Mapping[str, Tensor]], *,
                      metadata: Mapping[str, str] | None = None, overwrite: bool = False) -> Path:
-    """Write state dicts as a model file, atomically; the lower level of :func:`save_checkpoint`.
+    """Write FaceShifter state dicts as a model file, atomically; the lower level of :func:`save_checkpoint`.
 
     Args:
         path: the ``.safetensors`` file to write.
@@ -172,18 +217,13 @@ def write_checkpoint(path: str | Path, config: FaceShifterConfig,
     for name in REQUIRED_PARTS:
         if name not in parts:
             raise CheckpointError(f"a model file needs the {name} network; parts given: {', '.join(parts)}")
-    tensors: dict[str, Tensor] = {}
     for name, state in parts.items():
         if name not in PARTS:
             raise CheckpointError(f"unknown model part {name!r}; expected some of {', '.join(PARTS)}")
         _check_state(name, state, _expected_state(name, config), str(path))
-        tensors.update({f"{name}.{k}": v for k, v in state.items()})
-    header = {_HEADER_KEY: json.dumps({
-        "format": FORMAT_VERSION, "config": config.to_dict(), "parts": [n for n in PARTS if n in parts],
-        "metadata": {str(k): str(v) for k, v in (metadata or {}).items()}}, sort_keys=True)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_safetensors(path, tensors, header)
-    return path
+    return write_model_file(path, family=ModelBundle.family, config=config.to_dict(),
+                            parts={n: parts[n] for n in PARTS if n in parts}, metadata=metadata,
+                            overwrite=overwrite)
 
 
 def save_checkpoint(path: str | Path, bundle: ModelBundle, *, metadata: Mapping[str, str] | None = None,
@@ -194,8 +234,8 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, metadata: Mapping[
                             metadata={**bundle.metadata, **(metadata or {})}, overwrite=overwrite)
 
 
-def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
-    """Config, parts and metadata of a model file, from its header only.
+def read_model_header(path: str | Path) -> ModelHeader:
+    """The header of a model file of any family, without loading tensors.
 
     Raises:
         InputError: the file does not exist.
@@ -219,46 +259,85 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
         if doc.get("format") != FORMAT_VERSION:
             raise CheckpointError(f"{path} is a vidswap model file of format {doc.get('format')!r}; this "
                                   f"vidswap reads format {FORMAT_VERSION}")
-        return CheckpointInfo(config=FaceShifterConfig.from_dict(doc["config"]), parts=tuple(doc["parts"]),
-                              metadata=dict(doc["metadata"]))
-    except (ConfigError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        family = doc.get("family", DEFAULT_FAMILY)
+        if not isinstance(family, str) or not isinstance(doc["config"], dict):
+            raise TypeError("family must be a string and config an object")
+        return ModelHeader(family=family, config=doc["config"], parts=tuple(doc["parts"]),
+                           metadata=dict(doc["metadata"]))
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
         raise CheckpointError(f"{path}: unreadable vidswap model header: {err}") from err
 
 
-def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> ModelBundle:
-    """Load a model file written by :func:`save_checkpoint`, strictly, onto ``device``.
-
-    The networks are built on the meta device and take the stored tensors as they are
-    (no random initialisation, dtypes kept), so a save → load round trip is bit-exact.
-
-    Raises:
-        InputError: the file does not exist.
-        CheckpointError: not a vidswap model file, or a network's tensors are missing,
-            unexpected or of the wrong shape (the message lists them).
-    """
+def read_model_tensors(path: str | Path, *,
+                       device: str | torch.device = "cpu") -> dict[str, dict[str, Tensor]]:
+    """The tensors of a model file grouped by prefix (``aei.x`` -> ``{"aei": {"x": ...}}``), on ``device``."""
     from safetensors import safe_open
 
-    info = read_checkpoint_info(path)
+    grouped: dict[str, dict[str, Tensor]] = {}
     with safe_open(str(path), framework="pt", device=str(device)) as f:
-        grouped: dict[str, dict[str, Tensor]] = {}
         for key in f.keys():
             prefix, _, rest = key.partition(".")
             tensor = f.get_tensor(key)
             # CPU tensors view the memory-mapped file at unaligned offsets; a copy gets the
             # allocator's alignment, so kernels (and results) match the saved model's exactly.
             grouped.setdefault(prefix, {})[rest] = tensor.clone() if tensor.device.type == "cpu" else tensor
-    unknown = sorted(set(grouped) - set(PARTS))
+    return grouped
+
+
+def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
+    """Config, parts and metadata of a FaceShifter model file, from its header only.
+
+    Raises:
+        InputError: the file does not exist.
+        CheckpointError: it is not a safetensors file, not a vidswap model file, or of another family.
+    """
+    header = read_model_header(path)
+    if header.family != ModelBundle.family:
+        raise CheckpointError(f"{path} is a {header.family!r} model, not a {ModelBundle.family!r} one")
+    try:
+        return CheckpointInfo(config=FaceShifterConfig.from_dict(header.config), parts=header.parts,
+                              metadata=header.metadata)
+    except (ConfigError, TypeError) as err:
+        raise CheckpointError(f"{path}: unreadable vidswap model header: {err}") from err
+
+
+def bundle_from_state(config: FaceShifterConfig, state: Mapping[str, Mapping[str, Tensor]], *,
+                      metadata: Mapping[str, str], source: str) -> ModelBundle:
+    """The networks of ``state`` (state dict per part), strictly: built on the meta device, they
+    take the tensors as they are (no random initialisation, dtypes and device kept).
+
+    Raises:
+        CheckpointError: a part is unknown or missing, or its tensors are missing, unexpected
+            or of the wrong shape (the message lists them; ``source`` names the file).
+    """
+    unknown = sorted(set(state) - set(PARTS))
     if unknown:
-        raise CheckpointError(f"{path}: unexpected tensors under {', '.join(p + '.' for p in unknown)}; "
+        raise CheckpointError(f"{source}: unexpected tensors under {', '.join(p + '.' for p in unknown)}; "
                               f"a model file holds {', '.join(PARTS)}")
     for name in REQUIRED_PARTS:
-        if name not in grouped:
-            raise CheckpointError(f"{path}: missing the {name} network (no {name}.* tensors)")
+        if name not in state:
+            raise CheckpointError(f"{source}: missing the {name} network (no {name}.* tensors)")
     modules: dict[str, nn.Module] = {}
-    for name, state in grouped.items():
+    for name, part in state.items():
         with torch.device("meta"):
-            module = build_part(name, info.config)
-        _check_state(name, state, module.state_dict(), str(path))
-        module.load_state_dict(state, strict=True, assign=True)
+            module = build_part(name, config)
+        _check_state(name, part, module.state_dict(), source)
+        module.load_state_dict(part, strict=True, assign=True)
         modules[name] = module
-    return ModelBundle(config=info.config, metadata=info.metadata, **modules)  # type: ignore[arg-type]
+    return _bundle(config, modules, metadata)
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> ModelBundle:
+    """Load a FaceShifter model file written by :func:`save_checkpoint`, strictly, onto ``device``.
+
+    The networks take the stored tensors as they are (see :func:`bundle_from_state`), so a
+    save → load round trip is bit-exact.
+
+    Raises:
+        InputError: the file does not exist.
+        CheckpointError: not a FaceShifter model file, or a network's tensors are missing,
+            unexpected or of the wrong shape (the message lists them).
+    """
+    info = read_checkpoint_info(path)
+    return bundle_from_state(info.config, read_model_tensors(path, device=device), metadata=info.metadata,
+                             source=str(path))

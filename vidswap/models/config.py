@@ -94,7 +94,7 @@ class FaceShifterConfig:
     def attribute_shapes(self) -> tuple[tuple[int, int, int], ...]:
         """(C, H, W) of z_att^1..8: 2² doubling to 128², then 256² for the last level."""
         sizes = [IMAGE_SIZE >> (7 - k) for k in range(7)] + [IMAGE_SIZE]
-        return tuple((c, s, s) for c, s in zip(self.attribute_channels, sizes))
+        return tuple((c, s, s) for c, s in zip(self.attribute_channels, sizes, strict=True))
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> FaceShifterConfig:
@@ -115,7 +115,8 @@ class FaceShifterConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown model config keys {unknown}; expected some of {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
     def to_json(self) -> str:
         """The config as one JSON object (keys sorted, so equal configs give equal text)."""

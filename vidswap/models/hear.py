@@ -29,10 +29,11 @@ class HEARNet(nn.Module):
         super().__init__()
         self.config = cfg
         c = cfg.hear_channels
-        self.down = nn.ModuleList(DownBlock(c_in, c_out, bias=True) for c_in, c_out in zip((6, *c[:-1]), c))
+        self.down = nn.ModuleList(DownBlock(c_in, c_out, bias=True)
+                                  for c_in, c_out in zip((6, *c[:-1]), c, strict=True))
         ups_in = (c[4], 2 * c[3], 2 * c[2], 2 * c[1])
         self.up = nn.ModuleList(UpBlock(c_in, c_out, bias=True, skip_first=True)
-                                for c_in, c_out in zip(ups_in, (c[3], c[2], c[1], c[0])))
+                                for c_in, c_out in zip(ups_in, (c[3], c[2], c[1], c[0]), strict=True))
         self.to_rgb = nn.Conv2d(2 * c[0], 3, kernel_size=3, padding=1)
 
     def forward(self, y_st: Tensor, delta: Tensor) -> Tensor:
@@ -54,6 +55,6 @@ class HEARNet(nn.Module):
         for block in self.down:
             x = block(x)
             feats.append(x)
-        for block, skip in zip(self.up, reversed(feats[:-1])):
+        for block, skip in zip(self.up, reversed(feats[:-1]), strict=True):
             x = block(x, skip)
         return torch.tanh(self.to_rgb(upsample2x(x)))

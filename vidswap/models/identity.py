@@ -85,7 +85,7 @@ class IResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(widths[0], eps=1e-5)
         self.prelu = nn.PReLU(widths[0])
         stages, in_channels = [], widths[0]
-        for blocks, channels in zip(layers, widths):
+        for blocks, channels in zip(layers, widths, strict=True):
             stages.append(nn.Sequential(*(IBasicBlock(in_channels if b == 0 else channels, channels,
                                                       stride=2 if b == 0 else 1) for b in range(blocks))))
             in_channels = channels
@@ -116,11 +116,14 @@ def build_identity_backbone(name: IdentityBackbone, *, num_features: int = EMBED
 
 
 def resize_for_identity(images: Tensor) -> Tensor:
-    """The 112² identity crops of aligned 256² face crops: the whole crop, resized.
+    """The 112² identity crops of aligned 256² face crops: the whole crop, resized; the one
+    identity crop of FaceShifter, for training (L_id) and inference (z_id) alike.
 
     Right for both alignments of :class:`~vidswap.models.config.FaceShifterConfig` (the
     ArcFace template scaled to the crop, and ghost's pose templates, which are close to it).
-    Bilinear without antialiasing, as ghost computed z_id during training.
+    Bilinear without antialiasing, because that is what the published weights saw: ghost
+    computes z_id with a plain bilinear ``F.interpolate`` both in training (256² → 112²) and at
+    inference (224² → 112²), and insightface warps straight to 112² without a low-pass filter.
 
     Args:
         images: Bx3xSxS RGB in [-1, 1].

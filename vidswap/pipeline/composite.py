@@ -86,7 +86,7 @@ def composite_frame(frame: Tensor, swapped: Tensor, originals: Tensor, crop_from
     rgb = (out * 255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     alpha = None
     if matte:
-        soft = frame_matte(masks, frame_from_crop, tuple(frame.shape[-2:]))
+        soft = frame_matte(masks, frame_from_crop, (frame.shape[-2], frame.shape[-1]))
         alpha = (soft * 255).round_().to(torch.uint8).cpu().numpy()
     return Composited(rgb=np.ascontiguousarray(rgb), matte=alpha)
 

@@ -2,9 +2,10 @@
 
 A photo must show exactly one face, or name one with ``face: N`` (``--source-face N``),
 counted left to right. Faces are aligned the way the model was trained (its config's
-``alignment``), the 112² identity crop is taken from the aligned crop, and the identity
-encoder embeds it. The source identity is the mean of the photos' embeddings, L2-normalised
-when the model's config says z_id is (ghost takes the raw mean).
+``alignment``) and the swap model embeds the aligned crop (its own identity crop and encoder,
+:meth:`~vidswap.models.family.SwapModel.embed`). The source identity is the mean of the
+photos' embeddings, L2-normalised when the model's config says z_id is (ghost takes the raw
+mean).
 
 Convention: frames ``(H, W, 3)`` uint8 RGB; landmarks ``(N, 5, 2)`` ``(x, y)`` frame pixels;
 encoder crops RGB in [-1, 1].
@@ -23,8 +24,7 @@ if TYPE_CHECKING:
     import torch
 
     from vidswap.faces.detect import Detector, Face
-    from vidswap.models.config import FaceShifterConfig
-    from vidswap.models.identity import IdentityEncoder
+    from vidswap.models.family import SwapModel, SwapModelConfig
     from vidswap.pipeline.spec import PhotoRef
 
 __all__ = ["pick_face", "embed_faces", "photo_embeddings", "source_identity"]
@@ -51,15 +51,15 @@ def pick_face(faces: Sequence[Face], photo: PhotoRef) -> Face:
     return ordered[photo.face]
 
 
-def embed_faces(frames: Sequence[np.ndarray], landmarks: np.ndarray, *, encoder: IdentityEncoder,
-                config: FaceShifterConfig, device: str | torch.device = "cpu") -> torch.Tensor:
+def embed_faces(frames: Sequence[np.ndarray], landmarks: np.ndarray, *, encoder: SwapModel,
+                config: SwapModelConfig, device: str | torch.device = "cpu") -> torch.Tensor:
     """Raw identity embeddings of faces, one face per frame given.
 
     Args:
         frames: ``N`` frames, ``(H, W, 3)`` uint8 RGB.
         landmarks: ``(N, 5, 2)`` landmarks of one face in each frame.
-        encoder: the identity encoder.
-        config: the model's config (alignment).
+        encoder: the swap model, whose ``embed`` takes the aligned crops.
+        config: the model's config (alignment and crop size).
         device: where to compute.
 
     Returns:
@@ -68,21 +68,20 @@ def embed_faces(frames: Sequence[np.ndarray], landmarks: np.ndarray, *, encoder:
     import torch
 
     from vidswap.faces.align import AlignConfig, crop_from_frame, warp_to_crop
-    from vidswap.models.identity import resize_for_identity
 
-    align = AlignConfig(template=config.alignment)
+    align = AlignConfig(template=config.alignment, crop_size=config.image_size)
     out = []
     with torch.no_grad():
-        for frame, lm in zip(frames, landmarks):
+        for frame, lm in zip(frames, landmarks, strict=True):
             image = torch.from_numpy(frame).permute(2, 0, 1)[None].to(device, torch.float32) / 127.5 - 1
             matrix = crop_from_frame(torch.as_tensor(lm, dtype=torch.float32, device=device)[None], align)
             crop = warp_to_crop(image, matrix, align.crop_size)
-            out.append(encoder.embed(resize_for_identity(crop)).float())
+            out.append(encoder.embed(crop).float())
     return torch.cat(out) if out else torch.zeros(0, config.c_id, device=device)
 
 
-def photo_embeddings(photos: Sequence[PhotoRef], *, detector: Detector, encoder: IdentityEncoder,
-                     config: FaceShifterConfig, device: str | torch.device = "cpu") -> torch.Tensor:
+def photo_embeddings(photos: Sequence[PhotoRef], *, detector: Detector, encoder: SwapModel,
+                     config: SwapModelConfig, device: str | torch.device = "cpu") -> torch.Tensor:
     """Raw embeddings of the chosen face of each photo.
 
     Returns:
@@ -95,13 +94,13 @@ def photo_embeddings(photos: Sequence[PhotoRef], *, detector: Detector, encoder:
     from vidswap.io.sequence import read_image
 
     images = [read_image(photo.path) for photo in photos]
-    faces = [pick_face(found, photo) for found, photo in zip(detector.detect(images), photos)]
+    faces = [pick_face(found, photo) for found, photo in zip(detector.detect(images), photos, strict=True)]
     landmarks = np.stack([face.landmarks for face in faces]) if faces else np.zeros((0, 5, 2), np.float32)
     return embed_faces(images, landmarks, encoder=encoder, config=config, device=device)
 
 
-def source_identity(photos: Sequence[PhotoRef], *, detector: Detector, encoder: IdentityEncoder,
-                    config: FaceShifterConfig, device: str | torch.device = "cpu") -> torch.Tensor:
+def source_identity(photos: Sequence[PhotoRef], *, detector: Detector, encoder: SwapModel,
+                    config: SwapModelConfig, device: str | torch.device = "cpu") -> torch.Tensor:
     """z_id of a person from their photos, in the form the model was trained with.
 
     Returns:

@@ -20,7 +20,7 @@ from vidswap.errors import CheckpointError, DownloadError, WeightsError
 if TYPE_CHECKING:
     import torch
 
-    from vidswap.models.checkpoint import ModelBundle
+    from vidswap.models.family import SwapModel
     from vidswap.weights.cache import CacheSettings, ResolvedWeights
     from vidswap.weights.manifest import Manifest
 
@@ -35,8 +35,8 @@ class ModelFiles:
     """The weight files of one swap model, all present on disk.
 
     Attributes:
-        aei: a vidswap model file (AEI-Net, identity, maybe HEAR-Net) or a ghost AEI-Net
-            checkpoint.
+        aei: a vidswap model file (any family; FaceShifter: AEI-Net, identity, maybe HEAR-Net)
+            or a ghost AEI-Net checkpoint.
         identity: the ArcFace backbone for a ghost AEI-Net; None for a vidswap model file,
             which carries its own.
         extra: other files of the default set (e.g. the detector pack), for the record.
@@ -53,12 +53,12 @@ class ModelFiles:
 
 
 def _is_model_file(path: Path) -> bool:
-    from vidswap.models.checkpoint import read_checkpoint_info
+    from vidswap.models.checkpoint import read_model_header
 
     if path.suffix != ".safetensors" or not path.is_file():
         return False
     try:
-        read_checkpoint_info(path)
+        read_model_header(path)
     except CheckpointError:
         return False
     return True
@@ -79,7 +79,8 @@ def _missing(name: str, err: Exception, manifest: Manifest) -> str:
 
 
 def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Manifest, offline: bool = False,
-                  progress: bool = True, notify: Callable[[ResolvedWeights], None] | None = None) -> ModelFiles:
+                  progress: bool = True,
+                  notify: Callable[[ResolvedWeights], None] | None = None) -> ModelFiles:
     """Find (fetching on first use) every file a model reference needs.
 
     Args:
@@ -118,7 +119,8 @@ def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Man
             ref is not None):
         # A ghost AEI-Net named by itself also needs the backbone its z_id was made with.
         try:
-            backbone = ensure(GHOST_IDENTITY, cache=cache, manifest=manifest, offline=offline, progress=progress)
+            backbone = ensure(GHOST_IDENTITY, cache=cache, manifest=manifest, offline=offline,
+                              progress=progress)
             found.append(backbone)
             if notify is not None:
                 notify(backbone)
@@ -139,39 +141,26 @@ def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Man
     return ModelFiles(aei=aei, identity=identity, extra=tuple(w for w in found if w not in (aei, identity)))
 
 
-def load_model(files: ModelFiles, *, device: str | torch.device = "cpu") -> ModelBundle:
-    """Load the networks of ``files`` onto ``device`` in eval mode.
+def load_model(files: ModelFiles, *, device: str | torch.device = "cpu") -> SwapModel:
+    """Load the swap model of ``files`` onto ``device``, frozen and in eval mode.
 
-    A vidswap model file loads as it is; a ghost AEI-Net checkpoint is converted (ghost's
-    alignment and raw z_id in its config) and paired with its ArcFace backbone.
+    A model file loads through its family (:func:`~vidswap.models.family.load_swap_model`); a
+    ghost AEI-Net checkpoint and its ArcFace backbone are converted by
+    :func:`~vidswap.weights.ghost.load_ghost` (ghost's alignment and raw z_id in its config).
 
     Raises:
         CheckpointError: a file does not fit the networks.
     """
-    from vidswap.models.checkpoint import ModelBundle, build_part, load_checkpoint
+    import torch
+
+    from vidswap.models.family import load_swap_model
 
     if files.identity is None:
-        bundle = load_checkpoint(files.aei.path, device=device)
-    else:
-        from vidswap.weights.ghost import convert_ghost_aei, load_torch_state_dict
+        return load_swap_model(files.aei.path, device=device)
+    from vidswap.models.checkpoint import bundle_from_state
+    from vidswap.weights.ghost import load_ghost
 
-        aei_state = _state_dict(files.aei.path, load_torch_state_dict)
-        cfg, converted = convert_ghost_aei(aei_state)
-        aei = build_part("aei", cfg)
-        aei.load_state_dict(converted, strict=True)
-        identity = build_part("identity", cfg)
-        identity.load_state_dict(_state_dict(files.identity.path, load_torch_state_dict), strict=True)
-        bundle = ModelBundle(config=cfg, aei=aei.to(device), identity=identity.to(device),
-                             metadata={"source": files.aei.source, "licence": files.aei.licence})
-    for module in bundle.parts().values():
-        module.eval().requires_grad_(False)
-    return bundle
-
-
-def _state_dict(path: Path, load_pth: Callable[[Path], dict]) -> dict:
-    """A plain state dict from a ``.pth`` or an imported ``.safetensors`` file."""
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    return load_pth(path)
+    cfg, parts = load_ghost(files.aei.path, files.identity.path)
+    provenance = {"source": files.aei.source, "licence": files.aei.licence}
+    bundle = bundle_from_state(cfg, parts, metadata=provenance, source=str(files.aei.path))
+    return bundle.to(torch.device(device))

@@ -17,82 +17,106 @@ import torch
 from torch import Tensor
 
 from vidswap.faces.align import AlignConfig, crop_from_frame, warp_to_crop
+from vidswap.faces.mask_config import MaskConfig
 from vidswap.io.reader import Frame
 from vidswap.pipeline.analysis import FaceToSwap
 from vidswap.pipeline.composite import Composited, burn_watermark, composite_frame
 from vidswap.pipeline.swap import Swapper
 
-__all__ = ["SwappedFrame", "swap_stage", "composite_stage"]
+__all__ = ["SwappedCrops", "SwappedFrame", "swap_stage", "composite_stage"]
 
 
 @dataclass(frozen=True, eq=False)
-class SwappedFrame:
-    """A frame and its swapped faces, on the swapper's device.
+class SwappedCrops:
+    """The swapped faces of one frame, on the swapper's device.
 
     Attributes:
-        frame: the decoded frame.
-        faces: the faces swapped (empty: the frame passes through).
-        pixels: ``(3, H, W)`` uint8 RGB tensor of the frame (None without faces).
+        pixels: ``(3, H, W)`` uint8 RGB tensor of the frame.
         originals: ``(B, 3, S, S)`` aligned crops in [-1, 1].
         swapped: ``(B, 3, S, S)`` their swaps in [-1, 1].
         crop_from_frame: ``(B, 2, 3)`` the crops' transforms.
     """
 
+    pixels: Tensor
+    originals: Tensor
+    swapped: Tensor
+    crop_from_frame: Tensor
+
+
+@dataclass(frozen=True, eq=False)
+class SwappedFrame:
+    """A frame and its swapped faces.
+
+    Attributes:
+        frame: the decoded frame.
+        faces: the faces swapped (empty: the frame passes through).
+        crops: their crops and swaps (None without faces).
+    """
+
     frame: Frame
     faces: tuple[FaceToSwap, ...] = ()
+    crops: SwappedCrops | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class _Aligned:
+    """A frame waiting in a swap batch, with its aligned crops when it has faces to swap."""
+
+    frame: Frame
+    faces: tuple[FaceToSwap, ...]
     pixels: Tensor | None = None
-    originals: Tensor | None = None
-    swapped: Tensor | None = None
+    crops: Tensor | None = None
     crop_from_frame: Tensor | None = None
 
 
-def _align(frame: Frame, faces: tuple[FaceToSwap, ...], align: AlignConfig,
-           device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+def _align(frame: Frame, faces: tuple[FaceToSwap, ...], align: AlignConfig, device: torch.device) -> _Aligned:
     pixels = frame.tensor(device)
     landmarks = torch.as_tensor(np.stack([f.landmarks for f in faces]), dtype=torch.float32, device=device)
     matrices = crop_from_frame(landmarks, align)
     image = (pixels.float() / 127.5 - 1)[None].expand(len(faces), -1, -1, -1)
-    return pixels, warp_to_crop(image, matrices, align.crop_size), matrices
+    return _Aligned(frame, faces, pixels, warp_to_crop(image, matrices, align.crop_size), matrices)
 
 
-def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]], identities: Mapping[str, Tensor],
-               *, batch_size: int, refine_at: Callable[[int], bool] | None = None
+def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]],
+               identities: Mapping[str, Tensor], *, batch_size: int,
+               refine_at: Callable[[int], bool] | None = None
                ) -> Callable[[Iterator[Frame]], Iterator[SwappedFrame]]:
     """The align + swap stage.
 
     Args:
-        swapper: the networks on their device.
+        swapper: the swap model on its device.
         faces: frame index -> the faces to swap there (from the face pass).
         identities: source name -> ``(c_id,)`` z_id.
         batch_size: crops per swap call (faces of several frames).
-        refine_at: whether HEAR-Net runs on a frame (frame-range overrides); None: always
+        refine_at: whether the refinement (HEAR-Net) runs on a frame (frame-range overrides); None: always
             as the swapper was built.
 
     Returns:
         A stage: frames in, :class:`SwappedFrame` out, same order.
     """
-    align = AlignConfig(template=swapper.config.alignment, crop_size=swapper.config.image_size)
+    align = AlignConfig(template=swapper.model.alignment, crop_size=swapper.model.crop_size)
     device = swapper.device
 
-    def run(pending: list[tuple[Frame, tuple[FaceToSwap, ...], Tensor | None, Tensor | None, Tensor | None]]
-            ) -> Iterator[SwappedFrame]:
-        crops = [c for _, _, _, c, _ in pending if c is not None]
+    def run(pending: list[_Aligned]) -> Iterator[SwappedFrame]:
+        crops = [p.crops for p in pending if p.crops is not None]
+        y = torch.zeros(0)
         if crops:
             x_t = torch.cat(crops)
-            z_id = torch.stack([identities[f.source] for _, fs, *_ in pending for f in fs]).to(device)
-            refine = refine_at is None or refine_at(pending[0][0].index)
+            z_id = torch.stack([identities[f.source] for p in pending for f in p.faces]).to(device)
+            refine = refine_at is None or refine_at(pending[0].frame.index)
             y = torch.cat([swapper(x_t[i:i + batch_size], z_id[i:i + batch_size], refine=refine)
                            for i in range(0, len(x_t), batch_size)])
         start = 0
-        for frame, fs, pixels, crop, matrices in pending:
-            if not fs:
-                yield SwappedFrame(frame)
+        for p in pending:
+            if p.pixels is None or p.crops is None or p.crop_from_frame is None:
+                yield SwappedFrame(p.frame)
                 continue
-            yield SwappedFrame(frame, fs, pixels, crop, y[start:start + len(fs)], matrices)
-            start += len(fs)
+            swapped = y[start:start + len(p.faces)]
+            yield SwappedFrame(p.frame, p.faces, SwappedCrops(p.pixels, p.crops, swapped, p.crop_from_frame))
+            start += len(p.faces)
 
     def stage(frames: Iterator[Frame]) -> Iterator[SwappedFrame]:
-        pending: list = []
+        pending: list[_Aligned] = []
         count = 0
         refine_key = None
         for frame in frames:
@@ -105,12 +129,8 @@ def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]], id
             if not fs and not pending:
                 yield SwappedFrame(frame)
                 continue
-            if fs:
-                pixels, crops, matrices = _align(frame, fs, align, device)
-                pending.append((frame, fs, pixels, crops, matrices))
-                count += len(fs)
-            else:
-                pending.append((frame, fs, None, None, None))
+            pending.append(_align(frame, fs, align, device) if fs else _Aligned(frame, fs))
+            count += len(fs)
             if count >= batch_size:
                 yield from run(pending)
                 pending, count = [], 0
@@ -120,7 +140,7 @@ def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]], id
     return stage
 
 
-def composite_stage(*, settings_at: Callable[[int], tuple], matte: bool
+def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], matte: bool
                     ) -> Callable[[Iterator[SwappedFrame]], Iterator[tuple[Frame, Composited]]]:
     """The composite stage.
 
@@ -134,10 +154,11 @@ def composite_stage(*, settings_at: Callable[[int], tuple], matte: bool
     def stage(items: Iterator[SwappedFrame]) -> Iterator[tuple[Frame, Composited]]:
         for item in items:
             mask, watermark = settings_at(item.frame.index)
-            if item.faces:
+            crops = item.crops
+            if crops is not None:
                 landmarks = torch.as_tensor(np.stack([f.landmarks for f in item.faces]), dtype=torch.float32,
-                                            device=item.crop_from_frame.device)
-                done = composite_frame(item.pixels, item.swapped, item.originals, item.crop_from_frame,
+                                            device=crops.crop_from_frame.device)
+                done = composite_frame(crops.pixels, crops.swapped, crops.originals, crops.crop_from_frame,
                                        landmarks, mask=mask, matte=matte)
             else:
                 rgb = item.frame.rgb

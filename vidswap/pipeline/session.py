@@ -27,10 +27,11 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from vidswap.faces.detect import Detector
+    from vidswap.faces.detect import Detector, DetectorConfig
+    from vidswap.faces.mask_config import MaskConfig
     from vidswap.io.ranges import FrameRange
     from vidswap.io.reader import Frame, VideoReader
-    from vidswap.models.checkpoint import ModelBundle
+    from vidswap.models.family import SwapModel
     from vidswap.pipeline.analysis import FaceAnalysis, FaceToSwap
     from vidswap.pipeline.composite import Composited
     from vidswap.pipeline.model import ModelFiles
@@ -73,7 +74,7 @@ class RunOptions:
     cache: CacheSettings | None = None
     manifest: Manifest | None = None
     detector: Detector | None = None
-    model: ModelBundle | None = None
+    model: SwapModel | None = None
     queue_size: int = 8
     on_weights: Callable[[ResolvedWeights], None] | None = None
 
@@ -213,7 +214,7 @@ class RenderSession:
         from vidswap.pipeline.identity import photo_embeddings, source_identity
 
         swapper, detector = self.swapper, self.detectors.photos
-        config, encoder, device = swapper.config, swapper.identity, swapper.device
+        config, encoder, device = swapper.config, swapper.model, swapper.device
         identities = {name: source_identity(photos, detector=detector, encoder=encoder, config=config, device=device)
                       for name, photos in self.spec.sources.items()}
         photos = {photo.path.as_posix() + f"#{photo.face}": photo for settings in self.schedule.variants()
@@ -240,7 +241,7 @@ class RenderSession:
                     yield frame.index, frame.rgb
 
         def embed(images: Sequence[np.ndarray], landmarks: np.ndarray) -> np.ndarray:
-            return embed_faces(images, landmarks, encoder=swapper.identity, config=swapper.config,
+            return embed_faces(images, landmarks, encoder=swapper.model, config=swapper.config,
                                device=swapper.device).cpu().numpy()
 
         def reread(indices: set[int]) -> Iterator[tuple[int, np.ndarray]]:
@@ -282,7 +283,7 @@ class RenderSession:
 
         schedule, swapper = self.schedule, self.swapper
 
-        def settings_at(index: int) -> tuple:
+        def settings_at(index: int) -> tuple[MaskConfig, bool]:
             settings = schedule.settings(index)
             return settings.mask, settings.watermark
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from vidswap.errors import CheckpointError, ConfigError, InputError
-from vidswap.faces.align import AlignConfig, identity_crop
 from vidswap.models.config import FaceShifterConfig
-from vidswap.models.identity import IResNet, TorchIdentityEncoder, build_identity_backbone
+from vidswap.models.identity import (
+    IResNet,
+    TorchIdentityEncoder,
+    build_identity_backbone,
+    resize_for_identity,
+)
+from vidswap.weights.torchfile import PTH_SUFFIXES, load_state_file
 
 __all__ = ["load_identity_backbone", "identity_embedding"]
 
@@ -28,22 +32,11 @@ def _read_state(path: Path) -> dict[str, Tensor]:
                           "needs gradients of L_id through it. Give the torch weights of the same backbone: "
                           "an arcface_torch .pth (e.g. ghost's backbone.pth) or a vidswap model file "
                           "(.safetensors)")
-    if suffix == ".safetensors":
-        from safetensors import SafetensorError, safe_open
-
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                keys = list(f.keys())
-                if any(k.startswith("identity.") for k in keys):
-                    return {k.removeprefix("identity."): f.get_tensor(k).clone() for k in keys
-                            if k.startswith("identity.")}
-                return {k: f.get_tensor(k).clone() for k in keys}
-        except (SafetensorError, OSError) as err:
-            raise CheckpointError(f"--identity {path} is not a readable safetensors file: {err}") from err
-    if suffix in (".pth", ".pt", ".bin"):
-        from vidswap.weights.ghost import load_torch_state_dict
-
-        return load_torch_state_dict(path)
+    if suffix == ".safetensors" or suffix in PTH_SUFFIXES:
+        state = load_state_file(path)
+        if any(k.startswith("identity.") for k in state):
+            return {k.removeprefix("identity."): v for k, v in state.items() if k.startswith("identity.")}
+        return state
     raise ConfigError(f"--identity {path}: expected a .safetensors (vidswap model file or state dict) or an "
                       f"arcface_torch .pth, got {suffix or 'no extension'!r}")
 
@@ -83,9 +76,11 @@ def load_identity_backbone(path: str | Path, cfg: FaceShifterConfig) -> IResNet:
 def identity_embedding(encoder: TorchIdentityEncoder, images: Tensor, cfg: FaceShifterConfig) -> Tensor:
     """z_id of aligned crops as AEI-Net consumes it, differentiable with respect to ``images``.
 
-    The encoder sees the 112² crop that matches ``cfg.alignment`` (:func:`identity_crop`: the
-    whole crop resized for both template modes), and the embedding is L2-normalised when
-    ``cfg.id_normalized`` says so. L_id is a cosine, so it is indifferent to that normalisation.
+    The encoder sees the same 112² crop as at inference
+    (:func:`~vidswap.models.identity.resize_for_identity`, FaceShifter's
+    :meth:`~vidswap.models.faceshifter.ModelBundle.identity_crop`), and the embedding is
+    L2-normalised when ``cfg.id_normalized`` says so. L_id is a cosine, so it is indifferent to
+    that normalisation.
 
     Args:
         encoder: the frozen torch identity encoder.
@@ -95,8 +90,5 @@ def identity_embedding(encoder: TorchIdentityEncoder, images: Tensor, cfg: FaceS
     Returns:
         ``B x c_id`` float32.
     """
-    # The antialiased resize has no bf16/fp16 CPU kernel: it runs in fp32 outside autocast.
-    with torch.autocast(images.device.type, enabled=False):
-        crops = identity_crop(images.float(), AlignConfig(template=cfg.alignment, crop_size=cfg.image_size))
-    z = encoder.embed(crops).float()
+    z = encoder.embed(resize_for_identity(images.float())).float()
     return F.normalize(z, dim=1) if cfg.id_normalized else z

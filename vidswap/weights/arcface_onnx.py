@@ -45,11 +45,20 @@ class _Op:
 
 @dataclass
 class _Slot:
-    """A module of the torch IResNet waiting for parameters, in forward order."""
+    """A module of the torch IResNet waiting for parameters, in forward order.
+
+    Attributes:
+        kind: conv, bn, prelu or linear.
+        key: the module's state-dict prefix.
+        shape: the shape of its weight (a BatchNorm's is its channel count).
+        eps: a BatchNorm's epsilon (0 for the other kinds).
+        state: the tensors found for it, once found.
+    """
 
     kind: str
     key: str
-    module: nn.Module
+    shape: tuple[int, ...]
+    eps: float = 0.0
     state: dict[str, Tensor] | None = None
 
 
@@ -117,21 +126,19 @@ def _slots(model: nn.Module) -> list[list[_Slot]]:
 
     from torch import nn
 
-    kinds = ((nn.Conv2d, "conv"), (nn.BatchNorm2d, "bn"), (nn.BatchNorm1d, "bn"), (nn.PReLU, "prelu"),
-             (nn.Linear, "linear"))
     groups: dict[str, list[_Slot]] = {}
     for name, module in model.named_modules():
-        kind = next((k for cls, k in kinds if isinstance(module, cls)), None)
-        if kind is None:
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            slot = _Slot("bn", name, tuple(module.weight.shape), eps=module.eps)
+        elif isinstance(module, (nn.Conv2d, nn.PReLU, nn.Linear)):
+            kind = {nn.Conv2d: "conv", nn.PReLU: "prelu", nn.Linear: "linear"}[type(module)]
+            slot = _Slot(kind, name, tuple(module.weight.shape))
+        else:
             continue
         block = re.match(r"layer\d+\.\d+\.", name)
         group = block.group(0) if block else ("head" if len(groups) > 1 else "stem")
-        groups.setdefault(group, []).append(_Slot(kind, name, module))
+        groups.setdefault(group, []).append(slot)
     return list(groups.values())
-
-
-def _shape_of(slot: _Slot) -> tuple[int, ...]:
-    return tuple(slot.module.weight.shape)
 
 
 def _fill(slot: _Slot, op: _Op, path: Path) -> None:
@@ -139,12 +146,12 @@ def _fill(slot: _Slot, op: _Op, path: Path) -> None:
     import torch
 
     weight = op.tensors["weight"]
-    if tuple(weight.shape) != _shape_of(slot):
+    if tuple(weight.shape) != slot.shape:
         raise CheckpointError(f"{path.name}: node {op.node!r} ({op.kind}) has weight {tuple(weight.shape)}, "
-                              f"but {slot.key}.weight needs {_shape_of(slot)}; the model is not this IResNet")
+                              f"but {slot.key}.weight needs {slot.shape}; the model is not this IResNet")
     state = {name: torch.from_numpy(value.astype("float32").copy()) for name, value in op.tensors.items()}
     if slot.kind == "bn":
-        state["running_var"] = state["running_var"] + (op.epsilon - slot.module.eps)
+        state["running_var"] = state["running_var"] + (op.epsilon - slot.eps)
         state["num_batches_tracked"] = torch.tensor(0)
     if slot.kind == "conv":
         state.pop("bias", None)  # folded into the next BatchNorm by the caller
@@ -158,12 +165,12 @@ def _identity_bn(slot: _Slot, bias: Tensor) -> None:
     """BatchNorm statistics that turn the layer into ``x + bias`` (a folded BatchNorm's remainder)."""
     import torch
 
-    channels = slot.module.num_features
+    channels = slot.shape[0]
     if tuple(bias.shape) != (channels,):
         raise CheckpointError(f"a folded bias of shape {tuple(bias.shape)} cannot go to {slot.key} "
                               f"({channels} channels)")
     slot.state = {"weight": torch.ones(channels), "bias": bias.float(), "running_mean": torch.zeros(channels),
-                  "running_var": torch.full((channels,), 1.0 - slot.module.eps),
+                  "running_var": torch.full((channels,), 1.0 - slot.eps),
                   "num_batches_tracked": torch.tensor(0)}
 
 
@@ -176,14 +183,15 @@ def _match(groups: list[list[_Slot]], ops: list[_Op], path: Path) -> None:
     queue = list(ops)
     for group in groups:
         pending_bn: _Slot | None = None
+        slot: _Slot | None
         while any(slot.state is None for slot in group):
             if not queue:
                 free = [slot for slot in group if slot.state is None]
                 if [slot.key for slot in free] == ["features"] and not pending_bn:
-                    _identity_bn(free[0], torch.zeros(free[0].module.num_features))  # folded into fc
+                    _identity_bn(free[0], torch.zeros(free[0].shape[0]))  # folded into fc
                     continue
                 raise CheckpointError(f"{path.name} ends before {free[0].key} ({free[0].kind}, weight "
-                                      f"{_shape_of(free[0])}); the model is not this IResNet")
+                                      f"{free[0].shape}); the model is not this IResNet")
             op = queue.pop(0)
             if pending_bn is not None:
                 if op.kind != "bn":
@@ -192,13 +200,13 @@ def _match(groups: list[list[_Slot]], ops: list[_Op], path: Path) -> None:
                 slot, pending_bn = pending_bn, None
             else:
                 slot = next((s for s in group if s.state is None and s.kind == op.kind
-                             and _shape_of(s) == tuple(op.tensors["weight"].shape)), None)
+                             and s.shape == tuple(op.tensors["weight"].shape)), None)
                 if slot is None:
                     expected = next(s for s in group if s.state is None)
                     raise CheckpointError(
                         f"{path.name}: node {op.node!r} ({op.kind}, weight "
                         f"{tuple(op.tensors['weight'].shape)}) does not fit; next expected {expected.key} "
-                        f"({expected.kind}, weight {_shape_of(expected)})")
+                        f"({expected.kind}, weight {expected.shape})")
             _fill(slot, op, path)
             if slot.kind == "conv":
                 following = group[group.index(slot) + 1]

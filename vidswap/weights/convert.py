@@ -35,27 +35,10 @@ from vidswap.weights.manifest import Manifest
 from vidswap.weights.metadata import Provenance, save_tensors
 
 if TYPE_CHECKING:
-    from torch import Tensor
 
     from vidswap.models.config import IdentityBackbone
 
-__all__ = ["convert_arcface_file", "convert_ghost_file", "ensure_ghost_model", "identity_onnx_path",
-           "load_state"]
-
-
-def load_state(path: Path) -> dict[str, Tensor]:
-    """A flat state dict from ``.safetensors`` or (safely, weights_only) from a torch pickle.
-
-    Raises:
-        CheckpointError: an unsafe or malformed torch checkpoint.
-    """
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    from vidswap.weights.ghost import load_torch_state_dict
-
-    return load_torch_state_dict(path)
+__all__ = ["convert_arcface_file", "convert_ghost_file", "ensure_ghost_model", "identity_onnx_path"]
 
 
 def _original_sha256(weights: ResolvedWeights) -> str:
@@ -93,17 +76,16 @@ def convert_ghost_file(aei: ResolvedWeights, identity: ResolvedWeights, output: 
             message names the first).
     """
     from vidswap.models.checkpoint import write_checkpoint
-    from vidswap.weights.ghost import convert_ghost_aei, load_torch_state_dict
+    from vidswap.weights.ghost import load_ghost
 
     _check_output(output, overwrite)
-    cfg, aei_state = convert_ghost_aei(load_torch_state_dict(aei.path))
+    cfg, parts = load_ghost(aei.path, identity.path)
     provenance = Provenance(source=aei.source, licence=f"{aei.licence}; identity encoder: {identity.licence}",
                             original_sha256=_original_sha256(aei), original_name=aei.path.name,
                             converted_from="ghost", created=utc_now())
     metadata = {**provenance.to_metadata(), "identity_source": identity.source,
                 "identity_sha256": _original_sha256(identity), "identity_licence": identity.licence}
-    return write_checkpoint(output, cfg, {"aei": aei_state, "identity": load_state(identity.path)},
-                            metadata=metadata, overwrite=overwrite)
+    return write_checkpoint(output, cfg, parts, metadata=metadata, overwrite=overwrite)
 
 
 def identity_onnx_path(weights: ResolvedWeights) -> Path:

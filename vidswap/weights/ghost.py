@@ -4,24 +4,25 @@ ghost saves a plain torch state dict (possibly fp16, from apex O2) whose layout 
 :class:`~vidswap.models.aei.AEINet` module for module; only the names differ
 (``encoder.conv1.0.weight`` → ``encoder.down.0.conv.weight``,
 ``generator.AADBlk1.add_blocks.3.fc1.weight`` → ``generator.blocks.0.units.1.aad.id_gamma.weight``).
-Files are read with ``torch.load(weights_only=True)``: a pickle that carries code is refused.
+:func:`load_ghost` is the one place a ghost model is converted, for a model file
+(:func:`~vidswap.weights.convert.convert_ghost_file`) and for a run alike; its files are read
+through :mod:`vidswap.weights.torchfile` (``torch.load(weights_only=True)``).
 """
 
 from __future__ import annotations
 
-import pickle
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidswap.errors import CheckpointError, InputError
+from vidswap.errors import CheckpointError
 from vidswap.models.config import FaceShifterConfig
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["ghost_config", "ghost_key", "convert_ghost_aei", "load_torch_state_dict"]
+__all__ = ["ghost_config", "ghost_key", "convert_ghost_aei", "load_ghost"]
 
 _AAD = {"conv1": "att_gamma", "conv2": "att_beta", "fc1": "id_gamma", "fc2": "id_beta", "conv_h": "mask"}
 _BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
@@ -131,35 +132,21 @@ def convert_ghost_aei(state: Mapping[str, Tensor],
     return cfg, converted
 
 
-def load_torch_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """Read a plain torch state dict (``.pth``) without running code from the file.
+def load_ghost(aei: str | Path,
+               identity: str | Path) -> tuple[FaceShifterConfig, dict[str, dict[str, Tensor]]]:
+    """The one conversion of a ghost model: its AEI-Net checkpoint and ArcFace backbone as the
+    state dicts of a FaceShifter model file (``aei`` and ``identity``), with their config.
 
-    Uses ``torch.load(weights_only=True)`` on the CPU: only tensors and plain containers
-    unpickle; anything else (a pickled object whose ``__reduce__`` runs a command) is refused.
+    Both files are read through :mod:`vidswap.weights.torchfile` (a ``.pth`` with
+    ``weights_only=True``; an imported ``.safetensors`` as it is); floating tensors become
+    float32 (ghost's checkpoints may be fp16, from apex O2).
 
     Raises:
-        InputError: the file does not exist.
-        CheckpointError: the file is not a torch checkpoint, holds more than tensors, or is not
-            a flat mapping of names to tensors.
+        InputError: a file does not exist.
+        CheckpointError: an unsafe file, or a key that is unknown, missing or of another shape.
     """
-    import torch
+    from vidswap.weights.torchfile import load_state_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"checkpoint {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        reason = str(err).splitlines()[0]
-        raise CheckpointError(f"refused to load {path}: it holds more than tensors (unpickling it could run "
-                              "code). Only plain state dicts are imported; re-save it with "
-                              f"torch.save(model.state_dict()) from trusted code. ({reason})") from err
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not a readable torch checkpoint: {err}") from err
-    if not isinstance(obj, Mapping):
-        raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a state dict (name → tensor)")
-    bad = next((k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
-    if bad is not None:
-        raise CheckpointError(f"{path} is not a flat state dict: entry {bad!r} is a "
-                              f"{type(obj[bad]).__name__}, expected a tensor")
-    return dict(obj)
+    cfg, aei_state = convert_ghost_aei(load_state_file(aei))
+    backbone = {k: v.float() if v.is_floating_point() else v for k, v in load_state_file(identity).items()}
+    return cfg, {"aei": aei_state, "identity": backbone}

@@ -35,11 +35,10 @@ from vidswap.weights.download import sha256_of
 from vidswap.weights.fetch import install_original
 from vidswap.weights.manifest import Format, Manifest, Role
 from vidswap.weights.metadata import Provenance, add_provenance, read_provenance, save_tensors
+from vidswap.weights.torchfile import PTH_SUFFIXES, load_torch_state_dict
 
-__all__ = ["PTH_SUFFIXES", "import_file"]
+__all__ = ["import_file"]
 
-#: Suffixes read as torch pickles (only through ``weights_only=True``).
-PTH_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -120,8 +119,6 @@ def _import_new(src: Path, *, name: str, staging: Path, cache: CacheSettings, ma
                       _provenance(src, licence, original_sha256))
         add_provenance(src, stored, provenance)
     elif suffix in PTH_SUFFIXES:
-        from vidswap.weights.ghost import load_torch_state_dict
-
         fmt, stored = "safetensors", staging / f"{name}.safetensors"
         provenance = _provenance(src, licence, original_sha256)
         save_tensors(load_torch_state_dict(src), stored, provenance=provenance)
