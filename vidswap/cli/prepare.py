@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import click
 
 from vidswap.faces.detect import BACKENDS, DetectorConfig
+from vidswap.faces.templates import ALIGNMENTS, TemplateMode
 
-if TYPE_CHECKING:
-    from vidswap.faces.align import TemplateMode
-
-#: ``--alignment`` choices, each to the crop template it names (mypy checks them against it).
-_ALIGNMENTS: dict[str, TemplateMode] = {"arcface": "arcface", "insightface-poses": "insightface-poses"}
+#: ``--alignment`` choices, each to the alignment it names (typed for the library).
+_ALIGNMENTS: dict[str, TemplateMode] = {name: name for name in ALIGNMENTS}
 
 
 @click.command()

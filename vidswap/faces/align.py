@@ -19,16 +19,18 @@ Images are ``(B, C, H, W)`` float tensors in any range.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
 from vidswap.errors import ConfigError
+from vidswap.faces.templates import ALIGNMENTS, ARCFACE_TEMPLATE, POSE_TEMPLATES, TemplateMode
 
 __all__ = [
+    "ALIGNMENTS",
     "ARCFACE_TEMPLATE",
     "POSE_TEMPLATES",
+    "TemplateMode",
     "AlignConfig",
     "estimate_similarity",
     "crop_from_frame",
@@ -38,21 +40,7 @@ __all__ = [
     "Aligner",
 ]
 
-#: ArcFace's 5 landmarks in its 112x112 crop: eyes, nose tip, mouth corners (left to right on screen).
-ARCFACE_TEMPLATE = (
-    (38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655), (70.7299, 92.2041),
-)
 
-#: insightface's five pose templates at 112x112: left profile, left, frontal, right, right profile.
-POSE_TEMPLATES = (
-    ((51.642, 50.115), (57.617, 49.990), (35.740, 69.007), (51.157, 89.050), (57.025, 89.702)),
-    ((45.031, 50.118), (65.568, 50.872), (39.677, 68.111), (45.177, 86.190), (64.246, 86.758)),
-    ((39.730, 51.138), (72.270, 51.138), (56.000, 68.493), (42.463, 87.010), (69.537, 87.010)),
-    ((46.845, 50.872), (67.382, 50.118), (72.737, 68.111), (48.167, 86.758), (67.236, 86.190)),
-    ((54.796, 49.990), (60.771, 50.115), (76.673, 69.007), (55.388, 89.702), (61.257, 89.050)),
-)
-
-TemplateMode = Literal["arcface", "insightface-poses"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,9 +56,9 @@ class AlignConfig:
     crop_size: int = 256
 
     def __post_init__(self) -> None:
-        if self.template not in ("arcface", "insightface-poses"):
-            raise ConfigError("align template must be 'arcface' or 'insightface-poses', "
-                              f"got {self.template!r}")
+        if self.template not in ALIGNMENTS:
+            raise ConfigError(f"alignment: expected one of {', '.join(ALIGNMENTS)}, found {self.template!r}",
+                              setting="alignment")
         if self.crop_size < 16:
             raise ConfigError(f"align crop_size must be >= 16, got {self.crop_size}")
 

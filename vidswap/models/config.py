@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from vidswap.errors import ConfigError
+from vidswap.faces.templates import TemplateMode
 
 __all__ = ["Alignment", "IdentityBackbone", "PRESETS", "FaceShifterConfig", "IMAGE_SIZE"]
 
-Alignment = Literal["arcface", "insightface-poses"]
+#: The face alignment a model was trained with (:data:`vidswap.faces.templates.ALIGNMENTS`).
+Alignment = TemplateMode
 IdentityBackbone = Literal["iresnet50", "iresnet100", "iresnet-tiny"]
 
 #: Side of the aligned crop AEI-Net works on. Fixed by the topology: seven stride-2 convs bring
