@@ -42,5 +42,6 @@ class TestParseSegmentRange:
 
     @pytest.mark.parametrize("text", ["x", "3-99", "8", "4-2"])
     def test_exceptions(self, text: str) -> None:
-        with pytest.raises(ConfigError, match="--segments"):
+        with pytest.raises(ConfigError, match=f"^segments '{text}': ") as raised:
             parse_segment_range(text, 8)
+        assert raised.value.setting == "segments"  # the CLI names its option, --segments
