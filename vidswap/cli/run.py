@@ -10,7 +10,7 @@ import click
 
 from vidswap.cli.errors import set_flags
 from vidswap.cli.validate import _parse_setting
-from vidswap.faces.detect import BACKENDS
+from vidswap.faces.detect import BACKENDS, DetectorConfig
 from vidswap.io.media import (
     CODEC_CHOICES,
     CRF_RANGE,
@@ -163,7 +163,7 @@ def _weights_status(spec: Any) -> list[str]:
               help="Swap model: a weights-manifest or cache name, or a model file [default: the manifest's "
                    "default set, fetched on first use].")
 @click.option("--detector", type=click.Choice(BACKENDS),
-              help="Face detector backend [default: yunet_onnx, offline].")
+              help=f"Face detector backend [default: {DetectorConfig().backend}].")
 @click.option("--target-ref", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PHOTO",
               help="Swap only faces that look like this person (repeatable) [default: every face].")
 @click.option("--source-face", type=click.IntRange(min=0), metavar="N",
