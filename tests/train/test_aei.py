@@ -114,7 +114,7 @@ def test_resume_continues_same_step_and_optimiser_state(tmp_path: Path, identity
     assert (tmp_path / "resumed" / "samples" / "step_000000002.png").is_file()
     bundle = load_checkpoint(straight.checkpoint)
     assert bundle.discriminator is not None and bundle.config == TINY
-    with pytest.raises(OutputExistsError, match="--resume"):
+    with pytest.raises(OutputExistsError, match="continue it with resume"):
         train_aei(data=data, run=tmp_path / "straight", train_config=config, model_config=TINY,
                   identity=identity_file, progress=False)
 

@@ -115,8 +115,9 @@ class TestImportFile:
         src.write_bytes(b"1")
         import_file(src, name="a", cache=cache, manifest=manifest)
         src.write_bytes(b"2")
-        with pytest.raises(OutputExistsError, match="--force"):
+        with pytest.raises(OutputExistsError, match="with force it is replaced") as raised:
             import_file(src, name="a", cache=cache, manifest=manifest)
+        assert raised.value.setting == "force"  # the CLI names its option, --force
         replaced = import_file(src, name="a", cache=cache, manifest=manifest, force=True)
         assert replaced.path.read_bytes() == b"2"
         assert files_under(cache.staging_dir) == []

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from vidswap.cli.errors import set_flags
 from vidswap.errors import InputError, OutputExistsError
 from vidswap.faces.detect import BACKENDS, DetectorConfig
 from vidswap.io.media import IMAGE_SUFFIXES
@@ -102,6 +103,7 @@ def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, 
     pixels: landmarks as detected (or interpolated over a detector miss), smoothed as the swap uses
     them; pts in seconds (null for a photo).
     """
+    set_flags({"overwrite": "--overwrite", "device": "--device"})
     from vidswap.faces.analyze import analyze
     from vidswap.faces.detect import create_detector
     from vidswap.faces.smooth import SmootherConfig

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+
 import click
 
 from vidswap.faces.detect import BACKENDS, DetectorConfig

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from vidswap.cli.errors import set_flags
 from vidswap.train.config import TrainConfig
 
 _TRAIN_FIELDS = ("steps", "batch_size", "lr", "same_share", "seed", "log_every", "sample_every",
@@ -108,6 +109,8 @@ def _report(result: Any, run: Path, as_json: bool) -> None:
 @click.group()
 def train() -> None:
     """Train FaceShifter: `train aei` first, then `train hear` on the AEI-Net it made."""
+    set_flags({name: f"--{name.replace('_', '-')}"
+               for name in ("identity", "identity_backbone", "aei", "device", "precision", "resume", "lr")})
 
 
 @train.command("aei")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, get_args
 
 import click
 
+from vidswap.cli.errors import set_flags
 from vidswap.weights.cache import CacheSettings, cached_names, read_record, resolve, verify
 from vidswap.weights.manifest import DEFAULT_MANIFEST, Manifest, Role, load_manifest
 
@@ -50,6 +51,7 @@ def weights(ctx: click.Context, home: Path | None, manifest_path: Path) -> None:
     checksum and licence. A model reference elsewhere in vidswap is a manifest name, a
     cache name (an imported file) or a path.
     """
+    set_flags({"name": "--as", "force": "--force"})
     cache = CacheSettings(home=home) if home else CacheSettings.from_environ(os.environ)
     ctx.obj = _Context(cache=cache, manifest=load_manifest(manifest_path))
 

@@ -120,7 +120,7 @@ class ImageSequenceWriter:
         if existing and not overwrite:
             raise OutputExistsError(
                 f"{pattern}: {len(existing)} files of this sequence exist (first "
-                f"{existing[0][1].name}); pass overwrite=True (--overwrite) to replace them"
+                f"{existing[0][1].name}); with overwrite they are replaced", setting="overwrite"
             )
         self.pattern = str(pattern)
         self.number = start_number

@@ -55,7 +55,7 @@ def check_output(path: Path, *, source: Path | None, overwrite: bool) -> None:
     ):
         raise OutputExistsError(f"{path}: is the input video; write the output to another file")
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path}: exists; pass overwrite=True (--overwrite) to replace it")
+        raise OutputExistsError(f"{path}: exists; with overwrite it is replaced", setting="overwrite")
     if not path.parent.is_dir():
         raise InputError(f"{path}: output folder {path.parent} does not exist; create it first")
 

@@ -266,12 +266,12 @@ def _check_unchanged(recorded: Mapping[str, str], current: Mapping[str, str], ro
     for name, digest in recorded.items():
         path = Path(name)
         if not path.is_file():
-            raise JobChangedError(f"{path}: used by job {root} but missing now; restore it, or pass --force "
-                                  f"to render the job again from what is there")
+            raise JobChangedError(f"{path}: used by job {root} but missing now; restore it, or render the job "
+                                  f"again from what is there with force", setting="force")
         found = current[name] if name in current else sha256_file(path)
         if found != digest:
-            raise JobChangedError(f"{path}: changed since job {root} was made (sha256 differs); pass --force to "
-                                  f"render the job again with the new file, or restore the old one")
+            raise JobChangedError(f"{path}: changed since job {root} was made (sha256 differs); restore the old "
+                                  f"one, or render the job again with the new file with force", setting="force")
 
 
 def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None, force: bool = False,
@@ -298,8 +298,8 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
     options = options or RunOptions()
     reason = stream_only(spec)
     if reason is not None:
-        raise ConfigError(f"a job renders one video output: {reason} rendered without a job (vidswap run "
-                          f"--no-job)")
+        raise ConfigError(f"a job renders one video output: {reason} rendered without a job "
+                          f"(vidswap.pipeline.runner.run_pipeline)")
     started = time.perf_counter()
     store = JobStore(root, codec=spec.encode.codec)
     # Before the job directory is made (beside the output): the output folder must be there. The

@@ -115,7 +115,7 @@ class JobStore:
         data = json.loads(self.job_file.read_text())
         if data.get("version") != JOB_VERSION:
             raise ConfigError(f"{self.job_file}: job version {data.get('version')!r}, this vidswap reads "
-                              f"version {JOB_VERSION}; render it again with vidswap run --force")
+                              f"version {JOB_VERSION}; render it again with force", setting="force")
         return data
 
     def write(self, data: Mapping[str, Any]) -> None:
@@ -198,7 +198,7 @@ class JobStore:
         """
         with _flock(self.segments_dir / f"{segment.name}.lock", shared=False,
                     what=f"segment {segment.index} of job {self.root}",
-                    hint="another process renders it; give each render node its own --segments"):
+                    hint="another process renders it; give each render node its own segments"):
             yield
 
     @contextmanager

@@ -1,6 +1,6 @@
 """Identities from photos: source z_id (mean over a person's photos) and target references.
 
-A photo must show exactly one face, or name one with ``face: N`` (``--source-face N``),
+A photo must show exactly one face, or name one with ``face: N``,
 counted left to right. Faces are aligned the way the model was trained (its config's
 ``alignment``) and the swap model embeds the aligned crop (its own identity crop and encoder,
 :meth:`~vidswap.models.family.SwapModel.embed`). The source identity is the mean of the
@@ -43,7 +43,7 @@ def pick_face(faces: Sequence[Face], photo: PhotoRef) -> Face:
     if photo.face is None:
         if len(ordered) > 1:
             raise NoFaceError(f"{photo.path}: {len(ordered)} faces found, expected one; say which with "
-                              f"--source-face N (YAML: {{path: ..., face: N}}), 0 = leftmost")
+                              f"face N of the photo (YAML: {{path: ..., face: N}}), 0 = leftmost", setting="face")
         return ordered[0]
     if photo.face >= len(ordered):
         raise NoFaceError(f"{photo.path}: face {photo.face} asked for, but only {len(ordered)} face(s) found "

@@ -97,7 +97,7 @@ def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Man
     Raises:
         WeightsError: some weights are missing (offline, or the fetch failed) or the
             reference is unknown; the message names each missing entry and how to get it,
-            import it, or use a model of one's own (``--model FILE``).
+            import it, or use a model of one's own (``model.path``).
     """
     from vidswap.weights.fetch import ensure
 
@@ -129,8 +129,8 @@ def resolve_model(ref: str | Path | None, *, cache: CacheSettings, manifest: Man
     if missing:
         raise WeightsError(
             "missing model weights (nothing was decoded): " + "; ".join(missing)
-            + " Or use a model of your own: `--model FILE.safetensors` (write a random test model with "
-              "`vidswap model init -o FILE`, or train one with `vidswap train`).")
+            + " Or use a model of your own: model.path FILE.safetensors (write a random test model with "
+              "`vidswap model init -o FILE`, or train one with `vidswap train`).", setting="model.path")
     if _is_model_file(found[0].path):
         return ModelFiles(aei=found[0], extra=tuple(found[1:]))
     identity = next((w for w in found if w.role == "identity"), None)

@@ -174,7 +174,7 @@ def train_aei(*, data: str | Path, run: str | Path, train_config: TrainConfig,
             trainer = AEITrainer.resume(run, train_config, runtime)
         else:
             if model_config is None or identity is None:
-                raise InputError("a new AEI-Net run needs a model config and --identity weights")
+                raise InputError("a new AEI-Net run needs a model config and identity weights", setting="identity")
             backbone = (identity if isinstance(identity, IResNet)
                         else load_identity_backbone(identity, model_config))
             trainer = AEITrainer.create(model_config, backbone, train_config, runtime)

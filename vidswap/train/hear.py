@@ -200,8 +200,8 @@ def train_hear(*, data: str | Path, run: str | Path, train_config: TrainConfig, 
             trainer = HEARTrainer.resume(run, train_config, runtime, occlusion=occlusion)
         else:
             if aei is None:
-                raise InputError("a new HEAR-Net run needs --aei: an AEI-Net model file or training run "
-                                 "folder")
+                raise InputError("a new HEAR-Net run needs aei: an AEI-Net model file or training run "
+                                 "folder", setting="aei")
             trainer = HEARTrainer.create(load_model_file(aei, runtime.device), train_config, runtime,
                                          occlusion=occlusion)
         subset = _subset(run, trainer, data, hardest_share, resumed)

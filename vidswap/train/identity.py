@@ -28,17 +28,17 @@ def _read_state(path: Path) -> dict[str, Tensor]:
     """The backbone's tensors: ``identity.*`` of a vidswap model file, or a safetensors / .pth state dict."""
     suffix = path.suffix.lower()
     if suffix == ".onnx":
-        raise ConfigError(f"--identity {path}: an ONNX recognition model is not differentiable, and training "
+        raise ConfigError(f"identity {path}: an ONNX recognition model is not differentiable, and training "
                           "needs gradients of L_id through it. Give the torch weights of the same backbone: "
                           "an arcface_torch .pth (e.g. ghost's backbone.pth) or a vidswap model file "
-                          "(.safetensors)")
+                          "(.safetensors)", setting="identity")
     if suffix == ".safetensors" or suffix in PTH_SUFFIXES:
         state = load_state_file(path)
         if any(k.startswith("identity.") for k in state):
             return {k.removeprefix("identity."): v for k, v in state.items() if k.startswith("identity.")}
         return state
-    raise ConfigError(f"--identity {path}: expected a .safetensors (vidswap model file or state dict) or an "
-                      f"arcface_torch .pth, got {suffix or 'no extension'!r}")
+    raise ConfigError(f"identity {path}: expected a .safetensors (vidswap model file or state dict) or an "
+                      f"arcface_torch .pth, got {suffix or 'no extension'!r}", setting="identity")
 
 
 def load_identity_backbone(path: str | Path, cfg: FaceShifterConfig) -> IResNet:
@@ -56,8 +56,8 @@ def load_identity_backbone(path: str | Path, cfg: FaceShifterConfig) -> IResNet:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"--identity {path} does not exist; give ArcFace torch weights "
-                         "(.pth or .safetensors)")
+        raise InputError(f"identity {path} does not exist; give ArcFace torch weights "
+                         "(.pth or .safetensors)", setting="identity")
     state = _read_state(path)
     backbone = build_identity_backbone(cfg.identity_backbone, num_features=cfg.c_id)
     expected = backbone.state_dict()
@@ -66,9 +66,9 @@ def load_identity_backbone(path: str | Path, cfg: FaceShifterConfig) -> IResNet:
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     if missing or unexpected or wrong:
         raise CheckpointError(
-            f"--identity {path} does not fit the {cfg.identity_backbone} backbone with {cfg.c_id} features "
+            f"identity {path} does not fit the {cfg.identity_backbone} backbone with {cfg.c_id} features "
             f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]}); pick the "
-            "matching --identity-backbone (iresnet50 / iresnet100) or other weights")
+            "matching identity_backbone (iresnet50 / iresnet100) or other weights", setting="identity")
     backbone.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return backbone.eval().requires_grad_(False)
 

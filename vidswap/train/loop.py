@@ -86,8 +86,8 @@ def check_run_folder(run: Path, *, resume: bool) -> bool:
     """
     has = latest_checkpoint(run) is not None
     if has and not resume:
-        raise OutputExistsError(f"{run} already holds a training run; pass --resume to continue it, or "
-                                "choose another -o folder")
+        raise OutputExistsError(f"{run} already holds a training run; continue it with resume, or "
+                                "choose another run folder", setting="resume")
     return has and resume
 
 
@@ -115,8 +115,8 @@ def run_loop(trainer: Trainer, batches: Iterator[tuple[Tensor, Tensor, Tensor]],
                 # fp16's grad scaler skips steps with inf gradients; a non-finite loss is a real failure.
                 if bad:
                     raise TrainingError(f"step {step}: loss {', '.join(bad)} is not finite "
-                                        f"({ {k: result.losses[k] for k in bad} }); lower --lr or use "
-                                        "--precision fp32, then --resume from the last checkpoint")
+                                        f"({ {k: result.losses[k] for k in bad} }); lower lr or use "
+                                        "precision fp32, then resume from the last checkpoint", setting="lr")
                 history.append({"step": float(step), **result.losses})
                 bar.advance(task)
                 if not runtime.is_main:

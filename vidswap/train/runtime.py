@@ -70,7 +70,8 @@ def resolve_precision(precision: Precision, device: torch.device) -> torch.dtype
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu" and precision == "fp16":
-        raise ConfigError("fp16 training needs a CUDA device; on the CPU use --precision fp32 or bf16")
+        raise ConfigError("fp16 training needs a CUDA device; on the CPU use precision fp32 or bf16",
+                          setting="precision")
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
@@ -87,7 +88,8 @@ def setup_runtime(device: str, precision: Precision) -> Runtime:
     resolved = torch.device(device)
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"--device {device} asked for, but torch sees no CUDA device; use --device cpu")
+            raise ConfigError(f"device {device} asked for, but torch sees no CUDA device; use device cpu",
+                              setting="device")
         if world_size > 1:
             resolved = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(resolved)

@@ -50,7 +50,7 @@ def _original_sha256(weights: ResolvedWeights) -> str:
 
 def _check_output(output: Path, overwrite: bool) -> None:
     if output.exists() and not overwrite:
-        raise OutputExistsError(f"{output} exists; pass --force to replace it")
+        raise OutputExistsError(f"{output} exists; with force it is replaced", setting="force")
     if output.suffix != ".safetensors":
         raise ConfigError(f"-o {output}: converted weights are written as .safetensors; name the file so")
 

@@ -65,11 +65,11 @@ def import_file(src: Path, *, name: str, cache: CacheSettings, manifest: Manifes
     if not src.is_file():
         raise InputError(f"cannot import {src}: no such file")
     if not _NAME.match(name):
-        raise ConfigError(f"--as {name!r}: a cache name is letters, digits, '_', '-' and '.', "
+        raise ConfigError(f"name {name!r}: a cache name is letters, digits, '_', '-' and '.', "
                           f"starting with a letter or digit")
     if name in cached_names(cache) and not force:
         raise OutputExistsError(f"{name!r} is already in the cache ({cache.entry_dir(name)}); "
-                                f"pass --force to replace it")
+                                f"with force it is replaced", setting="force")
     cache.staging_dir.mkdir(parents=True, exist_ok=True)
     staging = cache.staging_dir / f"{name}.import-{uuid.uuid4().hex}"  # mkdtemp would make it private
     staging.mkdir()
@@ -92,7 +92,7 @@ def _import_original(src: Path, *, name: str, staging: Path, cache: CacheSetting
                           f"there is nothing to import")
     if licence is not None or role is not None:
         raise ConfigError(f"{name!r} is a manifest entry, whose licence and role the manifest states; "
-                          f"drop --licence/--role, or import under another name")
+                          f"drop licence and role, or import under another name")
     path = staging / entry.file
     shutil.copyfile(src, path)
     if entry.size is not None and path.stat().st_size != entry.size:
