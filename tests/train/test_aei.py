@@ -135,6 +135,6 @@ class TestIdentityWeights:
             load_identity_backbone(tmp_path / "glintr100.onnx", TINY)
 
     def test_wrong_backbone(self, identity_file: Path) -> None:
-        with pytest.raises(CheckpointError, match="identity-backbone"):
+        with pytest.raises(CheckpointError, match="identity_backbone"):
             load_identity_backbone(identity_file,
                                    FaceShifterConfig.preset("tiny", identity_backbone="iresnet50"))

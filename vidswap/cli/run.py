@@ -52,8 +52,9 @@ _SIMPLE = {"detector": ("detector.backend", "--detector"), "frames": ("frames", 
            "codec": ("encode.codec", "--codec"), "crf": ("encode.crf", "--crf"),
            "preset": ("encode.preset", "--preset"), "matte": ("matte", "--matte")}
 #: Options that messages name as the remedy for their setting, given or not.
-_REMEDIES = {"output.overwrite": "--overwrite", "overwrite": "--overwrite", "force": "--force", "face": "--source-face",
-             "frames": "--frames", "executor": "--executor", "address": "--address"}
+_REMEDIES = {"output.overwrite": "--overwrite", "overwrite": "--overwrite", "force": "--force",
+             "face": "--source-face", "model.path": "--model", "frames": "--frames", "executor": "--executor",
+             "address": "--address"}
 
 
 def _looks_like_path(text: str) -> bool:
