@@ -140,7 +140,7 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
     total = 2 * stages["decode"] + stages["detect"] + stages["swap"] + stages["composite"] + stages["encode"]
     slowest = max(stages, key=stages.get)
     return {"preset": preset, "frames": summary.frames, "faces": summary.faces_swapped, "refine": refine,
-            "batch_size": batch_size, "run_s": run_s, "run_fps": summary.frames / run_s, "stages_s": stages,
+            "batch_size": session.batch, "run_s": run_s, "run_fps": summary.frames / run_s, "stages_s": stages,
             "sum_of_stages_s": total, "run_over_sum": run_s / total, "slowest_stage": slowest,
             "run_over_slowest": run_s / stages[slowest], "peak_rss_mib": memory.peak / 2 ** 20}
 

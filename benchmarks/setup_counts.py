@@ -1,5 +1,6 @@
 """How often a job run and a range re-render repeat their set-up: probes of the input,
-output checks (``check_io``, now ``check_outputs``), pipeline validations, schedules and swappers built, and input hashes.
+output checks (``check_io``, now ``check_outputs``), pipeline validations, schedules and swappers
+built, and input hashes.
 
 A 24-frame clip, 6 segments of 4 frames, the tiny random model, the default detector, through
 the CLI (``vidswap run`` then ``vidswap run JOB --frames 9-12 --set mask.blur=0.2``), with the

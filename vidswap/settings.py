@@ -18,7 +18,6 @@ its line); :func:`check_settings` applies the same bounds to a dataclass built i
 from __future__ import annotations
 
 import dataclasses
-import functools
 import operator
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -59,14 +58,17 @@ def check_settings(config: Any, section: str) -> None:
                 raise ConfigError(f"{setting}: expected a value {symbol} {limit}, found {value!r}", setting=setting)
 
 
-@functools.cache
-def _rules(cls: type) -> dict[str, tuple[tuple[Any, ...] | None, list[Any]]]:
-    """Per field of ``cls``: its Literal choices (or None) and its bounds (annotated-types)."""
-    hints = get_type_hints(cls, include_extras=True)
-    rules: dict[str, tuple[tuple[Any, ...] | None, list[Any]]] = {}
-    for field in dataclasses.fields(cls):
-        rules[field.name] = _rules_of(hints[field.name])
-    return rules
+_Rules = dict[str, tuple[tuple[Any, ...] | None, list[Any]]]
+_RULES: dict[type, _Rules] = {}
+
+
+def _rules(cls: type) -> _Rules:
+    """Per field of the dataclass ``cls``: its Literal choices (or None) and its bounds
+    (annotated-types), read from its annotations once."""
+    if cls not in _RULES:
+        hints = get_type_hints(cls, include_extras=True)
+        _RULES[cls] = {field.name: _rules_of(hints[field.name]) for field in dataclasses.fields(cls)}
+    return _RULES[cls]
 
 
 def _rules_of(hint: Any) -> tuple[tuple[Any, ...] | None, list[Any]]:

@@ -59,7 +59,7 @@ def reference(media: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
 
 def _same_frames(a: Path, b: Path) -> bool:
     got, want = decode(a), decode(b)
-    return len(got) == len(want) and all(np.array_equal(x, y) for x, y in zip(got, want))
+    return len(got) == len(want) and all(np.array_equal(x, y) for x, y in zip(got, want, strict=True))
 
 
 def _digests(job: Path) -> dict[str, tuple[str, int, int]]:

@@ -32,7 +32,7 @@ def test_real_clip_job_equals_streaming_run(shared: Path, tmp_path: Path) -> Non
     summary = run_job(spec("job.mkv"), tmp_path / "job", segment_frames=4, options=options)
     assert summary.faces_swapped > 0
     plain, job = decode(tmp_path / "plain.mkv"), decode(tmp_path / "job.mkv")
-    assert len(job) == 12 and all(np.array_equal(a, b) for a, b in zip(plain, job))
+    assert len(job) == 12 and all(np.array_equal(a, b) for a, b in zip(plain, job, strict=True))
     changed = run_job(with_range_override(spec("job.mkv"), "5-6", {"mask.scale": 2.4}), tmp_path / "job",
                       options=options)
     assert changed.rendered == [1] and not changed.analysed

@@ -113,4 +113,4 @@ class TestStubFaces:
         marked, reference = decode(out), decode(plain)[2:5]
         assert len(marked) == 3
         corner = (slice(-20, None), slice(0, 60))
-        assert all(np.abs(m[corner].astype(int) - r[corner]).max() > 50 for m, r in zip(marked, reference))
+        assert all(np.abs(m[corner].astype(int) - r[corner]).max() > 50 for m, r in zip(marked, reference, strict=True))

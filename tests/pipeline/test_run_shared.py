@@ -65,7 +65,7 @@ class TestHamilton:
         assert np.abs(np.array(_times(matte)) - want).max() <= 0.0005
         got_audio, want_audio = stream_packets(out, "audio"), stream_packets(hamilton, "audio")
         assert [p for _, p in got_audio] == [p for _, p in want_audio]  # byte-identical packets
-        assert max(abs(float(a) - float(b)) for (a, _), (b, _) in zip(got_audio, want_audio)) <= 0.0005
+        assert max(abs(float(a) - float(b)) for (a, _), (b, _) in zip(got_audio, want_audio, strict=True)) <= 0.0005
 
     def test_only_faces_change(self, rendered, hamilton: Path) -> None:
         _, out, matte = rendered

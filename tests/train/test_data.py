@@ -76,9 +76,9 @@ class TestPairSampler:
 
     def test_batches_depend_on_seed_step_rank_only(self) -> None:
         straight = PairSampler(50, batch_size=4, seed=3)
-        first = [b for _, b in zip(range(6), straight)]
+        first = [b for _, b in zip(range(6), straight, strict=False)]
         resumed = PairSampler(50, batch_size=4, seed=3, start_step=3)
-        assert [b for _, b in zip(range(3), resumed)] == first[3:]
+        assert [b for _, b in zip(range(3), resumed, strict=False)] == first[3:]
         assert PairSampler(50, batch_size=4, seed=3, rank=1).batch(0) != first[0]
         assert PairSampler(50, batch_size=4, seed=4).batch(0) != first[0]
 

@@ -30,8 +30,8 @@ def set_flags(flags: Mapping[str, str]) -> None:
 
 def message(err: VidswapError, context: click.Context) -> str:
     """The error's message, naming the option instead of the setting where the command set one."""
-    text = str(err)
-    flag = context.meta.get(_FLAGS, {}).get(err.setting) if err.setting else None
-    if flag is None or flag.isupper():  # an argument (INPUT) is named by its value already
+    text, setting = str(err), err.setting
+    flag = context.meta.get(_FLAGS, {}).get(setting) if setting else None
+    if setting is None or flag is None or flag.isupper():  # an argument (INPUT) is named by its value already
         return text
-    return re.sub(rf"(?<![\w.-]){re.escape(err.setting)}(?![\w-]|\.\w)", flag, text, count=1)
+    return re.sub(rf"(?<![\w.-]){re.escape(setting)}(?![\w-]|\.\w)", flag, text, count=1)

@@ -71,7 +71,7 @@ def paste_back(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor,
     size = crops.shape[-1]
     corners = torch.tensor([[0.0, 0.0], [size - 1, 0.0], [0.0, size - 1], [size - 1, size - 1]],
                            device=frame.device, dtype=frame_from_crop.dtype)
-    for crop, mask, matrix in zip(crops, masks, frame_from_crop):
+    for crop, mask, matrix in zip(crops, masks, frame_from_crop, strict=True):
         box = transform_points(matrix[None], corners[None])[0]
         # The region the crop covers, one pixel of margin for bilinear sampling.
         x0, y0 = max(0, math.floor(box[:, 0].min()) - 1), max(0, math.floor(box[:, 1].min()) - 1)

@@ -216,12 +216,13 @@ def detect_resized(
     for indices in by_size.values():
         for start in range(0, len(indices), config.batch_size):
             chunk = indices[start:start + config.batch_size]
-            for i, raw in zip(chunk, run([resized[i][0] for i in chunk])):
+            for i, raw in zip(chunk, run([resized[i][0] for i in chunk]), strict=True):
                 scale = resized[i][1]
                 faces = [
-                    Face(box=tuple(float(v) for v in box * scale), score=float(score),
+                    Face(box=(float(box[0] * scale), float(box[1] * scale), float(box[2] * scale),
+                              float(box[3] * scale)), score=float(score),
                          landmarks=(lm * scale).astype(np.float32))
-                    for box, score, lm in zip(raw.boxes, raw.scores, raw.landmarks)
+                    for box, score, lm in zip(raw.boxes, raw.scores, raw.landmarks, strict=True)
                     if score >= config.score_threshold
                 ]
                 out[i] = sorted((f for f in faces if f.size >= config.min_face_size), key=lambda f: -f.score)

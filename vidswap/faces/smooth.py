@@ -132,7 +132,7 @@ def smooth_landmarks(landmarks: np.ndarray, sizes: np.ndarray, config: SmootherC
     """
     smoother = Smoother(config)
     out: list[np.ndarray] = []
-    for lm, size in zip(landmarks, sizes):
+    for lm, size in zip(landmarks, sizes, strict=True):
         out.extend(smoother.push(lm, float(size)))
     out.extend(smoother.flush())
     return np.stack(out) if out else np.zeros((0, 5, 2), np.float32)
@@ -157,7 +157,7 @@ def jitter(tracks: Sequence[np.ndarray], sizes: Sequence[np.ndarray]) -> float:
         sizes: per track, ``(T,)`` face sizes in pixels.
     """
     parts = [np.linalg.norm(lm[2:] - 2 * lm[1:-1] + lm[:-2], axis=-1) / np.asarray(size)[1:-1, None]
-             for lm, size in zip(tracks, sizes)]
+             for lm, size in zip(tracks, sizes, strict=True)]
     values = np.concatenate([p.ravel() for p in parts]) if parts else np.zeros(0)
     return float(np.sqrt(np.mean(values ** 2))) if values.size else 0.0
 
@@ -170,7 +170,7 @@ def shift(smoothed: Sequence[np.ndarray], raw: Sequence[np.ndarray], sizes: Sequ
         sizes: per track, ``(T,)`` face sizes in pixels.
     """
     parts = [np.linalg.norm(s - r, axis=-1) / np.asarray(size)[:, None]
-             for s, r, size in zip(smoothed, raw, sizes)]
+             for s, r, size in zip(smoothed, raw, sizes, strict=True)]
     values = np.concatenate([p.ravel() for p in parts]) if parts else np.zeros(0)
     return float(np.mean(values)) if values.size else 0.0
 
@@ -205,7 +205,7 @@ def compare_smoothing(paths: Sequence[tuple[np.ndarray, np.ndarray]], config: Sm
     raw = [np.asarray(lm, dtype=np.float64) for lm, _ in paths]
     sizes = [np.asarray(size, dtype=np.float64) for _, size in paths]
     base = [centred_mean(lm) for lm in raw]
-    ours = [smooth_landmarks(lm, size, config) for lm, size in zip(raw, sizes)]
+    ours = [smooth_landmarks(lm, size, config) for lm, size in zip(raw, sizes, strict=True)]
     return SmoothingReport(tracks=len(raw), frames=int(sum(len(lm) for lm in raw)),
                            jitter_raw=jitter(raw, sizes), jitter_mean5=jitter(base, sizes),
                            jitter_ours=jitter(ours, sizes), shift_mean5=shift(base, raw, sizes),

@@ -115,7 +115,7 @@ class YuNetOnnxDetector:
         for i, image in enumerate(images):
             batch[i, :, :height, :width] = image[..., ::-1].transpose(2, 0, 1)
         names = [o.name for o in self._session.get_outputs()]
-        outputs = dict(zip(names, self._session.run(names, {"input": batch})))
+        outputs = dict(zip(names, self._session.run(names, {"input": batch}), strict=True))
         # Half of the score threshold here: detect_resized applies the real one after mapping back.
         return decode_yunet(outputs, len(images), ph, pw, self.config.score_threshold / 2,
                             self.config.nms_threshold)

@@ -8,6 +8,7 @@ file and the problem.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -276,7 +277,7 @@ def _index_timestamps(stream: Any) -> list[int] | None:
 
 
 def _varies(stamps: list[int]) -> bool:
-    deltas = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    deltas = [b - a for a, b in itertools.pairwise(stamps)]
     if len(deltas) < 2:
         return False
     # Millisecond time bases (Matroska) round a constant 29.97 fps to 33/34 ticks: not VFR.

@@ -42,6 +42,16 @@ class FrameRange:
         """Whether the range is the whole video (from frame 0, open end)."""
         return self.start == 0 and self.stop is None
 
+    def __len__(self) -> int:
+        """The number of frames of a resolved range (:meth:`resolve`).
+
+        Raises:
+            ConfigError: the range has an open end.
+        """
+        if self.stop is None:
+            raise ConfigError(f"frame range {self} runs to the end of the video: resolve it against the video first")
+        return self.stop - self.start
+
     def __contains__(self, index: object) -> bool:
         return isinstance(index, int) and index >= self.start and (self.stop is None or index < self.stop)
 

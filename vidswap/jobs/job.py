@@ -87,9 +87,17 @@ class Job:
     faces: Mapping[int, tuple[FaceToSwap, ...]]
     data: Mapping[str, Any]
 
+    @property
+    def output(self) -> Path:
+        """The video the job renders (a job always has one: :func:`stream_only`)."""
+        path = self.spec.output.path
+        if path is None:
+            raise ConfigError(f"{self.store.job_file}: the job's pipeline has no output.path; make the job again")
+        return path
+
     def states(self) -> list[str]:
         """Each segment's state: done, stale, torn or missing."""
-        return [self.store.state(s, f).state for s, f in zip(self.segments, self.fingerprints)]
+        return [self.store.state(s, f).state for s, f in zip(self.segments, self.fingerprints, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -255,7 +263,8 @@ def with_range_override(spec: PipelineSpec | Mapping[str, Any], frames: str, val
 
 def _hashed_files(spec: PipelineSpec, weights: Sequence[Path]) -> list[Path]:
     photos = [p.path for photos in spec.sources.values() for p in photos]
-    photos += [p.path for s in (spec, *spec.overrides) for swap in (s.swaps or ()) for p in swap.target.photos]
+    swaps = [*spec.swaps, *(swap for o in spec.overrides for swap in (o.swaps or ()))]
+    photos += [p.path for swap in swaps for p in swap.target.photos]
     files = [spec.input.path, *photos, *weights]
     return list(dict.fromkeys(Path(f).resolve() for f in files if Path(f).is_file()))
 
@@ -439,13 +448,13 @@ def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
 def job_report(job: Job) -> dict[str, Any]:
     """What ``vidswap job show`` prints: the job, its overrides and each segment's state."""
     states = job.states()
-    return {"job": str(job.store.root), "input": str(job.spec.input.path), "output": str(job.spec.output.path),
+    return {"job": str(job.store.root), "input": str(job.spec.input.path), "output": str(job.output),
             "frames": str(job.schedule.frames), "segment_frames": job.data["segment_frames"],
-            "output_done": (job.store.root / "mux.json").is_file() and job.spec.output.path.is_file()
+            "output_done": (job.store.root / "mux.json").is_file() and job.output.is_file()
             and all(s == "done" for s in states),
             "overrides": [{"frames": str(o.frames), "changes": o.changes(),
                            "segments": [s.index for s in touched(job.segments, rng)]}
-                          for o, (rng, _) in zip(job.spec.overrides, job.schedule.overrides)],
+                          for o, (rng, _) in zip(job.spec.overrides, job.schedule.overrides, strict=True)],
             "segments": [{"index": s.index, "frames": f"{s.start}-{s.stop - 1}", "state": state}
-                         for s, state in zip(job.segments, states)],
+                         for s, state in zip(job.segments, states, strict=True)],
             "counts": {k: states.count(k) for k in ("done", "stale", "torn", "missing")}}

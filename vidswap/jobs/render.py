@@ -13,14 +13,13 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vidswap.errors import MediaError
 from vidswap.jobs.segments import Segment
-from vidswap.jobs.store import JobStore, count_video_frames
+from vidswap.jobs.store import count_video_frames
 
 if TYPE_CHECKING:
     from vidswap.jobs.job import Job
@@ -50,7 +49,7 @@ def faces_from_arrays(arrays: Mapping[str, np.ndarray]) -> dict[int, tuple[FaceT
     faces: dict[int, tuple[FaceToSwap, ...]] = {}
     sources = [str(s) for s in arrays["sources"]]
     for frame, track, landmarks, source in zip(arrays["frame"], arrays["track"], arrays["landmarks"],
-                                               arrays["source"]):
+                                               arrays["source"], strict=True):
         face = FaceToSwap(track=int(track), landmarks=landmarks, source=sources[int(source)])
         faces[int(frame)] = (*faces.get(int(frame), ()), face)
     return faces

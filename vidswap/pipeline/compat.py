@@ -9,14 +9,14 @@ still loads. Upgrades work on the plain data read from YAML, before validation.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from vidswap.errors import ConfigError
 
 __all__ = ["CURRENT_VERSION", "UPGRADES", "upgrade"]
 
 #: The version this vidswap writes and validates.
-CURRENT_VERSION = 1
+CURRENT_VERSION: Final = 1
 
 #: version N -> function turning version-N data into version N + 1 data (a new dict).
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}

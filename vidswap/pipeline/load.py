@@ -170,7 +170,9 @@ def _fields(model: type | None) -> dict[str, Any]:
         return {}
     if issubclass(model, BaseModel):
         return {name: field.annotation for name, field in model.model_fields.items()}
-    return {field.name: field.type for field in dataclasses.fields(model)}
+    if dataclasses.is_dataclass(model):
+        return {field.name: field.type for field in dataclasses.fields(model)}
+    return {}
 
 
 def _model_in(annotation: Any) -> type | None:

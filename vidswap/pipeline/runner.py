@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING
 from vidswap.pipeline.session import RenderSession, RunOptions, check_outputs, provenance_tags
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from vidswap.pipeline.composite import Composited
     from vidswap.pipeline.session import FrameSink
     from vidswap.pipeline.spec import PipelineSpec
 
@@ -128,10 +131,16 @@ def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
         if is_sequence_pattern(spec.matte):
             mattes = stack.enter_context(ImageSequenceWriter(spec.matte, overwrite=overwrite,
                                                              start_number=frames.start))
-            sinks.append(lambda frame, done: mattes.write(np.repeat(done.matte[..., None], 3, axis=2)))
+            sinks.append(lambda frame, done: mattes.write(np.repeat(_matte(done)[..., None], 3, axis=2)))
         else:
             matte = stack.enter_context(VideoWriter(spec.matte, like=info, frames=frames,
                                                     settings=EncodeSettings.matte(), overwrite=overwrite,
                                                     copy_streams=False, metadata=provenance_tags()))
-            sinks.append(lambda frame, done: matte.write(frame.pts, done.matte))
+            sinks.append(lambda frame, done: matte.write(frame.pts, _matte(done)))
     return sinks
+
+
+def _matte(done: Composited) -> np.ndarray:
+    """The matte of a frame rendered with ``matte=True`` (the render makes one for every frame)."""
+    assert done.matte is not None, "a matte output renders with matte=True"
+    return done.matte

@@ -80,8 +80,8 @@ class RunOptions:
 
 
 #: Receives each rendered frame: the decoded frame and its composite (pixels, and the matte
-#: when the render makes one).
-FrameSink = Callable[["Frame", "Composited"], None]
+#: when the render makes one); what it returns is ignored.
+FrameSink = Callable[["Frame", "Composited"], object]
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ class RenderSession:
                 if index >= last:
                     return
 
-        shown = track(decoded(), total=frames.stop - frames.start, description="faces ",
+        shown = track(decoded(), total=len(frames), description="faces ",
                       disable=not self.options.progress)
         return analyse_faces(shown, self.schedule, detector_for=self.detectors,
                              batch_size=self.detectors.base.config.batch_size, references=references,
@@ -278,7 +278,7 @@ class RenderSession:
         import torch
 
         from vidswap.pipeline.render import composite_stage, swap_stage
-        from vidswap.pipeline.stages import chain
+        from vidswap.pipeline.stages import Stage, chain
         from vidswap.progress import track
 
         schedule, swapper = self.schedule, self.swapper
@@ -293,11 +293,11 @@ class RenderSession:
         show = self.options.progress if progress is None else progress
         with ExitStack() as stack, torch.inference_mode():
             reader = stack.enter_context(self.reader(frames))
-            stages = [swap_stage(swapper, faces, on_device, batch_size=self.batch, refine_at=refine_at),
-                      composite_stage(settings_at=settings_at, matte=matte)]
+            stages: list[Stage] = [swap_stage(swapper, faces, on_device, batch_size=self.batch, refine_at=refine_at),
+                                   composite_stage(settings_at=settings_at, matte=matte)]
             results = chain(reader, stages, maxsize=self.options.queue_size)
             stack.callback(results.close)
-            for frame, done in track(results, total=frames.stop - frames.start, description="render",
+            for frame, done in track(results, total=len(frames), description="render",
                                      disable=not show):
                 for sink in sinks:
                     sink(frame, done)

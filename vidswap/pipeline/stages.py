@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from vidswap.streams import threaded
+from vidswap.streams import Threaded, threaded
 
 __all__ = ["Stage", "threaded", "chain"]
 
@@ -25,7 +25,7 @@ __all__ = ["Stage", "threaded", "chain"]
 Stage = Callable[[Iterator], Iterator]
 
 
-def chain(source: Iterable, stages: Iterable[Stage], *, maxsize: int = 8) -> Iterator:
+def chain(source: Iterable, stages: Iterable[Stage], *, maxsize: int = 8) -> Threaded:
     """Run ``source`` and each stage in its own thread, each fed by the one before.
 
     Args:
@@ -36,7 +36,7 @@ def chain(source: Iterable, stages: Iterable[Stage], *, maxsize: int = 8) -> Ite
     Returns:
         An iterator over the last stage's output, to be consumed by the caller's thread.
     """
-    stream: Iterator = threaded(source, maxsize=maxsize, name="vidswap-source")
+    stream: Threaded = threaded(source, maxsize=maxsize, name="vidswap-source")
     for index, stage in enumerate(stages):
         stream = threaded(_closing_upstream(stage, stream), maxsize=maxsize,
                           name=f"vidswap-{getattr(stage, '__name__', f'stage{index}')}")

@@ -191,7 +191,7 @@ class PairSampler:
         targets = torch.randint(self.size, (self.batch_size,), generator=generator)
         sources = torch.randint(self.size, (self.batch_size,), generator=generator)
         sources[:self.same_count] = targets[:self.same_count]
-        return list(zip(sources.tolist(), targets.tolist()))
+        return list(zip(sources.tolist(), targets.tolist(), strict=True))
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         while True:

@@ -196,7 +196,7 @@ def _prepare_input(path: Path, folder: Path, detector: Detector,
         if not big:
             continue
         landmarks = np.stack([f.landmarks for f in big]).astype(np.float64)
-        for k, (crop, lm) in enumerate(zip(_crops(rgb, landmarks, align), landmarks)):
+        for k, (crop, lm) in enumerate(zip(_crops(rgb, landmarks, align), landmarks, strict=True)):
             score = sharpness(crop)
             if score < config.min_sharpness:
                 blurry += 1

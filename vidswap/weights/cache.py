@@ -337,7 +337,7 @@ def verify(name: str, *, cache: CacheSettings, manifest: Manifest) -> VerifyResu
     problems = list(result.problems)
     if entry is not None and entry.sha256 is not None and record.original_sha256 != entry.sha256:
         problems.append(f"the cached copy came from a file with sha256 {record.original_sha256}, "
-                        f"the manifest now expects {entry.sha256}; fetch it again with force", setting="force")
+                        f"the manifest now expects {entry.sha256}; fetch it again (vidswap weights fetch --force)")
     return VerifyResult(name=name, status="corrupt" if problems else "ok", problems=tuple(problems))
 
 
