@@ -42,7 +42,8 @@ class FrameRange:
         """Whether the range is the whole video (from frame 0, open end)."""
         return self.start == 0 and self.stop is None
 
-    def __len__(self) -> int:
+    @property
+    def count(self) -> int:
         """The number of frames of a resolved range (:meth:`resolve`).
 
         Raises:

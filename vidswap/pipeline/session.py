@@ -252,7 +252,7 @@ class RenderSession:
                 if index >= last:
                     return
 
-        shown = track(decoded(), total=len(frames), description="faces ",
+        shown = track(decoded(), total=frames.count, description="faces ",
                       disable=not self.options.progress)
         return analyse_faces(shown, self.schedule, detector_for=self.detectors,
                              batch_size=self.detectors.base.config.batch_size, references=references,
@@ -297,7 +297,7 @@ class RenderSession:
                                    composite_stage(settings_at=settings_at, matte=matte)]
             results = chain(reader, stages, maxsize=self.options.queue_size)
             stack.callback(results.close)
-            for frame, done in track(results, total=len(frames), description="render",
+            for frame, done in track(results, total=frames.count, description="render",
                                      disable=not show):
                 for sink in sinks:
                     sink(frame, done)
