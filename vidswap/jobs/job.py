@@ -10,7 +10,8 @@ The steps of :func:`run_job`, under the job's exclusive lock:
 4. write ``job.json`` and plan the segments; a segment is pending when it is missing, torn,
    or was rendered with other settings or faces (its fingerprint differs),
 5. render the pending segments on an executor (local or Ray),
-6. mux the segments with the original audio into the output (temporary file + rename).
+6. join the segments and the original audio into the output (:func:`vidswap.io.concat.concat_segments`:
+   no re-encode, temporary file + rename).
 """
 
 from __future__ import annotations
@@ -378,7 +379,7 @@ def mux_job(job: Job) -> Path:
 
     Skipped when the output already holds exactly these segments (``mux.json``).
     """
-    from vidswap.jobs.mux import mux_segments
+    from vidswap.io.concat import concat_segments
     from vidswap.jobs.store import write_atomic
     from vidswap.pipeline.session import provenance_tags
 
@@ -388,9 +389,9 @@ def mux_job(job: Job) -> Path:
     if output.is_file() and record.is_file() and json.loads(record.read_text()) == state:
         return output
     with job.store.mux_lock():
-        mux_segments([job.store.segment_file(s) for s in job.segments], job.segments, info=job.schedule.info,
-                     frames=job.schedule.frames, output=output, copy_streams=job.spec.encode.audio == "copy",
-                     metadata=provenance_tags())
+        concat_segments([job.store.segment_file(s) for s in job.segments], [s.frames for s in job.segments],
+                        info=job.schedule.info, frames=job.schedule.frames, output=output,
+                        copy_streams=job.spec.encode.audio == "copy", metadata=provenance_tags())
         write_atomic(record, json.dumps(state).encode())
     return output
 
