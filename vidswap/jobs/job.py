@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidswap.errors import ConfigError, JobChangedError
+from vidswap.errors import ConfigError, JobChangedError, MediaError
 from vidswap.jobs.segments import Segment, plan_segments, touched
 from vidswap.jobs.store import JobStore, sha256_file
 
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from vidswap.pipeline.session import RunOptions
     from vidswap.pipeline.spec import PipelineSpec
 
-__all__ = ["DEFAULT_SEGMENT_FRAMES", "JOB_KEYS", "Job", "JobSummary", "SliceSummary", "default_job_dir", "load_job",
-           "find_job", "stream_only", "job_spec", "run_job", "render_slice", "mux_job", "with_range_override",
-           "job_report"]
+__all__ = ["DEFAULT_SEGMENT_FRAMES", "JOB_KEYS", "Job", "JobSummary", "SliceSummary", "default_job_dir",
+           "load_job", "find_job", "stream_only", "job_spec", "run_job", "render_slice", "mux_job",
+           "with_range_override", "job_report"]
 
 #: Frames per segment unless the job's ``segment_frames`` says otherwise.
 DEFAULT_SEGMENT_FRAMES = 48
@@ -90,7 +90,14 @@ class Job:
 
     def states(self) -> list[str]:
         """Each segment's state: done, stale, torn or missing."""
-        return [self.store.state(s, f).state for s, f in zip(self.segments, self.fingerprints)]
+        return [self.store.state(s, f).state for s, f in zip(self.segments, self.fingerprints, strict=True)]
+
+    @property
+    def output(self) -> Path:
+        """The output video (every job has one: :func:`stream_only` refuses the others)."""
+        path = self.spec.output.path
+        assert path is not None  # stream_only refused the pipeline otherwise
+        return path
 
 
 @dataclass(frozen=True)
@@ -244,19 +251,21 @@ def with_range_override(spec: PipelineSpec | Mapping[str, Any], frames: str, val
     sections = {k: after[k] for k in OVERRIDABLE if after[k] != before[k]}
     if not sections:
         raise ConfigError(f"frames {frames} on an existing job records an override for those frames: give "
-                          f"a changed setting too (e.g. mask.blur=0.05 or model.refine=false)", setting="frames")
+                          f"a changed setting too (e.g. mask.blur=0.05 or model.refine=false)",
+                          setting="frames")
     if "model" in sections:
         fixed = {k: v for k, v in after["model"].items() if k not in OVERRIDABLE_MODEL_KEYS}
         if fixed != {k: v for k, v in before["model"].items() if k not in OVERRIDABLE_MODEL_KEYS}:
             raise ConfigError(f"frames {frames}: of the model only {', '.join(OVERRIDABLE_MODEL_KEYS)} can "
-                              f"change for a frame range; the weights, device and batch size are the whole job's",
-                              setting="frames")
+                              f"change for a frame range; the weights, device and batch size are the whole "
+                              f"job's", setting="frames")
     return _validate({**before, "overrides": [*before["overrides"], {"frames": frames, **sections}]})
 
 
 def _hashed_files(spec: PipelineSpec, weights: Sequence[Path]) -> list[Path]:
     photos = [p.path for photos in spec.sources.values() for p in photos]
-    photos += [p.path for s in (spec, *spec.overrides) for swap in (s.swaps or ()) for p in swap.target.photos]
+    swaps = [*spec.swaps, *(swap for o in spec.overrides for swap in (o.swaps or ()))]
+    photos += [p.path for swap in swaps for p in swap.target.photos]
     files = [spec.input.path, *photos, *weights]
     return list(dict.fromkeys(Path(f).resolve() for f in files if Path(f).is_file()))
 
@@ -271,8 +280,8 @@ def _check_unchanged(recorded: Mapping[str, str], current: Mapping[str, str], ro
                                   f"to render the job again from what is there")
         found = current[name] if name in current else sha256_file(path)
         if found != digest:
-            raise JobChangedError(f"{path}: changed since job {root} was made (sha256 differs); pass --force to "
-                                  f"render the job again with the new file, or restore the old one")
+            raise JobChangedError(f"{path}: changed since job {root} was made (sha256 differs); pass --force "
+                                  f"to render the job again with the new file, or restore the old one")
 
 
 def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None, force: bool = False,
@@ -318,8 +327,9 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
         raise
 
 
-def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: float, segment_frames: int | None,
-                force: bool, executor: Executor | None, options: RunOptions) -> JobSummary:
+def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: float,
+                segment_frames: int | None, force: bool, executor: Executor | None,
+                options: RunOptions) -> JobSummary:
     """The body of :func:`run_job`, under the job's exclusive lock."""
     from vidswap.jobs.executors import LocalExecutor
     from vidswap.pipeline.analysis import FACE_PASS_SECTIONS
@@ -347,7 +357,8 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
 
             identities, references = session.embed_photos()
             analysis = session.face_pass(references)
-            store.save_arrays(store.identities_file, {k: v.float().cpu().numpy() for k, v in identities.items()})
+            arrays = {k: v.float().cpu().numpy() for k, v in identities.items()}
+            store.save_arrays(store.identities_file, arrays)
             store.save_arrays(store.faces_file, faces_to_arrays(analysis.faces))
         ids = store.load_arrays(store.identities_file)
         base = hashlib.sha256(json.dumps([sorted(hashes.items()), key]).encode()
@@ -370,7 +381,8 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
         steps["mux"] = time.perf_counter() - mark
     return JobSummary(job=root, output=output, segments=len(job.segments),
                       rendered=[r.index for r in results if not r.skipped],
-                      frames=sum(r.frames for r in results), faces_swapped=sum(r.faces_swapped for r in results),
+                      frames=sum(r.frames for r in results),
+                      faces_swapped=sum(r.faces_swapped for r in results),
                       analysed=analysed, seconds=time.perf_counter() - started, stage_seconds=steps)
 
 
@@ -383,9 +395,16 @@ def mux_job(job: Job) -> Path:
     from vidswap.jobs.store import write_atomic
     from vidswap.pipeline.session import provenance_tags
 
-    output = job.spec.output.path
+    output = job.output
     record = job.store.root / "mux.json"
-    state = {"output": str(output), "segments": [job.store.marker(s)["sha256"] for s in job.segments]}
+    hashes = []
+    for segment in job.segments:
+        marker = job.store.marker(segment)
+        if marker is None:
+            raise MediaError(f"{job.store.segment_file(segment)}: not rendered (no marker); "
+                             f"render the job again")
+        hashes.append(marker["sha256"])
+    state = {"output": str(output), "segments": hashes}
     if output.is_file() and record.is_file() and json.loads(record.read_text()) == state:
         return output
     with job.store.mux_lock():
@@ -440,13 +459,13 @@ def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
 def job_report(job: Job) -> dict[str, Any]:
     """What ``vidswap job show`` prints: the job, its overrides and each segment's state."""
     states = job.states()
-    return {"job": str(job.store.root), "input": str(job.spec.input.path), "output": str(job.spec.output.path),
+    return {"job": str(job.store.root), "input": str(job.spec.input.path), "output": str(job.output),
             "frames": str(job.schedule.frames), "segment_frames": job.data["segment_frames"],
-            "output_done": (job.store.root / "mux.json").is_file() and job.spec.output.path.is_file()
+            "output_done": (job.store.root / "mux.json").is_file() and job.output.is_file()
             and all(s == "done" for s in states),
             "overrides": [{"frames": str(o.frames), "changes": o.changes(),
                            "segments": [s.index for s in touched(job.segments, rng)]}
-                          for o, (rng, _) in zip(job.spec.overrides, job.schedule.overrides)],
+                          for o, (rng, _) in zip(job.spec.overrides, job.schedule.overrides, strict=True)],
             "segments": [{"index": s.index, "frames": f"{s.start}-{s.stop - 1}", "state": state}
-                         for s, state in zip(job.segments, states)],
+                         for s, state in zip(job.segments, states, strict=True)],
             "counts": {k: states.count(k) for k in ("done", "stale", "torn", "missing")}}
