@@ -32,6 +32,9 @@ PUBLIC = {
     "timecode_from_frames",
     "timecode_rate",
     "VideoWriter",
+    "RangePts",
+    "range_pts",
+    "concat_segments",
 }
 
 

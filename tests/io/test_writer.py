@@ -203,6 +203,12 @@ class TestOutputRules:
                 pass
         assert list(tmp_path.iterdir()) == []
 
+    def test_write_after_close_is_refused(self, clips: dict[str, Path], tmp_path: Path) -> None:
+        writer = copy(clips["audio"], tmp_path / "out.mp4")
+        with pytest.raises(ConfigError, match="writer is closed"):
+            writer.write(10**9, np.zeros((48, 64, 3), np.uint8))
+        assert probe(tmp_path / "out.mp4").video.frame_count == 24
+
 
 class TestWrite:
     def test_exceptions(self, clips: dict[str, Path], tmp_path: Path) -> None:

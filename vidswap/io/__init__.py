@@ -18,12 +18,13 @@ Known limits (measured with PyAV 18.1 / FFmpeg 8.1):
 """
 
 from vidswap.io.codecs import CODECS, EncodeSettings, ResolvedEncode, encoder_available, resolve_encode
+from vidswap.io.concat import concat_segments
 from vidswap.io.probe import AudioInfo, ColorInfo, MediaInfo, SubtitleInfo, VideoInfo, probe
 from vidswap.io.ranges import FrameRange, parse_frame_range
 from vidswap.io.reader import Frame, VideoReader, stored, upright
 from vidswap.io.sequence import ImageSequenceWriter
 from vidswap.io.timecode import frames_from_timecode, shift_timecode, timecode_from_frames, timecode_rate
-from vidswap.io.writer import VideoWriter
+from vidswap.io.writer import RangePts, VideoWriter, range_pts
 
 __all__ = [
     "CODECS",
@@ -31,6 +32,7 @@ __all__ = [
     "ResolvedEncode",
     "encoder_available",
     "resolve_encode",
+    "concat_segments",
     "AudioInfo",
     "ColorInfo",
     "MediaInfo",
@@ -49,4 +51,6 @@ __all__ = [
     "timecode_from_frames",
     "timecode_rate",
     "VideoWriter",
+    "RangePts",
+    "range_pts",
 ]

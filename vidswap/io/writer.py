@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +32,17 @@ from vidswap.io.timecode import shift_timecode
 
 if TYPE_CHECKING:
     import av.container
+    import av.video.stream
 
-__all__ = ["VideoWriter", "PacketCopy", "kept_metadata", "temporary_path", "check_output"]
+__all__ = [
+    "VideoWriter",
+    "PacketCopy",
+    "RangePts",
+    "range_pts",
+    "kept_metadata",
+    "temporary_path",
+    "check_output",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,24 +71,25 @@ def check_output(path: Path, *, source: Path | None, overwrite: bool) -> None:
 
 
 class PacketCopy:
-    """Copies the source's audio/subtitle packets into the output, in step with the video.
+    """Copies the source's audio/subtitle packets of a range into the output, in step with the video.
 
-    Packets with a time in ``[start, end)`` seconds (None: unbounded) are muxed with their
-    timestamps moved back by ``shift`` seconds; :meth:`until` copies those before a time.
+    Packets with a time in the range (from its first frame's pts, unbounded for a range from
+    frame 0, to the pts of the frame after it) are muxed with their timestamps moved back by
+    the range's shift; :meth:`until` copies those before a time.
+
+    Args:
+        source: the source file.
+        outputs: output stream for each copied source stream index.
+        times: where the range lies in the source's video pts (ticks of ``base``).
+        base: the source video's time base.
     """
 
-    def __init__(
-        self,
-        source: Path,
-        outputs: dict[int, Any],
-        *,
-        start: Fraction | None,
-        end: Fraction | None,
-        shift: Fraction,
-    ) -> None:
+    def __init__(self, source: Path, outputs: dict[int, Any], *, times: RangePts, base: Fraction) -> None:
         self.container = open_input(source)
         self.outputs = outputs
-        self.start, self.end, self.shift = start, end, shift
+        start = times.first * base if times.start > 0 else None
+        self.start, self.end = start, None if times.end is None else times.end * base
+        self.shift = times.shift * base
         if start is not None:
             # Seek a second early: some containers (Matroska) seek to a cluster by the video's
             # key frame, and audio muxed ahead of the video must not be missed.
@@ -174,12 +185,13 @@ class VideoWriter:
         self.dropped: list[str] = []
         self._turn = video.rotation if turn_upright else 0
         self._convert = conversion(video.color, height=video.height, pix_fmt=video.pix_fmt)
-        self._first_pts, self._end_pts, self._shift = _range_pts(self.info, self.frames)
+        self._times = range_pts(self.info, self.frames)
         self._last_pts: int | None = None
         self._copy: PacketCopy | None = None
         self._temp = temporary_path(self.path)
+        self._output: av.container.OutputContainer | None = None  # None once closed
         try:
-            self._output = av.open(str(self._temp), "w")
+            output = self._output = av.open(str(self._temp), "w")
         except (av.FFmpegError, ValueError) as err:
             raise MediaError(
                 f"{self.path}: cannot write this kind of file ({err}); use .mp4, .mov or .mkv"
@@ -188,24 +200,26 @@ class VideoWriter:
             self.encode: ResolvedEncode = resolve_encode(
                 self.settings,
                 source_pix_fmt=video.pix_fmt,
-                container_codecs=self._output.supported_codecs,
+                container_codecs=output.supported_codecs,
                 output=str(self.path),
             )
-            self._stream = self._add_video()
+            self._stream = self._add_video(output)
             if not self.info.sequence:
-                self._add_copies(tracks=copy_streams)
-            if self.info.timecode:
-                rate = self.info.timecode_rate
-                moved = round(self._shift * video.time_base * rate)
-                self._output.metadata["timecode"] = shift_timecode(self.info.timecode, moved, rate)
-            self._output.metadata.update(metadata or {})
+                self._add_copies(output, tracks=copy_streams)
+            timecode = self._times.timecode(self.info)
+            if timecode is not None:
+                output.metadata["timecode"] = timecode
+            output.metadata.update(metadata or {})
         except BaseException:
             self.abort()
             raise
 
-    def _add_video(self) -> Any:
+    def _add_video(self, output: av.container.OutputContainer) -> av.video.stream.VideoStream:
+        import av.video.stream
+
         video, encode = self.info.video, self.encode
-        stream = self._output.add_stream(encode.codec, rate=video.rate, options=dict(encode.options))
+        stream = output.add_stream(encode.codec, rate=video.rate, options=dict(encode.options))
+        assert isinstance(stream, av.video.stream.VideoStream)  # resolve_encode picks video codecs only
         stream.width, stream.height, stream.pix_fmt = video.width, video.height, encode.pix_fmt
         # The encoder's time base must be the source's, or timestamps drift (and VFR is lost).
         stream.codec_context.time_base = video.time_base
@@ -219,12 +233,12 @@ class VideoWriter:
             stream.set_display_rotation(video.rotation)
         return stream
 
-    def _add_copies(self, *, tracks: bool) -> None:
+    def _add_copies(self, output: av.container.OutputContainer, *, tracks: bool) -> None:
         """Copy the source's metadata (file and video stream) and, when ``tracks``, set up the
         audio and subtitle tracks to copy."""
         outputs: dict[int, Any] = {}
         with open_input(self.info.path) as source:
-            self._output.metadata.update(kept_metadata(source.metadata))
+            output.metadata.update(kept_metadata(source.metadata))
             video = source.streams[self.info.video.index]
             self._stream.metadata.update(kept_metadata(video.metadata))
             self._stream.disposition = video.disposition
@@ -232,26 +246,19 @@ class VideoWriter:
                 if track.type not in ("audio", "subtitle"):
                     continue  # data tracks (tmcd) are rebuilt from metadata by the muxer
                 codec = track.codec_context.name if track.codec_context else "unknown"
-                if codec not in self._output.supported_codecs:
+                if codec not in output.supported_codecs:
                     self.dropped.append(
-                        f"{track.type} track {track.index} ({codec}): "
-                        f"{self._output.format.name} cannot hold it"
+                        f"{track.type} track {track.index} ({codec}): {output.format.name} cannot hold it"
                     )
                     log.warning("%s: not copying %s", self.path, self.dropped[-1])
                     continue
-                copied = self._output.add_stream_from_template(track)
+                copied = output.add_stream_from_template(track)
                 copied.metadata.update(kept_metadata(track.metadata))
                 copied.disposition = track.disposition
                 outputs[track.index] = copied
         if outputs:
             base = self.info.video.time_base
-            self._copy = PacketCopy(
-                self.info.path,
-                outputs,
-                shift=self._shift * base,
-                start=self._first_pts * base if self.frames.start > 0 else None,
-                end=None if self._end_pts is None else self._end_pts * base,
-            )
+            self._copy = PacketCopy(self.info.path, outputs, times=self._times, base=base)
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -272,15 +279,15 @@ class VideoWriter:
         """
         import av
 
-        video = self.info.video
+        video, output = self.info.video, self._open()
         if self._last_pts is not None and pts <= self._last_pts:
             raise ConfigError(
                 f"{self.path}: frames must come in presentation order; pts {pts} after {self._last_pts}"
             )
-        if pts < self._first_pts:
+        if pts < self._times.first:
             raise ConfigError(
                 f"{self.path}: pts {pts} is before the first frame of range {self.frames} "
-                f"(pts {self._first_pts})"
+                f"(pts {self._times.first})"
             )
         image = stored(image, self._turn)
         gray = image.ndim == 2
@@ -304,13 +311,13 @@ class VideoWriter:
         color = video.color
         frame.color_primaries, frame.color_trc = color.primaries, color.transfer
         frame.colorspace, frame.color_range = color.matrix, color.range
-        frame.pts = pts - self._shift
+        frame.pts = pts - self._times.shift
         frame.time_base = video.time_base
         self._last_pts = pts
         try:
-            self._output.mux(self._stream.encode(frame))
+            output.mux(self._stream.encode(frame))
             if self._copy is not None:
-                self._copy.until(self._output, pts * video.time_base)
+                self._copy.until(output, pts * video.time_base)
         except av.FFmpegError as err:
             raise MediaError(f"{self.path}: encoding failed at pts {pts} ({err})") from err
 
@@ -318,15 +325,16 @@ class VideoWriter:
         """Flush the encoder, copy the remaining audio, and move the file into place."""
         import av
 
-        if self._output is None:
+        output = self._output
+        if output is None:
             return
         try:
             if self._last_pts is None:
                 raise MediaError(f"{self.path}: no frame was written; nothing to save")
-            self._output.mux(self._stream.encode(None))
+            output.mux(self._stream.encode(None))
             if self._copy is not None:
-                self._copy.until(self._output, None)
-            self._output.close()
+                self._copy.until(output, None)
+            output.close()
             self._output = None
         except BaseException as err:
             self.abort()
@@ -337,6 +345,16 @@ class VideoWriter:
             if self._copy is not None:
                 self._copy.close()
         os.replace(self._temp, self.path)
+
+    def _open(self) -> av.container.OutputContainer:
+        """The output being written.
+
+        Raises:
+            ConfigError: the writer was closed or aborted.
+        """
+        if self._output is None:
+            raise ConfigError(f"{self.path}: the writer is closed; open a new one to write more frames")
+        return self._output
 
     def abort(self) -> None:
         """Stop writing and delete the temporary file; nothing appears at the output path."""
@@ -371,19 +389,61 @@ def kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in metadata.items() if not key.lower().startswith(_OWN_TAGS)}
 
 
-def _range_pts(info: MediaInfo, frames: FrameRange) -> tuple[int, int | None, int]:
-    """Where a range lies in source pts ticks: its first frame's pts, the pts of the frame after
-    it (None: it runs to the end), and the shift that moves its first frame to the source's start.
+@dataclass(frozen=True)
+class RangePts:
+    """Where a frame range lies in the source's video pts (its time base's ticks; frame indices
+    for an image sequence).
+
+    Attributes:
+        start: the range's first frame (index).
+        first: its first frame's pts (``-2**62`` for the whole video: no frame lies before it).
+        end: the pts of the frame after it (None: it runs to the end).
+        shift: the ticks that move its first frame to the source's first pts (0 for the whole video).
+        frame_pts: the sorted pts of frames 0 up to the range's end, when asked for (:meth:`offset`).
+    """
+
+    start: int
+    first: int
+    end: int | None
+    shift: int
+    frame_pts: Sequence[int] = ()
+
+    def offset(self, frame: int) -> int:
+        """Ticks from the range's first frame to ``frame`` (a frame of the range; needs ``frame_pts``)."""
+        return self.frame_pts[frame] - self.frame_pts[self.start]
+
+    def timecode(self, info: MediaInfo) -> str | None:
+        """The source's start timecode moved to the range's first frame (None: the source has none)."""
+        if not info.timecode:
+            return None
+        rate = info.timecode_rate
+        return shift_timecode(info.timecode, round(self.shift * info.video.time_base * rate), rate)
+
+
+def range_pts(info: MediaInfo, frames: FrameRange, *, frame_pts: bool = False) -> RangePts:
+    """Where ``frames`` lie in ``info``'s video pts.
+
+    Args:
+        frame_pts: keep every frame's pts up to the range's end (for :meth:`RangePts.offset`);
+            without it the whole video's timestamps are not read.
     """
     video = info.video
     stop = frames.stop if frames.stop is not None else video.frame_count
     end_open = stop >= video.frame_count
     if info.sequence:
-        return frames.start, None if end_open else stop, frames.start
-    if frames.start == 0 and end_open:
-        return -(2**62), None, 0  # everything, timestamps as they are
+        return RangePts(frames.start, frames.start, None if end_open else stop, frames.start, range(stop + 1))
+    if frames.start == 0 and end_open and not frame_pts:
+        return RangePts(0, -(2**62), None, 0)  # everything, timestamps as they are
     with open_input(info.path) as container:
         stamps = packet_timestamps(
             container, video_stream(container, info.path), limit=stop + 1 + REORDER_MARGIN
         )
-    return stamps[frames.start], None if end_open else stamps[stop], stamps[frames.start] - stamps[0]
+    if frames.start == 0 and end_open:
+        return RangePts(0, -(2**62), None, 0, stamps)
+    return RangePts(
+        frames.start,
+        stamps[frames.start],
+        None if end_open else stamps[stop],
+        stamps[frames.start] - stamps[0],
+        stamps,
+    )

@@ -10,7 +10,8 @@ The steps of :func:`run_job`, under the job's exclusive lock:
 4. write ``job.json`` and plan the segments; a segment is pending when it is missing, torn,
    or was rendered with other settings or faces (its fingerprint differs),
 5. render the pending segments on an executor (local or Ray),
-6. mux the segments with the original audio into the output (temporary file + rename).
+6. join the segments and the original audio into the output (:func:`vidswap.io.concat.concat_segments`:
+   no re-encode, temporary file + rename).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidswap.errors import ConfigError, JobChangedError
+from vidswap.errors import ConfigError, JobChangedError, MediaError
 from vidswap.jobs.segments import Segment, plan_segments, touched
 from vidswap.jobs.store import JobStore, sha256_file
 
@@ -35,9 +36,9 @@ if TYPE_CHECKING:
     from vidswap.pipeline.session import RunOptions
     from vidswap.pipeline.spec import PipelineSpec
 
-__all__ = ["DEFAULT_SEGMENT_FRAMES", "JOB_KEYS", "Job", "JobSummary", "SliceSummary", "default_job_dir", "load_job",
-           "find_job", "stream_only", "job_spec", "run_job", "render_slice", "mux_job", "with_range_override",
-           "job_report"]
+__all__ = ["DEFAULT_SEGMENT_FRAMES", "JOB_KEYS", "Job", "JobSummary", "SliceSummary", "default_job_dir",
+           "load_job", "find_job", "stream_only", "job_spec", "run_job", "render_slice", "mux_job",
+           "with_range_override", "job_report"]
 
 #: Frames per segment unless the job's ``segment_frames`` says otherwise.
 DEFAULT_SEGMENT_FRAMES = 48
@@ -251,13 +252,14 @@ def with_range_override(spec: PipelineSpec | Mapping[str, Any], frames: str, val
     sections = {k: after[k] for k in OVERRIDABLE if after[k] != before[k]}
     if not sections:
         raise ConfigError(f"frames {frames} on an existing job records an override for those frames: give "
-                          f"a changed setting too (e.g. mask.blur=0.05 or model.refine=false)", setting="frames")
+                          f"a changed setting too (e.g. mask.blur=0.05 or model.refine=false)",
+                          setting="frames")
     if "model" in sections:
         fixed = {k: v for k, v in after["model"].items() if k not in OVERRIDABLE_MODEL_KEYS}
         if fixed != {k: v for k, v in before["model"].items() if k not in OVERRIDABLE_MODEL_KEYS}:
             raise ConfigError(f"frames {frames}: of the model only {', '.join(OVERRIDABLE_MODEL_KEYS)} can "
-                              f"change for a frame range; the weights, device and batch size are the whole job's",
-                              setting="frames")
+                              f"change for a frame range; the weights, device and batch size are the whole "
+                              f"job's", setting="frames")
     return _validate({**before, "overrides": [*before["overrides"], {"frames": frames, **sections}]})
 
 
@@ -326,8 +328,9 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
         raise
 
 
-def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: float, segment_frames: int | None,
-                force: bool, executor: Executor | None, options: RunOptions) -> JobSummary:
+def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: float,
+                segment_frames: int | None, force: bool, executor: Executor | None,
+                options: RunOptions) -> JobSummary:
     """The body of :func:`run_job`, under the job's exclusive lock."""
     from vidswap.jobs.executors import LocalExecutor
     from vidswap.pipeline.analysis import FACE_PASS_SECTIONS
@@ -355,7 +358,8 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
 
             identities, references = session.embed_photos()
             analysis = session.face_pass(references)
-            store.save_arrays(store.identities_file, {k: v.float().cpu().numpy() for k, v in identities.items()})
+            arrays = {k: v.float().cpu().numpy() for k, v in identities.items()}
+            store.save_arrays(store.identities_file, arrays)
             store.save_arrays(store.faces_file, faces_to_arrays(analysis.faces))
         ids = store.load_arrays(store.identities_file)
         base = hashlib.sha256(json.dumps([sorted(hashes.items()), key]).encode()
@@ -378,7 +382,8 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
         steps["mux"] = time.perf_counter() - mark
     return JobSummary(job=root, output=output, segments=len(job.segments),
                       rendered=[r.index for r in results if not r.skipped],
-                      frames=sum(r.frames for r in results), faces_swapped=sum(r.faces_swapped for r in results),
+                      frames=sum(r.frames for r in results),
+                      faces_swapped=sum(r.faces_swapped for r in results),
                       analysed=analysed, seconds=time.perf_counter() - started, stage_seconds=steps)
 
 
@@ -387,19 +392,26 @@ def mux_job(job: Job) -> Path:
 
     Skipped when the output already holds exactly these segments (``mux.json``).
     """
-    from vidswap.jobs.mux import mux_segments
+    from vidswap.io.concat import concat_segments
     from vidswap.jobs.store import write_atomic
     from vidswap.pipeline.session import provenance_tags
 
-    output = job.spec.output.path
+    output = job.output
     record = job.store.root / "mux.json"
-    state = {"output": str(output), "segments": [job.store.marker(s)["sha256"] for s in job.segments]}
+    hashes = []
+    for segment in job.segments:
+        marker = job.store.marker(segment)
+        if marker is None:
+            raise MediaError(f"{job.store.segment_file(segment)}: not rendered (no marker); "
+                             f"render the job again")
+        hashes.append(marker["sha256"])
+    state = {"output": str(output), "segments": hashes}
     if output.is_file() and record.is_file() and json.loads(record.read_text()) == state:
         return output
     with job.store.mux_lock():
-        mux_segments([job.store.segment_file(s) for s in job.segments], job.segments, info=job.schedule.info,
-                     frames=job.schedule.frames, output=output, copy_streams=job.spec.encode.audio == "copy",
-                     metadata=provenance_tags())
+        concat_segments([job.store.segment_file(s) for s in job.segments], [s.frames for s in job.segments],
+                        info=job.schedule.info, frames=job.schedule.frames, output=output,
+                        copy_streams=job.spec.encode.audio == "copy", metadata=provenance_tags())
         write_atomic(record, json.dumps(state).encode())
     return output
 
