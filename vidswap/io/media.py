@@ -147,6 +147,8 @@ class VideoCodec:
         presets: the speed presets it takes.
         bit_depths: bits per sample it encodes.
         containers: file extensions that hold it, the first being the one to pick.
+        segment_container: the container of a job's segments: NUT, which keeps the input's time
+            base exactly, where it holds the codec.
     """
 
     name: str
@@ -156,6 +158,7 @@ class VideoCodec:
     presets: tuple[str, ...] = ()
     bit_depths: tuple[int, ...]
     containers: tuple[str, ...]
+    segment_container: str = ".nut"
 
 
 #: The codecs the writer drives (post-production defaults: libx264 crf 16 slow ...).
@@ -164,7 +167,8 @@ VIDEO_CODECS: dict[str, VideoCodec] = {c.name: c for c in (
                bit_depths=(8, 10), containers=_H264_CONTAINERS),
     VideoCodec(name="libx265", quality="crf", crf=18, preset="slow", presets=_X26X_PRESETS,
                bit_depths=(8, 10, 12), containers=(".mp4", ".mov", ".mkv")),  # .m4v (ipod) holds no HEVC
-    VideoCodec(name="prores_ks", quality="profile", bit_depths=(10,), containers=(".mov", ".mkv")),
+    VideoCodec(name="prores_ks", quality="profile", bit_depths=(10,), containers=(".mov", ".mkv"),
+               segment_container=".mov"),  # NUT cannot hold ProRes
     VideoCodec(name="ffv1", quality="lossless", bit_depths=(8, 10, 12), containers=(".mkv", ".avi", ".nut")),
     VideoCodec(name="h264_nvenc", quality="crf", crf=19, preset="p5",
                presets=tuple(f"p{n}" for n in range(1, 8)), bit_depths=(8, 10),
@@ -189,6 +193,7 @@ def _auto() -> VideoCodec:
         name=AUTO, quality="crf", crf=fallback.crf,
         bit_depths=tuple(d for d in fallback.bit_depths if all(d in p.bit_depths for p in picks)),
         containers=tuple(s for s in fallback.containers if all(s in p.containers for p in picks)),
+        segment_container=fallback.segment_container,
     )
 
 

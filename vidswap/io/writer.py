@@ -25,6 +25,7 @@ import numpy as np
 from vidswap.errors import ConfigError, InputError, MediaError, OutputExistsError
 from vidswap.io.codecs import EncodeSettings, ResolvedEncode, resolve_encode
 from vidswap.io.color import conversion
+from vidswap.io.media import VIDEO_OUTPUT_SUFFIXES
 from vidswap.io.probe import MediaInfo, open_input, packet_timestamps, video_stream
 from vidswap.io.ranges import FrameRange
 from vidswap.io.reader import REORDER_MARGIN, VideoReader, stored
@@ -194,7 +195,7 @@ class VideoWriter:
             output = self._output = av.open(str(self._temp), "w")
         except (av.FFmpegError, ValueError) as err:
             raise MediaError(
-                f"{self.path}: cannot write this kind of file ({err}); use .mp4, .mov or .mkv"
+                f"{self.path}: cannot write this kind of file ({err}); use {', '.join(VIDEO_OUTPUT_SUFFIXES)}"
             ) from err
         try:
             self.encode: ResolvedEncode = resolve_encode(

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from vidswap.errors import ConfigError, InputError, JobLockedError
+from vidswap.io.media import codec_info
 from vidswap.jobs.segments import Segment
 
 __all__ = ["JOB_VERSION", "JobStore", "SegmentState", "sha256_file", "write_atomic", "count_video_frames"]
@@ -87,7 +88,7 @@ class JobStore:
 
     def __init__(self, root: str | Path, *, codec: str = "ffv1") -> None:
         self.root = Path(root)
-        self.suffix = ".mov" if codec == "prores_ks" else ".nut"
+        self.suffix = codec_info(codec).segment_container
 
     job_file = property(lambda self: self.root / "job.json")
     faces_file = property(lambda self: self.root / "faces.npz")
