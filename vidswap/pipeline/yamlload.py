@@ -15,10 +15,20 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from vidswap.errors import ConfigError
 
-__all__ = ["Loc", "YamlDocument", "read_yaml"]
+__all__ = ["Loc", "YamlDocument", "read_yaml", "MAX_BYTES", "MAX_VALUES", "MAX_DEPTH"]
 
 #: A key path into the data: mapping keys (str) and list indices (int).
 Loc = tuple[str | int, ...]
+
+# Bounds on a pipeline file, far above any real one (a few KiB, a few hundred values), so a
+# hostile or broken file (a "billion laughs" of nested aliases, a 50 MB dump) is refused at once
+# instead of taking minutes and gigabytes.
+#: Largest pipeline file read, in bytes.
+MAX_BYTES = 1 << 20
+#: Most values (mappings, lists and scalars) the file may hold once its aliases are expanded.
+MAX_VALUES = 100_000
+#: Deepest nesting of mappings and lists.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,11 +75,16 @@ def read_yaml(path: Path) -> YamlDocument:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            raw = file.read(MAX_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError as err:
         raise ConfigError(f"{path}: pipeline file not found") from err
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the pipeline file ({err})") from err
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"{path}: a pipeline file is at most {MAX_BYTES // 1024} KiB; this one is larger "
+                          f"(is it the right file?)")
     try:
         root = YAML(typ="rt").load(text)
     except MarkedYAMLError as err:
@@ -82,35 +97,57 @@ def read_yaml(path: Path) -> YamlDocument:
         raise ConfigError(f"{where}: invalid YAML: {problem}{hint}") from err
     except YAMLError as err:
         raise ConfigError(f"{path}: invalid YAML: {' '.join(str(err).split())}") from err
+    except RecursionError as err:
+        raise ConfigError(f"{path}: invalid YAML: nested deeper than a pipeline can be (at most {MAX_DEPTH} "
+                          f"levels)") from err
     if not isinstance(root, dict):
         found = "an empty file" if root is None else f"a {type(root).__name__}"
         raise ConfigError(f"{path}:1:1: expected a mapping of pipeline settings (version: 1, "
                           f"input: …), found {found}")
     positions: dict[Loc, tuple[int, int]] = {(): (1, 1)}
-    return YamlDocument(path=path, data=_plain(root, (), positions), positions=positions)
+    return YamlDocument(path=path, data=_Plain(path, positions).copy(root, ()), positions=positions)
 
 
-def _plain(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
-    """Copy ruamel's round-trip nodes into plain types, recording each key's position."""
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            name = str(key)
-            here: Loc = (*loc, name)
-            line_col = node.lc.key(key) if hasattr(node, "lc") else None
-            if line_col is not None:
-                positions[here] = (line_col[0] + 1, line_col[1] + 1)
-            out[name] = _plain(value, here, positions)
-        return out
-    if isinstance(node, list):
-        items = []
-        for index, value in enumerate(node):
-            here = (*loc, index)
-            line_col = node.lc.item(index) if hasattr(node, "lc") else None
-            if line_col is not None:
-                positions[here] = (line_col[0] + 1, line_col[1] + 1)
-            items.append(_plain(value, here, positions))
-        return items
+class _Plain:
+    """Copies ruamel's round-trip nodes into plain types, recording each key's position, and
+    refuses a file that expands past :data:`MAX_VALUES` values or :data:`MAX_DEPTH` levels
+    (aliases are expanded: each use is a copy)."""
+
+    def __init__(self, path: Path, positions: dict[Loc, tuple[int, int]]) -> None:
+        self.path, self.positions, self.values = path, positions, 0
+
+    def copy(self, node: Any, loc: Loc) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise ConfigError(f"{self.path}: holds more than {MAX_VALUES} values once its aliases are expanded; "
+                              f"a pipeline needs far fewer (aliases nested in aliases?)")
+        if len(loc) > MAX_DEPTH:
+            raise ConfigError(f"{self.path}: {'.'.join(map(str, loc[:3]))}…: nested deeper than {MAX_DEPTH} "
+                              f"levels; a pipeline needs far fewer")
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                name = str(key)
+                here: Loc = (*loc, name)
+                self._remember(here, node.lc.key(key) if hasattr(node, "lc") else None)
+                out[name] = self.copy(value, here)
+            return out
+        if isinstance(node, list):
+            items = []
+            for index, value in enumerate(node):
+                here = (*loc, index)
+                self._remember(here, node.lc.item(index) if hasattr(node, "lc") else None)
+                items.append(self.copy(value, here))
+            return items
+        return _scalar(node)
+
+    def _remember(self, loc: Loc, line_col: tuple[int, int] | None) -> None:
+        if line_col is not None:
+            self.positions[loc] = (line_col[0] + 1, line_col[1] + 1)
+
+
+def _scalar(node: Any) -> Any:
+    """A ruamel scalar as the plain type it stands for."""
     # ruamel's scalars subclass int / float / str; plain types keep validation strict (its
     # ScalarBoolean is an int, which would otherwise pass for a number).
     if isinstance(node, ScalarBoolean):
