@@ -206,6 +206,25 @@ class TestRenderCommand:
         assert json.loads(last.stdout)["output"] == str(out)
         assert _same_frames(out, reference)
 
+    def test_refuses_a_changed_input(self, media, tmp_path: Path) -> None:
+        """A farm node checks the recorded hashes: segments of a replaced input are never joined."""
+        clip = shutil.copy(media["clip"], tmp_path / "shot.mp4")
+        out, job = tmp_path / "out.mkv", tmp_path / "job"
+        run_job(_spec({**media, "clip": Path(clip)}, out), job, segment_frames=12, options=_options())
+        make_clip(Path(clip), frames=FRAMES, width=96, height=64, codec="ffv1")  # another video, same length
+        for name in ("00001.json", "00001.nut"):
+            (job / "segments" / name).unlink()
+        before = out.read_bytes()
+        result = CliRunner().invoke(main, ["render", str(job), "--no-progress"])
+        assert result.exit_code == 1
+        assert result.stderr.strip() == (f"error: {Path(clip).resolve()}: changed since job {job} was made (sha256 "
+                                         f"differs); restore the old one, or render the job again with the new file "
+                                         f"with `vidswap run JOB --force`")
+        assert not (job / "segments" / "00001.nut").exists() and out.read_bytes() == before
+        show = CliRunner().invoke(main, ["job", "show", str(job), "--json"])
+        report = json.loads(show.stdout)
+        assert report["changed_files"] == {str(Path(clip).resolve()): "changed"} and not report["output_done"]
+
     def test_bad_slice(self, reference) -> None:
         result = CliRunner().invoke(main, ["render", str(reference.with_name("job")), "--segments", "3-99"])
         assert result.exit_code == 1 and "the job has segments 0-5" in result.output

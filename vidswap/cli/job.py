@@ -32,9 +32,13 @@ def show(job_dir: Path, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
         return
     counts = ", ".join(f"{n} {k}" for k, n in report["counts"].items() if n)
+    state = ("up to date" if report["output_done"] else
+             "out of date: recorded files changed" if report["changed_files"] else "not muxed yet")
     click.echo(f"job:      {report['job']}\ninput:    {report['input']}\noutput:   {report['output']} "
-               f"({'up to date' if report['output_done'] else 'not muxed yet'})\n"
+               f"({state})\n"
                f"frames:   {report['frames']} in segments of {report['segment_frames']} ({counts})")
+    for name, change in report["changed_files"].items():
+        click.echo(f"{change}:  {name} (since the job was made; vidswap run JOB --force renders it again)")
     for override in report["overrides"]:
         click.echo(f"override: frames {override['frames']}: {', '.join(override['changes'])} "
                    f"(segments {override['segments']})")

@@ -37,7 +37,8 @@ def render(job_dir: Path, segments: str | None, mux: bool, executor: str, addres
     from vidswap.jobs.executors import make_executor
     from vidswap.jobs.job import render_slice
 
-    set_flags({"segments": "--segments", "executor": "--executor", "address": "--address"})
+    set_flags({"segments": "--segments", "executor": "--executor", "address": "--address",
+               "force": "`vidswap run JOB --force`"})
     done = render_slice(job_dir, segments, mux=mux,
                         executor=make_executor(executor, address=address, progress=not no_progress))
     if as_json:

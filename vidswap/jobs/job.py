@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from vidswap.pipeline.session import RunOptions
     from vidswap.pipeline.spec import PipelineSpec
 
-__all__ = ["DEFAULT_SEGMENT_FRAMES", "JOB_KEYS", "Job", "JobSummary", "SliceSummary", "default_job_dir",
-           "load_job", "find_job", "stream_only", "job_spec", "run_job", "render_slice", "mux_job",
-           "with_range_override", "job_report"]
+__all__ = ["DEFAULT_SEGMENT_FRAMES", "JOB_KEYS", "Job", "JobSummary", "SliceSummary", "RunPlan", "default_job_dir",
+           "load_job", "find_job", "stream_only", "changed_files", "plan_run", "job_spec", "run_job", "render_slice",
+           "mux_job", "with_range_override", "job_report"]
 
 #: Frames per segment unless the job's ``segment_frames`` says otherwise.
 DEFAULT_SEGMENT_FRAMES = 48
@@ -271,18 +271,33 @@ def _hashed_files(spec: PipelineSpec, weights: Sequence[Path]) -> list[Path]:
     return list(dict.fromkeys(Path(f).resolve() for f in files if Path(f).is_file()))
 
 
-def _check_unchanged(recorded: Mapping[str, str], current: Mapping[str, str], root: Path) -> None:
-    """Refuse when a file the job recorded is missing or differs (``current``: the hashes just taken,
-    so no file is hashed twice)."""
+def changed_files(recorded: Mapping[str, str], current: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The files a job recorded that are missing (``"missing"``) or differ (``"changed"``) now.
+
+    Args:
+        recorded: path -> sha256, as ``job.json`` holds them.
+        current: hashes already taken now (so no file is hashed twice); the others are hashed here.
+    """
+    current = current or {}
+    found: dict[str, str] = {}
     for name, digest in recorded.items():
         path = Path(name)
         if not path.is_file():
-            raise JobChangedError(f"{path}: used by job {root} but missing now; restore it, or render the job "
+            found[name] = "missing"
+        elif (current[name] if name in current else sha256_file(path)) != digest:
+            found[name] = "changed"
+    return found
+
+
+def _check_unchanged(recorded: Mapping[str, str], current: Mapping[str, str], root: Path) -> None:
+    """Refuse when a file the job recorded is missing or differs (``current``: the hashes just taken,
+    so no file is hashed twice)."""
+    for name, state in changed_files(recorded, current).items():
+        if state == "missing":
+            raise JobChangedError(f"{name}: used by job {root} but missing now; restore it, or render the job "
                                   f"again from what is there with force", setting="force")
-        found = current[name] if name in current else sha256_file(path)
-        if found != digest:
-            raise JobChangedError(f"{path}: changed since job {root} was made (sha256 differs); restore the old "
-                                  f"one, or render the job again with the new file with force", setting="force")
+        raise JobChangedError(f"{name}: changed since job {root} was made (sha256 differs); restore the old "
+                              f"one, or render the job again with the new file with force", setting="force")
 
 
 def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None, force: bool = False,
@@ -437,8 +452,12 @@ def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
     of the job in ``root``, on this node (a render farm node), under the job's shared lock; mux the
     output when ``mux`` and every segment is done (whoever finishes the last one does).
 
+    A node checks the job's recorded input, photos and weights first: segments rendered from a
+    changed file must never be joined with the others.
+
     Raises:
         ConfigError: a bad slice. JobLockedError: a ``run`` holds the job.
+        JobChangedError: a file the job recorded is missing or changed.
     """
     from vidswap.jobs.executors import LocalExecutor
     from vidswap.jobs.segments import parse_segment_range
@@ -446,6 +465,7 @@ def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
     store = JobStore(root)
     with store.lock(shared=True):
         job = load_job(store)
+        _check_unchanged(job.data["hashes"], {}, root)
         chosen = parse_segment_range(segments, len(job.segments)) if segments else range(len(job.segments))
         states = job.states()
         pending = [i for i in chosen if states[i] != "done"]
@@ -458,11 +478,14 @@ def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
 
 
 def job_report(job: Job) -> dict[str, Any]:
-    """What ``vidswap job show`` prints: the job, its overrides and each segment's state."""
+    """What ``vidswap job show`` prints: the job, its overrides, each segment's state, and the
+    recorded files that changed since (then the output is not up to date, whatever it holds)."""
     states = job.states()
+    changed = changed_files(job.data["hashes"])
     return {"job": str(job.store.root), "input": str(job.spec.input.path), "output": str(job.output),
             "frames": str(job.schedule.frames), "segment_frames": job.data["segment_frames"],
-            "output_done": (job.store.root / "mux.json").is_file() and job.output.is_file()
+            "changed_files": changed,
+            "output_done": not changed and (job.store.root / "mux.json").is_file() and job.output.is_file()
             and all(s == "done" for s in states),
             "overrides": [{"frames": str(o.frames), "changes": o.changes(),
                            "segments": [s.index for s in touched(job.segments, rng)]}
