@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from vidswap import __version__, cli
@@ -48,3 +49,22 @@ class TestMain:
             cli.main.commands.pop("broken")
         assert result.exit_code == 1
         assert result.output.strip() == "error: pipelines/x.yaml:3:5: unknown key 'fps'"
+
+
+class TestUsageErrors:
+    """click's own errors (bad option values, missing arguments) are one ``error:`` line, exit 1."""
+
+    @pytest.mark.parametrize("args", [
+        ["run", "{clip}", "--crf", "99"], ["run", "{clip}", "--batch-size", "-1"],
+        ["run", "{clip}", "--segment-frames", "0"], ["run", "{clip}", "-o", "{dir}"],
+        ["run", "{clip}", "--source", "{dir}"], ["run", "{clip}", "--job", "{file}"],
+        ["model", "summary", "--preset", "x"], ["train", "aei"], ["nosuch"], ["--bogus"],
+    ])
+    def test_one_error_line_exit_1(self, args: list[str], tmp_path) -> None:
+        (tmp_path / "clip.mp4").write_bytes(b"")
+        (tmp_path / "file").write_bytes(b"")
+        values = {"clip": str(tmp_path / "clip.mp4"), "dir": str(tmp_path), "file": str(tmp_path / "file")}
+        result = CliRunner().invoke(cli.main, [a.format(**values) for a in args])
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.exit_code == 1, result.output
+        assert len(lines) == 1 and lines[0].startswith("error: "), lines

@@ -111,4 +111,4 @@ class TestFetchAndVerify:
 
     def test_fetch_needs_a_name(self, home: Path) -> None:
         result = run("--home", str(home), "fetch")
-        assert result.exit_code == 2 and "--defaults" in result.stderr
+        assert result.exit_code == 1 and "--defaults" in result.stderr

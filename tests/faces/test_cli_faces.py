@@ -65,7 +65,7 @@ class TestFacesCommand:
 
     def test_unknown_detector(self, tmp_path) -> None:
         result = run(str(tmp_path / "x.jpg"), "--detector", "dlib")
-        assert result.exit_code == 2 and "dlib" in result.output
+        assert result.exit_code == 1 and "dlib" in result.output
 
     def test_photo_json_format(self, photos, tmp_path) -> None:
         overlay = tmp_path / "overlay.png"

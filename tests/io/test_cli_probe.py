@@ -37,4 +37,4 @@ class TestProbeCommand:
 
     def test_bad_rate(self, clips: dict[str, Path]) -> None:
         result = CliRunner().invoke(main, ["probe", str(clips["audio"]), "--rate", "fast"])
-        assert result.exit_code == 2 and "--rate" in result.stderr
+        assert result.exit_code == 1 and "--rate" in result.stderr

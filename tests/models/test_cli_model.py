@@ -32,7 +32,7 @@ class TestModelSummary:
 
     def test_bad_preset_names_the_option(self) -> None:
         result = CliRunner().invoke(main, ["model", "summary", "--preset", "huge"])
-        assert result.exit_code == 2 and "--preset" in result.output
+        assert result.exit_code == 1 and "--preset" in result.output
 
     def test_help_imports_no_torch(self) -> None:
         code = ("import sys; from vidswap.cli import main\n"

@@ -8,6 +8,7 @@ one-line help, so ``vidswap --help`` imports neither torch nor av. Library error
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -65,6 +66,21 @@ class LazyGroup(click.Group):
 
             click.echo(f"error: {message(err, ctx)}", err=True)
             ctx.exit(1)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line; a usage error (a bad option value, a missing argument, an
+        unknown command) is one ``error:`` line and exit status 1, like every other error."""
+        kwargs["standalone_mode"] = False
+        try:
+            status = super().main(*args, **kwargs)  # --help, --version and ctx.exit(N) return N here
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as err:
+            where = f"{err.ctx.command_path}: " if isinstance(err, click.UsageError) and err.ctx else ""
+            click.echo(f"error: {where}{err.format_message()}", err=True)
+            sys.exit(1)
+        sys.exit(status if isinstance(status, int) else 0)
 
 
 _LISTING = "vidswap.listing_commands"
