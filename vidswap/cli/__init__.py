@@ -8,7 +8,9 @@ one-line help, so ``vidswap --help`` imports neither torch nor av. Library error
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 from typing import Any
 
 import click
@@ -69,19 +71,32 @@ class LazyGroup(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line; a usage error (a bad option value, a missing argument, an
-        unknown command) is one ``error:`` line and exit status 1, like every other error."""
+        unknown command) is one ``error:`` line and exit status 1, like every other error.
+
+        SIGTERM (a farm's or a shell's kill) is handled like Ctrl-C: the work in hand stops the
+        way it stops on any error, so no temporary file is left behind; exit status 130.
+        """
         kwargs["standalone_mode"] = False
+        previous = signal.signal(signal.SIGTERM, _interrupt) \
+            if threading.current_thread() is threading.main_thread() else None
         try:
             status = super().main(*args, **kwargs)  # --help, --version and ctx.exit(N) return N here
-        except click.Abort:
-            click.echo("error: aborted", err=True)
-            sys.exit(1)
+        except click.Abort:  # click's word for KeyboardInterrupt
+            click.echo("error: interrupted (a job resumes when the same command runs again)", err=True)
+            sys.exit(130)
         except click.ClickException as err:
             where = f"{err.ctx.command_path}: " if isinstance(err, click.UsageError) and err.ctx else ""
             click.echo(f"error: {where}{err.format_message()}", err=True)
             sys.exit(1)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         sys.exit(status if isinstance(status, int) else 0)
 
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C."""
+    raise KeyboardInterrupt
 
 _LISTING = "vidswap.listing_commands"
 

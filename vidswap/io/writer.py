@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ __all__ = [
     "range_pts",
     "kept_metadata",
     "temporary_path",
+    "TEMPORARY",
+    "stale_temporaries",
+    "stale_temporaries_in",
     "check_output",
 ]
 
@@ -51,6 +55,36 @@ log = logging.getLogger(__name__)
 def temporary_path(path: Path) -> Path:
     """A unique temporary name beside ``path`` with the same extension (so the format is known)."""
     return path.with_name(f".{path.stem}.vidswap-tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+
+
+#: The names :func:`temporary_path` makes: ``.STEM.vidswap-tmp-XXXXXXXX.SUFFIX``.
+TEMPORARY = re.compile(r"\.(?P<stem>.+)\.vidswap-tmp-[0-9a-f]{8}(?P<suffix>\.[^.]+)?")
+
+
+def stale_temporaries(path: Path) -> list[Path]:
+    """The temporaries :func:`temporary_path` made for ``path`` that are still there (a killed
+    writer's): regular files only, never a link or a folder, never another file."""
+    folder = path.parent
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    return sorted(p for p in folder.iterdir() if _temporary_of(p, path.stem, (path.suffix,)))
+
+
+def _temporary_of(entry: Path, stem: str | re.Pattern[str], suffixes: tuple[str, ...]) -> bool:
+    """Whether ``entry`` is a plain file named as a temporary of ``stem`` (a name or a pattern)
+    with one of ``suffixes``."""
+    match = TEMPORARY.fullmatch(entry.name)
+    if match is None or (match["suffix"] or "") not in suffixes or entry.is_symlink() or not entry.is_file():
+        return False
+    return re.fullmatch(stem, match["stem"]) is not None if isinstance(stem, re.Pattern) else match["stem"] == stem
+
+
+def stale_temporaries_in(folder: Path, stem: re.Pattern[str], suffixes: tuple[str, ...]) -> list[Path]:
+    """The temporaries in ``folder`` of the files whose stem matches ``stem`` and whose extension
+    is one of ``suffixes`` (e.g. a job's segments); plain files only, nothing through a link."""
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    return sorted(p for p in folder.iterdir() if _temporary_of(p, stem, suffixes))
 
 
 def check_output(path: Path, *, source: Path | None, overwrite: bool) -> None:

@@ -347,13 +347,16 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
                 segment_frames: int | None, force: bool, executor: Executor | None,
                 options: RunOptions) -> JobSummary:
     """The body of :func:`run_job`, under the job's exclusive lock."""
+    from vidswap.io.writer import stale_temporaries
     from vidswap.jobs.executors import LocalExecutor
     from vidswap.pipeline.analysis import FACE_PASS_SECTIONS
     from vidswap.pipeline.session import RenderSession
 
     steps: dict[str, float] = {}
     with store.lock():
-        for temp in store.segments_dir.glob(".*"):  # temporaries of a killed render
+        store.sweep()  # temporaries of a killed run
+        assert spec.output.path is not None  # stream_only refused the others
+        for temp in stale_temporaries(spec.output.path):  # a killed mux's, of this job's output
             temp.unlink(missing_ok=True)
         old = store.read() if store.exists() else None
         session = RenderSession(spec, options)

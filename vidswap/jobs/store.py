@@ -25,7 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
-import uuid
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,9 +36,13 @@ import numpy as np
 
 from vidswap.errors import ConfigError, InputError, JobLockedError
 from vidswap.io.media import codec_info
+from vidswap.io.writer import stale_temporaries, stale_temporaries_in, temporary_path
 from vidswap.jobs.segments import Segment
 
 __all__ = ["JOB_VERSION", "JobStore", "SegmentState", "sha256_file", "write_atomic", "count_video_frames"]
+
+#: The stem of a segment's files (``00042.nut``, ``00042.json``): :attr:`Segment.name`.
+_SEGMENT_STEM = re.compile(r"\d{5,}")
 
 #: Version of ``job.json``.
 JOB_VERSION = 1
@@ -55,7 +59,7 @@ def sha256_file(path: Path) -> str:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    temp = temporary_path(path)
     with open(temp, "wb") as file:
         file.write(data)
         file.flush()
@@ -99,6 +103,22 @@ class JobStore:
         """Whether a job was made here."""
         return self.job_file.is_file()
 
+    def sweep(self) -> list[Path]:
+        """Delete the temporaries a killed run left of this job's own files (``job.json``, the
+        arrays, each segment and its marker); nothing else, and nothing through a link.
+
+        Returns:
+            The files deleted.
+        """
+        if self.root.is_symlink():
+            return []
+        own = (self.job_file, self.faces_file, self.identities_file, self.root / "mux.json")
+        deleted = [temp for path in own for temp in stale_temporaries(path)]
+        deleted += stale_temporaries_in(self.segments_dir, _SEGMENT_STEM, (self.suffix, ".json"))
+        for temp in deleted:
+            temp.unlink(missing_ok=True)
+        return deleted
+
     def create(self) -> None:
         """Make the directory layout (idempotent)."""
         self.segments_dir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +146,7 @@ class JobStore:
     # arrays -----------------------------------------------------------------------------------
     def save_arrays(self, path: Path, arrays: Mapping[str, np.ndarray]) -> None:
         """Write an ``.npz`` atomically."""
-        temp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.npz")
+        temp = temporary_path(path)
         # numpy's stub lets any str-keyed ``**kwds`` reach its ``allow_pickle: bool`` parameter.
         np.savez(temp, **arrays)  # type: ignore[arg-type]
         os.replace(temp, path)
