@@ -62,6 +62,11 @@ def _same_frames(a: Path, b: Path) -> bool:
     return len(got) == len(want) and all(np.array_equal(x, y) for x, y in zip(got, want, strict=True))
 
 
+def _markers(job: Path) -> list[Path]:
+    """The segments' completion markers (not a marker's temporary, ``.00001.vidswap-tmp-….json``)."""
+    return [p for p in job.glob("segments/*.json") if not p.name.startswith(".")]
+
+
 def _digests(job: Path) -> dict[str, tuple[str, int, int]]:
     return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_ino, p.stat().st_mtime_ns)
             for p in sorted((job / "segments").glob("*.nut"))}
@@ -107,14 +112,14 @@ class TestResume:
                 time.sleep(0.005)
             time.sleep(random.uniform(0.0, 0.8))
         else:
-            while len(list(job.glob("segments/*.json"))) < kill_after and time.monotonic() < deadline \
+            while len(_markers(job)) < kill_after and time.monotonic() < deadline \
                     and child.poll() is None:
                 time.sleep(0.005)
         child.send_signal(signal.SIGKILL)
         child.wait()
         assert child.returncode == -signal.SIGKILL, child.stderr.read().decode()[-2000:]
         assert not out.exists()  # the output path never holds a partial file
-        done, made = len(list(job.glob("segments/*.json"))), (job / "job.json").exists()
+        done, made = len(_markers(job)), (job / "job.json").exists()
         assert done < FRAMES // SEGMENT
         summary = run_job(_spec(media, out), job, segment_frames=SEGMENT, options=_options())
         assert summary.analysed is not made and len(summary.rendered) == FRAMES // SEGMENT - done
@@ -160,7 +165,7 @@ class TestRangeReprocessing:
         show = CliRunner().invoke(main, ["job", "show", str(job), "--json"])
         report = json.loads(show.stdout)
         assert report["overrides"] == [{"frames": "9-12", "changes": ["mask"], "segments": [2, 3]}]
-        assert report["counts"]["done"] == FRAMES // SEGMENT and report["output_done"]
+        assert report["counts"]["done"] == FRAMES // SEGMENT and report["output_state"] == "done"
 
     def test_setting_outside_the_range_sections_is_refused(self, media, reference) -> None:
         result = CliRunner().invoke(main, ["run", str(reference.with_name("job")), "--frames", "2-3",
@@ -223,7 +228,8 @@ class TestRenderCommand:
         assert not (job / "segments" / "00001.nut").exists() and out.read_bytes() == before
         show = CliRunner().invoke(main, ["job", "show", str(job), "--json"])
         report = json.loads(show.stdout)
-        assert report["changed_files"] == {str(Path(clip).resolve()): "changed"} and not report["output_done"]
+        assert report["changed_files"] == {str(Path(clip).resolve()): "changed"}
+        assert report["output_state"] == "inputs changed"
 
     def test_bad_slice(self, reference) -> None:
         result = CliRunner().invoke(main, ["render", str(reference.with_name("job")), "--segments", "3-99"])

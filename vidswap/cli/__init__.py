@@ -68,6 +68,9 @@ class LazyGroup(click.Group):
 
             click.echo(f"error: {message(err, ctx)}", err=True)
             ctx.exit(1)
+        except OSError as err:  # the system's own word: a read-only disk, a name too long, no space left
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(1)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line; a usage error (a bad option value, a missing argument, an

@@ -32,8 +32,9 @@ def show(job_dir: Path, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
         return
     counts = ", ".join(f"{n} {k}" for k, n in report["counts"].items() if n)
-    state = ("up to date" if report["output_done"] else
-             "out of date: recorded files changed" if report["changed_files"] else "not muxed yet")
+    state = {"done": "up to date", "inputs changed": "out of date: recorded files changed",
+             "missing": "not muxed yet", "stale": "out of date: segments re-rendered since the mux",
+             "differs": "differs from the job's last mux: another file, or a damaged one"}[report["output_state"]]
     click.echo(f"job:      {report['job']}\ninput:    {report['input']}\noutput:   {report['output']} "
                f"({state})\n"
                f"frames:   {report['frames']} in segments of {report['segment_frames']} ({counts})")

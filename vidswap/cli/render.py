@@ -38,7 +38,7 @@ def render(job_dir: Path, segments: str | None, mux: bool, executor: str, addres
     from vidswap.jobs.job import render_slice
 
     set_flags({"segments": "--segments", "executor": "--executor", "address": "--address",
-               "force": "`vidswap run JOB --force`"})
+               "force": "`vidswap run JOB --force`", "output.overwrite": "`vidswap run JOB --overwrite`"})
     done = render_slice(job_dir, segments, mux=mux,
                         executor=make_executor(executor, address=address, progress=not no_progress))
     if as_json:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidswap.errors import ConfigError, JobChangedError, MediaError
+from vidswap.errors import ConfigError, JobChangedError, MediaError, OutputExistsError
 from vidswap.jobs.segments import Segment, plan_segments, touched
 from vidswap.jobs.store import JobStore, sha256_file
 
@@ -145,8 +145,27 @@ def load_job(store: JobStore) -> Job:
     from vidswap.pipeline.schedule import Schedule
 
     data = store.read()
+    _check_absolute(data["pipeline"], store.job_file)
     spec = _validate(data["pipeline"])
     return _job(store, spec, Schedule.of(spec, probe(spec.input.path, rate=spec.input.fps)), data)
+
+
+#: The keys of a resolved pipeline that hold paths.
+_PATH_KEYS = ("path", "sequence", "matte", "model_root")
+
+
+def _check_absolute(pipeline: Any, job_file: Path, where: str = "pipeline") -> None:
+    """Refuse a relative path in a job's pipeline: vidswap stores absolute ones, so a relative path
+    means the file was edited, and it would resolve against whatever folder the command runs in."""
+    if isinstance(pipeline, dict):
+        for key, value in pipeline.items():
+            if key in _PATH_KEYS and isinstance(value, str) and not Path(value).is_absolute():
+                raise ConfigError(f"{job_file}: {where}.{key} is a relative path ({value!r}); a job stores absolute "
+                                  f"paths, so the file was edited: render the job again with force", setting="force")
+            _check_absolute(value, job_file, f"{where}.{key}")
+    elif isinstance(pipeline, list):
+        for index, value in enumerate(pipeline):
+            _check_absolute(value, job_file, f"{where}.{index}")
 
 
 def _job(store: JobStore, spec: PipelineSpec, schedule: Schedule, data: Mapping[str, Any]) -> Job:
@@ -330,8 +349,8 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
     store = JobStore(root, codec=spec.encode.codec)
     # Before the job directory is made (beside the output): the output folder must be there. The
     # output file may be replaced only when it is this job's own.
-    owned = store.exists() and store.read()["pipeline"]["output"]["path"] == str(spec.output.path)
-    check_outputs(spec, replace=owned)
+    assert spec.output.path is not None  # stream_only refused the others
+    check_outputs(spec, replace=store.exists() and store.muxed(spec.output.path) is not None)
     fresh = not root.exists()
     store.create()
     try:
@@ -358,7 +377,12 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
         assert spec.output.path is not None  # stream_only refused the others
         for temp in stale_temporaries(spec.output.path):  # a killed mux's, of this job's output
             temp.unlink(missing_ok=True)
-        old = store.read() if store.exists() else None
+        try:
+            old = store.read() if store.exists() else None
+        except ConfigError:
+            if not force:
+                raise
+            old = None  # an unreadable job.json, and the user asked to render again from scratch
         session = RenderSession(spec, options)
         hashes = {str(p): sha256_file(p) for p in _hashed_files(spec, session.weight_paths)}
         if old is not None and not force:
@@ -408,14 +432,14 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
 def mux_job(job: Job) -> Path:
     """Join the job's segments and the input's audio of the rendered range into the output.
 
-    Skipped when the output already holds exactly these segments (``mux.json``).
+    Skipped when the output already holds exactly these segments (``mux.json``, checked against
+    the output's size and sha256). A file at the output path that is not this job's last mux (someone
+    else's, or a damaged one) is replaced only with ``output.overwrite``.
     """
     from vidswap.io.concat import concat_segments
-    from vidswap.jobs.store import write_atomic
     from vidswap.pipeline.session import provenance_tags
 
     output = job.output
-    record = job.store.root / "mux.json"
     hashes = []
     for segment in job.segments:
         marker = job.store.marker(segment)
@@ -423,14 +447,18 @@ def mux_job(job: Job) -> Path:
             raise MediaError(f"{job.store.segment_file(segment)}: not rendered (no marker); "
                              f"render the job again")
         hashes.append(marker["sha256"])
-    state = {"output": str(output), "segments": hashes}
-    if output.is_file() and record.is_file() and json.loads(record.read_text()) == state:
-        return output
     with job.store.mux_lock():
+        muxed = job.store.muxed(output)
+        if muxed == hashes:
+            return output
+        if output.exists() and muxed is None and not job.spec.output.overwrite:
+            raise OutputExistsError(f"{output}: exists and is not what job {job.store.root} last wrote there (another "
+                                    f"file, or a damaged one); with output.overwrite it is replaced",
+                                    setting="output.overwrite")
         concat_segments([job.store.segment_file(s) for s in job.segments], [s.frames for s in job.segments],
                         info=job.schedule.info, frames=job.schedule.frames, output=output,
                         copy_streams=job.spec.encode.audio == "copy", metadata=provenance_tags())
-        write_atomic(record, json.dumps(state).encode())
+        job.store.record_mux(output, hashes)
     return output
 
 
@@ -480,6 +508,22 @@ def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
                         remaining=[i for i, s in enumerate(states) if s != "done"])
 
 
+def _output_state(job: Job, changed: Mapping[str, str]) -> str:
+    """``done`` (the output is this job's mux of its current segments), ``inputs changed``,
+    ``missing``, ``differs`` (a file the job did not write there, or a damaged one) or ``stale``
+    (muxed from segments since re-rendered or not done)."""
+    if changed:
+        return "inputs changed"
+    if not job.output.exists():
+        return "missing"
+    muxed = job.store.muxed(job.output)
+    if muxed is None:
+        return "differs"
+    markers = [job.store.marker(s) for s in job.segments]
+    done = all(state == "done" for state in job.states())
+    return "done" if done and muxed == [m["sha256"] for m in markers if m is not None] else "stale"
+
+
 def job_report(job: Job) -> dict[str, Any]:
     """What ``vidswap job show`` prints: the job, its overrides, each segment's state, and the
     recorded files that changed since (then the output is not up to date, whatever it holds)."""
@@ -488,8 +532,7 @@ def job_report(job: Job) -> dict[str, Any]:
     return {"job": str(job.store.root), "input": str(job.spec.input.path), "output": str(job.output),
             "frames": str(job.schedule.frames), "segment_frames": job.data["segment_frames"],
             "changed_files": changed,
-            "output_done": not changed and (job.store.root / "mux.json").is_file() and job.output.is_file()
-            and all(s == "done" for s in states),
+            "output_state": _output_state(job, changed),
             "overrides": [{"frames": str(o.frames), "changes": o.changes(),
                            "segments": [s.index for s in touched(job.segments, rng)]}
                           for o, (rng, _) in zip(job.spec.overrides, job.schedule.overrides, strict=True)],

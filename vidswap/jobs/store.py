@@ -44,6 +44,9 @@ __all__ = ["JOB_VERSION", "JobStore", "SegmentState", "sha256_file", "write_atom
 #: The stem of a segment's files (``00042.nut``, ``00042.json``): :attr:`Segment.name`.
 _SEGMENT_STEM = re.compile(r"\d{5,}")
 
+#: The keys of ``job.json`` and their types (checked when it is read: it may have been edited).
+_JOB_KEYS: dict[str, type] = {"pipeline": dict, "hashes": dict, "analysis": str, "base": str, "segment_frames": int}
+
 #: Version of ``job.json``.
 JOB_VERSION = 1
 
@@ -55,6 +58,11 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _reason(err: BaseException) -> str:
+    """A short cause for a message: the error's text, or its kind where it has none."""
+    return str(err).strip() or type(err).__name__
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -133,10 +141,22 @@ class JobStore:
         """
         if not self.exists():
             raise InputError(f"{self.root}: not a vidswap job (no job.json); make one with vidswap run")
-        data = json.loads(self.job_file.read_text())
-        if data.get("version") != JOB_VERSION:
-            raise ConfigError(f"{self.job_file}: job version {data.get('version')!r}, this vidswap reads "
-                              f"version {JOB_VERSION}; render it again with force", setting="force")
+        try:
+            data = json.loads(self.job_file.read_bytes())
+        except (OSError, ValueError, RecursionError) as err:
+            raise ConfigError(f"{self.job_file}: not readable as a job ({_reason(err)}); render it again with "
+                              f"force", setting="force") from err
+        if not isinstance(data, dict) or data.get("version") != JOB_VERSION:
+            found = data.get("version") if isinstance(data, dict) else type(data).__name__
+            raise ConfigError(f"{self.job_file}: job version {found!r}, this vidswap reads version {JOB_VERSION}; "
+                              f"render it again with force", setting="force")
+        for key, kind in _JOB_KEYS.items():
+            if not isinstance(data.get(key), kind) or isinstance(data.get(key), bool):
+                raise ConfigError(f"{self.job_file}: {key} is missing or not a {kind.__name__} (the file was edited "
+                                  f"or damaged); render it again with force", setting="force")
+        if data["segment_frames"] < 1:
+            raise ConfigError(f"{self.job_file}: segment_frames must be at least 1, found {data['segment_frames']}; "
+                              f"render it again with force", setting="force")
         return data
 
     def write(self, data: Mapping[str, Any]) -> None:
@@ -152,9 +172,40 @@ class JobStore:
         os.replace(temp, path)
 
     def load_arrays(self, path: Path) -> dict[str, np.ndarray]:
-        """Read an ``.npz`` written by :meth:`save_arrays`."""
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+        """Read an ``.npz`` written by :meth:`save_arrays` (never unpickling anything).
+
+        Raises:
+            ConfigError: the file is missing, damaged, or holds objects.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        except (OSError, ValueError, EOFError) as err:  # zipfile.BadZipFile is an OSError
+            raise ConfigError(f"{path}: not readable as job data ({_reason(err)}); render the job again with "
+                              f"force", setting="force") from err
+
+    # the mux ---------------------------------------------------------------------------------
+    mux_file = property(lambda self: self.root / "mux.json")
+
+    def record_mux(self, output: Path, segments: list[str]) -> None:
+        """Record that ``output`` now holds these segments (their sha256), with its own size and
+        sha256, so a later run can tell it is still this job's render."""
+        write_atomic(self.mux_file, json.dumps({"output": str(output), "segments": segments,
+                                                "size": output.stat().st_size, "sha256": sha256_file(output)}).encode())
+
+    def muxed(self, output: Path) -> list[str] | None:
+        """The segments ``output`` holds when it is this job's last mux byte for byte (size and
+        sha256 as recorded); None when it is missing, damaged, replaced, or was never muxed."""
+        try:
+            record = json.loads(self.mux_file.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return None
+        if not isinstance(record, dict) or record.get("output") != str(output) or not output.is_file():
+            return None
+        if output.stat().st_size != record.get("size") or sha256_file(output) != record.get("sha256"):
+            return None
+        segments = record.get("segments")
+        return segments if isinstance(segments, list) else None
 
     # segments ---------------------------------------------------------------------------------
     def segment_file(self, segment: Segment) -> Path:
