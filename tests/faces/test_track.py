@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
 from vidswap.errors import ConfigError
-from vidswap.faces.detect import Face
+from vidswap.faces.analyze import analyze
+from vidswap.faces.detect import DetectorConfig, Face
+from vidswap.faces.smooth import SmootherConfig
 from vidswap.faces.track import (
     SelectConfig,
     Tracker,
@@ -97,6 +101,17 @@ def filled_overlaps(tracks, frames: int) -> list[float]:
             for i, a in enumerate(group) for b in group[i + 1:] if a.interpolated or b.interpolated]
 
 
+class CrossingDetector:
+    """Finds the faces of :func:`crossing` in frames whose first pixel holds the frame index."""
+
+    def __init__(self, hidden_missed: set[int], frames: int) -> None:
+        self.config = DetectorConfig(batch_size=4)
+        self.faces = crossing(hidden_missed, frames)
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list[Face]]:
+        return [self.faces[int(frame[0, 0, 0])] for frame in frames]
+
+
 class TestOcclusion:
     """A track that passes behind another is suspended there, never filled over the front face."""
 
@@ -122,6 +137,17 @@ class TestOcclusion:
         hidden = min(tracks, key=lambda t: t.median_size())
         assert sorted(hidden.faces) == list(range(31))
         assert max(filled_overlaps(tracks, 31)) > 0.3
+
+    def test_analysis_smooths_each_run_on_its_own(self) -> None:
+        frames = [(None, np.full((4, 4, 3), t, np.uint8)) for t in range(31)]
+        result = analyze(frames, CrossingDetector(self.BEHIND, 31), tracker=TrackerConfig(),
+                         smoother=SmootherConfig(), cuts=None)
+        assert [len(frame.faces) for frame in result] == [1 if 12 <= t <= 18 else 2 for t in range(31)]
+        for t in (11, 19):  # either side of the suspension: on the straight path, not pulled across it
+            hidden = min(result[t].faces, key=lambda f: f.face.size)
+            assert hidden.interpolated
+            truth = face_at(400 - 10 * t, 210, 60).landmarks
+            assert np.abs(hidden.smoothed - truth).max() < 0.5
 
     def test_smaller_of_two_filled_faces_is_suspended(self) -> None:
         # Both missed while they cross: the larger (nearer) keeps its fill, the smaller gives way.
