@@ -86,11 +86,11 @@ def analyze(
     tracks = track_faces(detections, tracker, cuts=cut_frames)
     smoothed: dict[tuple[int, int], np.ndarray] = {}
     for track in tracks:
-        frames_of = sorted(track.faces)
-        landmarks = np.stack([track.faces[i].face.landmarks for i in frames_of])
-        sizes = np.array([track.faces[i].face.size for i in frames_of])
-        for i, lm in zip(frames_of, smooth_landmarks(landmarks, sizes, smoother), strict=True):
-            smoothed[track.id, i] = lm
+        for run in track.runs():  # never smoothed across a suspension behind another face
+            landmarks = np.stack([track.faces[i].face.landmarks for i in run])
+            sizes = np.array([track.faces[i].face.size for i in run])
+            for i, lm in zip(run, smooth_landmarks(landmarks, sizes, smoother), strict=True):
+                smoothed[track.id, i] = lm
     return [
         AnalyzedFrame(index=i, pts=pts[i], faces=[
             AnalyzedFace(track=f.track, face=f.face, smoothed=smoothed[f.track, i],

@@ -7,7 +7,11 @@ they move apart again). A track survives ``max_gap`` frames unseen. :func:`track
 drops tracks seen fewer than ``min_hits`` times (false positives) and fills each gap inside a
 track by interpolating box and landmarks between the frames around it, so a face the detector
 missed for a few frames (fast turns, profiles, a hand passing) is still swapped and the
-original face never flashes through.
+original face never flashes through. A filled face that overlaps a face of another track in its
+frame (one detected there, or a larger filled one: nearer the camera) is the hidden person
+passing behind: the track is suspended from the first such frame of the gap to the last and
+resumes where it is seen again, so no filled face is pasted over the person in front (whose
+face covers the hidden one's anyway).
 
 Convention: boxes ``(x0, y0, x1, y1)`` and landmarks ``(5, 2)`` ``(x, y)`` in frame pixels.
 """
@@ -29,6 +33,7 @@ __all__ = [
     "TrackedFace",
     "Track",
     "Tracker",
+    "box_overlap",
     "track_faces",
     "by_frame",
     "SelectConfig",
@@ -48,12 +53,16 @@ class TrackerConfig:
         max_size_ratio: largest ratio between a track's last face size and a detection's that
             continues it (a cut to another face of another size starts a new track).
         min_hits: tracks detected in fewer frames are dropped as false positives.
+        max_fill_overlap: largest fraction of the smaller box that a filled face may share with a
+            face of another track in its frame, in [0, 1]; above it the track is suspended
+            there (1 never suspends).
     """
 
     max_gap: int = 12
     max_distance: float = 0.6
     max_size_ratio: float = 1.4
     min_hits: int = 3
+    max_fill_overlap: float = 0.1
 
     def __post_init__(self) -> None:
         if self.max_gap < 0:
@@ -64,6 +73,9 @@ class TrackerConfig:
             raise ConfigError(f"tracker max_size_ratio must be >= 1, got {self.max_size_ratio}")
         if self.min_hits < 1:
             raise ConfigError(f"tracker min_hits must be >= 1, got {self.min_hits}")
+        if not 0.0 <= self.max_fill_overlap <= 1.0:
+            raise ConfigError(f"tracker max_fill_overlap is a fraction of a box in [0, 1], got "
+                              f"{self.max_fill_overlap}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,6 +112,17 @@ class Track:
         """Index of the last frame."""
         return max(self.faces)
 
+    def runs(self) -> list[list[int]]:
+        """The frames of the track in runs of consecutive frames (more than one run where it was
+        suspended behind another face)."""
+        runs: list[list[int]] = []
+        for frame in sorted(self.faces):
+            if runs and frame == runs[-1][-1] + 1:
+                runs[-1].append(frame)
+            else:
+                runs.append([frame])
+        return runs
+
     @property
     def hits(self) -> int:
         """Frames where the face was detected (not interpolated)."""
@@ -110,7 +133,7 @@ class Track:
         return float(np.median([f.face.size for f in self.faces.values()]))
 
     def path(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(T, 5, 2)`` landmarks and ``(T,)`` face sizes in frame order."""
+        """``(T, 5, 2)`` landmarks and ``(T,)`` face sizes in frame order (runs joined)."""
         frames = sorted(self.faces)
         return (np.stack([self.faces[i].face.landmarks for i in frames]).astype(np.float64),
                 np.array([self.faces[i].face.size for i in frames], dtype=np.float64))
@@ -181,6 +204,45 @@ def _interpolate(a: Face, b: Face, w: float) -> Face:
     return Face(box=(x0, y0, x1, y1), score=0.0, landmarks=lm)
 
 
+def box_overlap(a: Face, b: Face) -> float:
+    """The area two faces' boxes share, as a fraction of the smaller box (1: one holds the other)."""
+    w = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+    h = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / max(min(a.size, b.size) ** 2, 1e-12)
+
+
+def _covered(face: TrackedFace, others: Sequence[TrackedFace], max_overlap: float) -> bool:
+    """Whether filled ``face`` lies behind a face of another track: a detected one, or a larger
+    filled one (nearer the camera; the lower track id on a tie), overlapping it above the bound."""
+    def in_front(other: TrackedFace) -> bool:
+        if not other.interpolated:
+            return True
+        return (other.face.size, -other.track) > (face.face.size, -face.track)
+
+    return any(other.track != face.track and in_front(other) and box_overlap(face.face, other.face) > max_overlap
+               for other in others)
+
+
+def _suspend_covered(tracks: Sequence[Track], frames: int, max_overlap: float) -> None:
+    """Drop, in each gap of each track, the filled frames from the first covered one to the last.
+
+    Covering is judged on the faces before any is dropped, so a filled face left in place
+    overlaps no face kept in its frame; each run of a track still starts and ends on a detection.
+    """
+    grouped = by_frame(tracks, frames)
+    for track in tracks:
+        covered = {frame for frame, face in track.faces.items()
+                   if face.interpolated and _covered(face, grouped[frame], max_overlap)}
+        detected = sorted(frame for frame, face in track.faces.items() if not face.interpolated)
+        for a, b in pairwise(detected):
+            hidden = [frame for frame in range(a + 1, b) if frame in covered]
+            if hidden:
+                for frame in range(hidden[0], hidden[-1] + 1):
+                    del track.faces[frame]
+
+
 def track_faces(detections: Sequence[Sequence[Face]], config: TrackerConfig, *,
                 cuts: Collection[int] = ()) -> list[Track]:
     """Track faces through a run of frames, drop short tracks and fill gaps.
@@ -192,8 +254,9 @@ def track_faces(detections: Sequence[Sequence[Face]], config: TrackerConfig, *,
 
     Returns:
         Tracks with at least ``config.min_hits`` detections (or as many as there are frames),
-        ids renumbered 0, 1, ... by first
-        frame; every frame between a track's first and last is present (gaps interpolated).
+        ids renumbered 0, 1, ... by first frame; every frame between a track's first and last is
+        present (gaps interpolated) except where it was suspended behind another face (see
+        ``config.max_fill_overlap`` and :meth:`Track.runs`).
     """
     tracker = Tracker(config)
     raw: dict[int, dict[int, Face]] = {}
@@ -214,6 +277,7 @@ def track_faces(detections: Sequence[Sequence[Face]], config: TrackerConfig, *,
                 face = _interpolate(seen[a], seen[b], (frame - a) / (b - a))
                 track.faces[frame] = TrackedFace(new_id, frame, face, interpolated=True)
         tracks.append(track)
+    _suspend_covered(tracks, len(detections), config.max_fill_overlap)
     return tracks
 
 

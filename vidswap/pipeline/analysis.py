@@ -2,9 +2,9 @@
 
 A cheap first pass over the frames keeps only detections (a box, a score and 5 landmarks per
 face per frame); frames are dropped as soon as they are detected. Then, on the whole run of
-landmarks: tracks with gap filling (a face the detector missed is still swapped), the choice
-of swapped tracks (``largest`` and ``reference`` need whole tracks), and the fixed-lag
-smoother. The render pass reads the result per frame. Memory grows by a few floats per face
+landmarks: tracks with gap filling (a face the detector missed is still swapped, unless it is
+behind another face), the choice of swapped tracks (``largest`` and ``reference`` need whole
+tracks), and the fixed-lag smoother. The render pass reads the result per frame. Memory grows by a few floats per face
 per frame, never by pixels; the same per-frame analysis is what a job stores so a re-render
 does not re-detect.
 
@@ -120,18 +120,20 @@ def detect_frames(frames: Iterable[tuple[int, np.ndarray]], detector_for: Callab
 
 
 def _smoothed(tracks: Sequence[Track], schedule: Schedule, first: int) -> dict[tuple[int, int], np.ndarray]:
-    """(track id, position) -> smoothed landmarks, each frame smoothed with its own settings."""
+    """(track id, position) -> smoothed landmarks, each frame smoothed with its own settings and
+    each run of a track (see :meth:`Track.runs`) on its own: no path is smoothed across a
+    suspension."""
     out: dict[tuple[int, int], np.ndarray] = {}
     for track in tracks:
-        positions = sorted(track.faces)
-        landmarks = np.stack([track.faces[p].face.landmarks for p in positions])
-        sizes = np.array([track.faces[p].face.size for p in positions])
-        by_config: dict[SmootherConfig, np.ndarray] = {}
-        for p in positions:
-            smoothing = schedule.settings(first + p).smoothing
-            if smoothing not in by_config:
-                by_config[smoothing] = smooth_landmarks(landmarks, sizes, smoothing)
-            out[track.id, p] = by_config[smoothing][p - positions[0]]  # tracks have no gaps
+        for positions in track.runs():
+            landmarks = np.stack([track.faces[p].face.landmarks for p in positions])
+            sizes = np.array([track.faces[p].face.size for p in positions])
+            by_config: dict[SmootherConfig, np.ndarray] = {}
+            for p in positions:
+                smoothing = schedule.settings(first + p).smoothing
+                if smoothing not in by_config:
+                    by_config[smoothing] = smooth_landmarks(landmarks, sizes, smoothing)
+                out[track.id, p] = by_config[smoothing][p - positions[0]]  # a run has no gaps
     return out
 
 
