@@ -147,7 +147,7 @@ class VideoReader:
 
         start, stop = self.frames.start, self.frames.stop
         for index, file in enumerate(self.info.sequence[start:stop], start=start):
-            yield self._make(index, index, read_image(file))
+            yield self._make(index, index, read_image(file, orient=False))
 
     def _video_frames(self) -> Iterator[Frame]:
         import av
