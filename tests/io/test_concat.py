@@ -42,7 +42,7 @@ def join(source: Path, folder: Path, parts: list[FrameRange], frames: FrameRange
 @pytest.mark.parametrize(
     ("clip", "cuts"),
     [("audio", (4, 12, 20)), ("audio", (0, 9, 24)), ("vfr", (6, 13, 17, 30)), ("hd_tagged", (5, 15, 23)),
-     ("hevc_mp4", (0, 8, 24))],
+     ("hevc_mp4", (0, 8, 24)), ("rotated_tc", (10, 16, 24)), ("prores", (3, 6, 9))],
 )
 def test_joined_segments_equal_one_writer(clips: dict[str, Path], tmp_path: Path, clip: str,
                                           cuts: tuple[int, ...]) -> None:

@@ -65,6 +65,9 @@ def concat_segments(
             template = first.streams.video[0]
             stream = out.add_stream_from_template(template)
             stream.time_base = base
+            # The frame rate the writer gives its stream: a template from a segment has none, and the
+            # MP4/MOV muxer refuses a timecode track without one (EINVAL, "Invalid argument").
+            stream.codec_context.framerate = video.rate
             if video.rotation:
                 stream.set_display_rotation(video.rotation)
             with open_input(info.path) as source:

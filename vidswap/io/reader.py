@@ -41,7 +41,8 @@ class Frame:
         index: frame number in presentation order, 0 = first frame of the video.
         pts: presentation timestamp in the video stream's ``time_base`` ticks.
         time: ``pts * time_base`` in seconds.
-        rgb: pixels, ``(H, W, 3)`` uint8 RGB in [0, 255], as stored (see :func:`upright`).
+        rgb: pixels, ``(H, W, 3)`` uint8 RGB in [0, 255], as stored, or upright when the reader
+            turns them (``turn_upright``, :func:`upright`).
     """
 
     index: int
@@ -82,7 +83,8 @@ class VideoReader:
         frames: the frames to read; None reads all. Checked against the video.
         queue_size: decoded frames held ahead of the consumer, >= 1 (bounds memory).
         threads: decoder threads, 0 lets FFmpeg choose.
-        turn_upright: yield pixels turned by the rotation metadata (see :func:`upright`).
+        turn_upright: yield pixels turned by the rotation metadata (see :func:`upright`); an image
+            sequence has none (its frames are read as stored, whatever EXIF tag they carry).
         rate: frame rate of an image sequence (default 24).
         info: the input already probed (:func:`~vidswap.io.probe.probe` of ``path``), so a
             caller that opens many readers of one file probes it once; None probes it here.
@@ -147,7 +149,7 @@ class VideoReader:
 
         start, stop = self.frames.start, self.frames.stop
         for index, file in enumerate(self.info.sequence[start:stop], start=start):
-            yield self._make(index, index, read_image(file))
+            yield self._make(index, index, read_image(file, orient=False))
 
     def _video_frames(self) -> Iterator[Frame]:
         import av

@@ -2,7 +2,9 @@
 
 A sequence is a pattern with one frame-number field (:mod:`vidswap.io.media`); its frames are
 the files that match, in number order (gaps allowed). Frame ``i`` of the sequence is the
-``i``-th file; its pts is ``i`` in a ``1/rate`` time base.
+``i``-th file; its pts is ``i`` in a ``1/rate`` time base. Frames are read and written as stored
+(an EXIF orientation tag is not applied: plates are stored as meant, and a sequence has no rotation
+to keep); single photos are read upright (:func:`read_image`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vidswap.errors import ConfigError, InputError, MediaError, OutputExistsError
-from vidswap.io import media
+from vidswap.io import exif, media
 from vidswap.io.codecs import video_encoder
 from vidswap.io.probe import ColorInfo, MediaInfo, VideoInfo
 
@@ -54,8 +56,16 @@ def sequence_files(pattern: str | Path) -> list[tuple[int, Path]]:
     return media.sequence_files(pattern)
 
 
-def read_image(path: Path) -> np.ndarray:
-    """One image file as ``(H, W, 3)`` uint8 RGB (16-bit images are rounded to 8 bits)."""
+def read_image(path: Path, *, orient: bool = True) -> np.ndarray:
+    """One image file as ``(H, W, 3)`` uint8 RGB (16-bit images are rounded to 8 bits).
+
+    Args:
+        path: the image file.
+        orient: turn the pixels upright as the file's EXIF orientation says (:mod:`vidswap.io.exif`),
+            as a photo is meant to be seen (a phone photo taken sideways is stored sideways). False
+            gives them as stored: the frames of an image sequence, whose plates are stored as they are
+            meant and whose size is the sequence's (a stray tag must not turn one frame of a shot).
+    """
     import av
 
     try:
@@ -63,7 +73,8 @@ def read_image(path: Path) -> np.ndarray:
             frame = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration) as err:
         raise MediaError(f"{path}: not an image FFmpeg can read ({err})") from err
-    return frame.to_ndarray(format="rgb24")
+    rgb = frame.to_ndarray(format="rgb24")
+    return exif.orient(rgb, exif.exif_orientation(path.read_bytes())) if orient else rgb
 
 
 def probe_sequence(pattern: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
@@ -77,7 +88,7 @@ def probe_sequence(pattern: str | Path, *, rate: Fraction | None = None) -> Medi
     files = sequence_files(pattern)
     if not files:
         raise InputError(f"{pattern}: no file matches this image sequence pattern")
-    height, width, _ = read_image(files[0][1]).shape
+    height, width, _ = read_image(files[0][1], orient=False).shape
     video = VideoInfo(
         index=0,
         codec=_image_format(Path(pattern)).decoder,

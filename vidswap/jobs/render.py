@@ -149,7 +149,7 @@ class SegmentRenderer:
         session, spec = self.session, self.job.spec
         with VideoWriter(self.store.segment_file(segment), like=session.info, frames=segment.frames,
                          settings=spec.encode.settings(), overwrite=True, copy_streams=False,
-                         metadata=provenance_tags()) as writer:
+                         metadata=provenance_tags(), turn_upright=True) as writer:  # the render is upright
             count = session.render(segment.frames, self.job.faces, self.identities,
                                    [lambda frame, done: writer.write(frame.pts, done.rgb)], progress=False)
         return count.frames, count.faces_swapped

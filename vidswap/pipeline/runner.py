@@ -107,7 +107,11 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions | None = None, *,
 
 
 def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
-    """The writers of the video, image-sequence and matte outputs, as sinks of the render."""
+    """The writers of the video, image-sequence and matte outputs, as sinks of the render.
+
+    The render's frames are upright (:meth:`RenderSession.reader`): a video or matte video is written
+    in the input's stored orientation with its rotation tag; an image sequence has no rotation tag,
+    so its files are written upright, as the video is shown."""
     import numpy as np
 
     from vidswap.io.codecs import EncodeSettings
@@ -121,7 +125,7 @@ def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
     if spec.output.path is not None:
         video = stack.enter_context(VideoWriter(
             spec.output.path, like=info, frames=frames, settings=spec.encode.settings(), overwrite=overwrite,
-            copy_streams=spec.encode.audio == "copy", metadata=provenance_tags()))
+            copy_streams=spec.encode.audio == "copy", metadata=provenance_tags(), turn_upright=True))
         sinks.append(lambda frame, done: video.write(frame.pts, done.rgb))
     if spec.output.sequence is not None:
         sequence = stack.enter_context(ImageSequenceWriter(spec.output.sequence, overwrite=overwrite,
@@ -135,7 +139,8 @@ def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
         else:
             matte = stack.enter_context(VideoWriter(spec.matte, like=info, frames=frames,
                                                     settings=EncodeSettings.matte(), overwrite=overwrite,
-                                                    copy_streams=False, metadata=provenance_tags()))
+                                                    copy_streams=False, metadata=provenance_tags(),
+                                                    turn_upright=True))
             sinks.append(lambda frame, done: matte.write(frame.pts, _matte(done)))
     return sinks
 

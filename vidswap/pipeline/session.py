@@ -203,11 +203,13 @@ class RenderSession:
         return Detectors(self.schedule, self.device, self.options.detector)
 
     def reader(self, frames: FrameRange) -> VideoReader:
-        """A reader of the input's ``frames`` (the probe is the session's)."""
+        """A reader of the input's ``frames`` (the probe is the session's), turned upright by the
+        rotation metadata: faces are detected, aligned and swapped as a player shows them (a phone
+        video stored sideways holds sideways faces), and every writer of the render turns them back."""
         from vidswap.io.reader import VideoReader
 
         return VideoReader(self.spec.input.path, frames=frames, queue_size=self.options.queue_size,
-                           info=self.info)
+                           info=self.info, turn_upright=True)
 
     def embed_photos(self) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
         """z_id of each source set; embeddings of the target reference photos (``"PATH#FACE"``)."""
