@@ -111,3 +111,13 @@ def test_an_output_name_too_long_is_one_error_line(media, tmp_path: Path) -> Non
     out = tmp_path / ("x" * 300 + ".mkv")
     _one_error(["run", str(media["clip"]), "-s", str(media["photo"]), "--model", str(media["tiny"]), "-o", str(out),
                 "--codec", "ffv1", "--no-progress"], "File name too long")
+
+
+def test_a_job_of_an_older_version_renders_again_with_force(media, done, tmp_path: Path) -> None:  # noqa: F811
+    job, out = _copy(done, tmp_path)
+    _edit(job, lambda d: d.update(version=1))
+    _one_error(["job", "show", str(job)], "job version 1, this vidswap reads version 2", "with force")
+    with pytest.raises(ValueError, match="job version 1"):
+        run_job(_spec(media, out), job, options=_options())
+    summary = run_job(_spec(media, out, **{"output.overwrite": True}), job, force=True, options=_options())
+    assert summary.analysed and _same_frames(out, done / "out.mkv")

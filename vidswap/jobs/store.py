@@ -47,8 +47,9 @@ _SEGMENT_STEM = re.compile(r"\d{5,}")
 #: The keys of ``job.json`` and their types (checked when it is read: it may have been edited).
 _JOB_KEYS: dict[str, type] = {"pipeline": dict, "hashes": dict, "analysis": str, "base": str, "segment_frames": int}
 
-#: Version of ``job.json``.
-JOB_VERSION = 1
+#: Version of ``job.json``. 2: face analysis in upright coordinates (rotated inputs are analysed
+#: upright), mux.json records the output's size and sha256.
+JOB_VERSION = 2
 
 
 def sha256_file(path: Path) -> str:
