@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidswap.errors import InputError, MediaError
-from vidswap.io.media import is_sequence_pattern
+from vidswap.io.media import IMAGE_SUFFIXES, is_sequence_pattern
 from vidswap.io.timecode import timecode_rate
 
 if TYPE_CHECKING:
@@ -326,6 +326,9 @@ def probe(path: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
 
         return probe_sequence(path, rate=rate)
     path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        raise MediaError(f"{path}: is a single image, not a video; give a video file, or the frames of a shot as "
+                         f"an image sequence pattern such as shot.%04d{path.suffix}")
     with open_input(path) as container:
         stream = video_stream(container, path)
         time_base = stream.time_base or Fraction(1, 90000)

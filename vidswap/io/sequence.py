@@ -10,6 +10,7 @@ to keep); single photos are read upright (:func:`read_image`).
 from __future__ import annotations
 
 import os
+import struct
 import uuid
 from fractions import Fraction
 from pathlib import Path
@@ -56,6 +57,28 @@ def sequence_files(pattern: str | Path) -> list[tuple[int, Path]]:
     return media.sequence_files(pattern)
 
 
+#: FFmpeg refuses frames of more pixels than this (``av_image_check_size``: w * h * 8 < INT_MAX).
+_MAX_PIXELS = (2**31 - 1) // 8
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR or a JPEG's SOF header, for an image FFmpeg would not
+    open (it reports no size then); None for other files."""
+    with open(path, "rb") as file:
+        data = file.read(1 << 16)
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    at = 2 if data.startswith(b"\xff\xd8") else len(data)
+    while at + 9 <= len(data) and data[at] == 0xFF:
+        marker, length = data[at + 1], struct.unpack(">H", data[at + 2:at + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            height, width = struct.unpack(">HH", data[at + 5:at + 9])
+            return width, height
+        at += 2 + length
+    return None
+
+
 def read_image(path: Path, *, orient: bool = True) -> np.ndarray:
     """One image file as ``(H, W, 3)`` uint8 RGB (16-bit images are rounded to 8 bits).
 
@@ -72,6 +95,10 @@ def read_image(path: Path, *, orient: bool = True) -> np.ndarray:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration) as err:
+        size = _header_size(path)
+        if size is not None and size[0] * size[1] > _MAX_PIXELS:
+            raise MediaError(f"{path}: a {size[0]}x{size[1]} image is larger than FFmpeg decodes (at most "
+                             f"{_MAX_PIXELS // 1_000_000} million pixels); scale it down") from err
         raise MediaError(f"{path}: not an image FFmpeg can read ({err})") from err
     rgb = frame.to_ndarray(format="rgb24")
     return exif.orient(rgb, exif.exif_orientation(path.read_bytes())) if orient else rgb

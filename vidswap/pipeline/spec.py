@@ -92,6 +92,15 @@ class PhotoRef(_PathFirst):
     path: InPath
     face: Annotated[int, Strict(), Field(ge=0)] | None = None
 
+    @model_validator(mode="after")
+    def _check(self) -> PhotoRef:
+        if self.path.is_dir():
+            raise SpecProblem(f"{self.path} is a folder; give a photo ({', '.join(sorted(IMAGE_SUFFIXES))})", "path")
+        if self.path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise SpecProblem(f"expected a photo ({', '.join(sorted(IMAGE_SUFFIXES))}), found {self.path.name}; "
+                              f"take a still of a video with an image sequence or a frame grab", "path")
+        return self
+
 
 class InputSpec(_PathFirst):
     """The shot: a video file or an image sequence.
@@ -123,8 +132,14 @@ class InputSpec(_PathFirst):
                                   f"{self.path.parent}", "path")
             if self.fps is None:
                 raise SpecProblem("an image sequence needs its frame rate, e.g. fps: 24", "fps")
+        elif self.path.is_dir():
+            raise SpecProblem(f"{self.path} is a folder; give a video file, or an image sequence pattern such "
+                              f"as {self.path / 'shot.%04d.exr'}", "path")
         elif not self.path.is_file():
             raise SpecProblem(f"file not found: {self.path}", "path")
+        elif self.path.suffix.lower() in IMAGE_SUFFIXES:
+            raise SpecProblem(f"{self.path.name} is a single image, not a video; give a video file, or the shot's "
+                              f"frames as an image sequence pattern such as shot.%04d{self.path.suffix}", "path")
         elif self.fps is not None:
             raise SpecProblem("only image sequences take fps; a video's timestamps come from "
                               "its file", "fps")
