@@ -130,3 +130,18 @@ class TestCodecTable:
             assert set(auto.containers) <= set(media.VIDEO_CODECS[pick].containers)
             assert set(auto.bit_depths) <= set(media.VIDEO_CODECS[pick].bit_depths)
         assert media.CODEC_CHOICES[-1] == media.AUTO
+
+
+def test_image_writes_do_not_depend_on_what_ran_before(tmp_path: Path) -> None:
+    """FFmpeg's threaded EXR encoder gave other samples after OpenCV's thread pool had run (found
+    when the faces tests ran before this file): images are encoded on one thread."""
+    import cv2
+
+    def written(name: str) -> bytes:
+        with ImageSequenceWriter(tmp_path / f"{name}.%04d.exr", start_number=1) as writer:
+            writer.write(_image(0))
+        return (tmp_path / f"{name}.0001.exr").read_bytes()
+
+    before = written("before")
+    cv2.resize(np.zeros((720, 1280, 3), np.uint8), (640, 360), interpolation=cv2.INTER_AREA)
+    assert written("after") == before

@@ -100,7 +100,12 @@ def read_image(path: Path, *, orient: bool = True) -> np.ndarray:
             raise MediaError(f"{path}: a {size[0]}x{size[1]} image is larger than FFmpeg decodes (at most "
                              f"{_MAX_PIXELS // 1_000_000} million pixels); scale it down") from err
         raise MediaError(f"{path}: not an image FFmpeg can read ({err})") from err
-    rgb = frame.to_ndarray(format="rgb24")
+    if frame.format.name.startswith(("gbrpf32", "gbrapf32")):
+        # Float pixels (EXR) to 8 bits here, exactly round(value * 255): FFmpeg's conversion is
+        # approximate (0.8 -> 205), so values written from 8 bits would not read back as written.
+        rgb = np.clip(np.rint(frame.to_ndarray()[..., :3] * 255), 0, 255).astype(np.uint8)
+    else:
+        rgb = frame.to_ndarray(format="rgb24")
     return exif.orient(rgb, exif.exif_orientation(path.read_bytes())) if orient else rgb
 
 
@@ -189,9 +194,15 @@ def write_image(path: Path, rgb: np.ndarray) -> Path:
     context.width, context.height, context.pix_fmt = rgb.shape[1], rgb.shape[0], image.pix_fmt
     context.time_base = Fraction(1, 25)
     context.options = dict(image.options)
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    if image.pix_fmt != "rgb24":
-        frame = frame.reformat(format=image.pix_fmt, dst_colorspace=5, dst_color_range=2)
+    if image.pix_fmt.startswith("gbrpf32"):
+        # Float pixels made here, exactly value / 255: FFmpeg 8.1's rgb24 -> gbrpf32 conversion is
+        # approximate (51 -> 0.1993), and frames it made were encoded to other EXR samples once
+        # OpenCV's thread pool had run in the process (off by one level in half the pixels).
+        frame = av.VideoFrame.from_ndarray(rgb.astype(np.float32) / 255, format=image.pix_fmt)
+    else:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        if image.pix_fmt != "rgb24":
+            frame = frame.reformat(format=image.pix_fmt, dst_colorspace=5, dst_color_range=2)
     data = b"".join(bytes(p) for p in context.encode(frame) + context.encode(None))
     temp = path.with_name(f".{path.name}.vidswap-tmp-{uuid.uuid4().hex[:8]}")
     temp.write_bytes(data)
