@@ -13,7 +13,7 @@ from vidswap.errors import ConfigError, NoFaceError
 from vidswap.faces.detect import Face
 from vidswap.models.checkpoint import build_bundle
 from vidswap.models.config import FaceShifterConfig
-from vidswap.pipeline.identity import pick_face, source_identity
+from vidswap.pipeline.identity import mean_identity, pick_face, source_identity
 from vidswap.pipeline.spec import PhotoRef
 from vidswap.pipeline.swap import Swapper, autocast_dtype, resolve_device
 
@@ -59,8 +59,39 @@ class TestSourceIdentity:
             assert torch.allclose(both.norm(), torch.tensor(1.0), atol=1e-5)
             assert torch.allclose(both, torch.nn.functional.normalize(each[0] + each[1], dim=0), atol=1e-5)
         else:
-            assert torch.allclose(both, (each[0] + each[1]) / 2, atol=1e-5)
+            directions = torch.nn.functional.normalize(torch.stack(each), dim=-1).sum(dim=0)
+            mean_norm = (each[0].norm() + each[1].norm()) / 2
+            assert torch.allclose(both, torch.nn.functional.normalize(directions, dim=0) * mean_norm, atol=1e-5)
             assert not torch.allclose(both.norm(), torch.tensor(1.0), atol=1e-3)
+
+
+class TestMeanIdentity:
+    @staticmethod
+    def _embeddings(count: int = 5, cos: float = 0.7, norm: float = 23.0) -> torch.Tensor:
+        """``count`` raw embeddings with pairwise cosine ``cos`` and norms around ``norm``."""
+        generator = torch.Generator().manual_seed(0)
+        basis = torch.linalg.qr(torch.randn(512, count + 1, generator=generator, dtype=torch.float64))[0].T
+        shared, own = basis[0], basis[1:]
+        directions = cos ** 0.5 * shared + (1 - cos) ** 0.5 * own
+        norms = norm * (1 + 0.1 * torch.linspace(-1, 1, count, dtype=torch.float64))
+        return (directions * norms[:, None]).float()
+
+    def test_disagreeing_photos_keep_the_mean_norm(self) -> None:
+        embeddings = self._embeddings()
+        unit = torch.nn.functional.normalize(embeddings, dim=-1)
+        cosines = (unit @ unit.T)[~torch.eye(5, dtype=torch.bool)]
+        assert torch.allclose(cosines, torch.tensor(0.7), atol=1e-5)
+        assert embeddings.mean(dim=0).norm() < 0.9 * embeddings.norm(dim=-1).mean()  # the raw mean shrinks
+        raw = mean_identity(embeddings, normalized=False)
+        assert torch.allclose(raw.norm(), embeddings.norm(dim=-1).mean(), rtol=1e-5)
+        expected = torch.nn.functional.normalize(unit.mean(dim=0), dim=0)
+        assert torch.allclose(torch.nn.functional.normalize(raw, dim=0), expected, atol=1e-6)
+        assert torch.allclose(mean_identity(embeddings, normalized=True), expected, atol=1e-6)
+
+    def test_one_photo_is_unchanged(self) -> None:
+        one = self._embeddings()[:1]
+        assert torch.allclose(mean_identity(one, normalized=False), one[0], rtol=1e-6, atol=1e-6)
+        assert torch.allclose(mean_identity(one, normalized=True), torch.nn.functional.normalize(one[0], dim=0))
 
 
 @pytest.fixture(scope="module")
