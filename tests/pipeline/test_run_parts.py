@@ -133,3 +133,32 @@ class TestSwap:
                 resolve_device("cuda:0")
         assert autocast_dtype(torch.device("cpu"), "auto") is None
         assert autocast_dtype(torch.device("cuda"), "fp16") is torch.float16
+
+    def test_auto_is_fp16_on_cuda_and_bf16_is_opt_in(self) -> None:
+        assert autocast_dtype(torch.device("cuda"), "auto") is torch.float16
+        assert autocast_dtype(torch.device("cuda"), "bf16") is torch.bfloat16
+        assert autocast_dtype(torch.device("cpu"), "bf16") is torch.bfloat16
+        assert autocast_dtype(torch.device("cuda"), "fp32") is None
+
+    @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+    def test_the_identity_encoder_stays_fp32_under_autocast(self, bundle, dtype: torch.dtype) -> None:
+        """AEI-Net and HEAR-Net take the run's precision; ArcFace (z_id, and z_t of the refinement) fp32."""
+        x, z = torch.rand(1, 3, 256, 256) * 2 - 1, torch.nn.functional.normalize(torch.randn(1, 512), dim=-1)
+        seen: dict[str, torch.dtype] = {}
+
+        def record(name: str):
+            def hook(module, args, out) -> None:
+                seen.setdefault(name, (out if torch.is_tensor(out) else out[0]).dtype)
+            return hook
+
+        hooks = [getattr(bundle, name).register_forward_hook(record(name)) for name in ("aei", "identity", "hear")]
+        with torch.no_grad():
+            bundle.to(torch.device("cpu"))
+            reference = bundle.embed(x)
+            with torch.autocast("cpu", dtype=dtype):
+                embedded = bundle.embed(x)
+                bundle.swap(x, z, refine=True)
+        for hook in hooks:
+            hook.remove()
+        assert seen == {"identity": torch.float32, "aei": dtype, "hear": dtype}
+        assert torch.equal(embedded, reference)
