@@ -76,7 +76,7 @@ class Swapper(nn.Module):
         bundle: the loaded model, any family (moved to ``device``, frozen).
         refine: run the model's refinement (FaceShifter: HEAR-Net) when it has one.
         device: where to run.
-        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (autocast on CUDA only).
+        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (see :func:`autocast_dtype`).
 
     Attributes:
         model: the swap model.
