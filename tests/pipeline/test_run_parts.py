@@ -13,7 +13,7 @@ from vidswap.errors import ConfigError, NoFaceError
 from vidswap.faces.detect import Face
 from vidswap.models.checkpoint import build_bundle
 from vidswap.models.config import FaceShifterConfig
-from vidswap.pipeline.identity import pick_face, source_identity
+from vidswap.pipeline.identity import mean_identity, pick_face, source_identity
 from vidswap.pipeline.spec import PhotoRef
 from vidswap.pipeline.swap import Swapper, autocast_dtype, resolve_device
 
@@ -59,8 +59,39 @@ class TestSourceIdentity:
             assert torch.allclose(both.norm(), torch.tensor(1.0), atol=1e-5)
             assert torch.allclose(both, torch.nn.functional.normalize(each[0] + each[1], dim=0), atol=1e-5)
         else:
-            assert torch.allclose(both, (each[0] + each[1]) / 2, atol=1e-5)
+            directions = torch.nn.functional.normalize(torch.stack(each), dim=-1).sum(dim=0)
+            mean_norm = (each[0].norm() + each[1].norm()) / 2
+            assert torch.allclose(both, torch.nn.functional.normalize(directions, dim=0) * mean_norm, atol=1e-5)
             assert not torch.allclose(both.norm(), torch.tensor(1.0), atol=1e-3)
+
+
+class TestMeanIdentity:
+    @staticmethod
+    def _embeddings(count: int = 5, cos: float = 0.7, norm: float = 23.0) -> torch.Tensor:
+        """``count`` raw embeddings with pairwise cosine ``cos`` and norms around ``norm``."""
+        generator = torch.Generator().manual_seed(0)
+        basis = torch.linalg.qr(torch.randn(512, count + 1, generator=generator, dtype=torch.float64))[0].T
+        shared, own = basis[0], basis[1:]
+        directions = cos ** 0.5 * shared + (1 - cos) ** 0.5 * own
+        norms = norm * (1 + 0.1 * torch.linspace(-1, 1, count, dtype=torch.float64))
+        return (directions * norms[:, None]).float()
+
+    def test_disagreeing_photos_keep_the_mean_norm(self) -> None:
+        embeddings = self._embeddings()
+        unit = torch.nn.functional.normalize(embeddings, dim=-1)
+        cosines = (unit @ unit.T)[~torch.eye(5, dtype=torch.bool)]
+        assert torch.allclose(cosines, torch.tensor(0.7), atol=1e-5)
+        assert embeddings.mean(dim=0).norm() < 0.9 * embeddings.norm(dim=-1).mean()  # the raw mean shrinks
+        raw = mean_identity(embeddings, normalized=False)
+        assert torch.allclose(raw.norm(), embeddings.norm(dim=-1).mean(), rtol=1e-5)
+        expected = torch.nn.functional.normalize(unit.mean(dim=0), dim=0)
+        assert torch.allclose(torch.nn.functional.normalize(raw, dim=0), expected, atol=1e-6)
+        assert torch.allclose(mean_identity(embeddings, normalized=True), expected, atol=1e-6)
+
+    def test_one_photo_is_unchanged(self) -> None:
+        one = self._embeddings()[:1]
+        assert torch.allclose(mean_identity(one, normalized=False), one[0], rtol=1e-6, atol=1e-6)
+        assert torch.allclose(mean_identity(one, normalized=True), torch.nn.functional.normalize(one[0], dim=0))
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +133,32 @@ class TestSwap:
                 resolve_device("cuda:0")
         assert autocast_dtype(torch.device("cpu"), "auto") is None
         assert autocast_dtype(torch.device("cuda"), "fp16") is torch.float16
+
+    def test_auto_is_fp16_on_cuda_and_bf16_is_opt_in(self) -> None:
+        assert autocast_dtype(torch.device("cuda"), "auto") is torch.float16
+        assert autocast_dtype(torch.device("cuda"), "bf16") is torch.bfloat16
+        assert autocast_dtype(torch.device("cpu"), "bf16") is torch.bfloat16
+        assert autocast_dtype(torch.device("cuda"), "fp32") is None
+
+    @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+    def test_the_identity_encoder_stays_fp32_under_autocast(self, bundle, dtype: torch.dtype) -> None:
+        """AEI-Net and HEAR-Net take the run's precision; ArcFace (z_id, and z_t of the refinement) fp32."""
+        x, z = torch.rand(1, 3, 256, 256) * 2 - 1, torch.nn.functional.normalize(torch.randn(1, 512), dim=-1)
+        seen: dict[str, torch.dtype] = {}
+
+        def record(name: str):
+            def hook(module, args, out) -> None:
+                seen.setdefault(name, (out if torch.is_tensor(out) else out[0]).dtype)
+            return hook
+
+        hooks = [getattr(bundle, name).register_forward_hook(record(name)) for name in ("aei", "identity", "hear")]
+        with torch.no_grad():
+            bundle.to(torch.device("cpu"))
+            reference = bundle.embed(x)
+            with torch.autocast("cpu", dtype=dtype):
+                embedded = bundle.embed(x)
+                bundle.swap(x, z, refine=True)
+        for hook in hooks:
+            hook.remove()
+        assert seen == {"identity": torch.float32, "aei": dtype, "hear": dtype}
+        assert torch.equal(embedded, reference)

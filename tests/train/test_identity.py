@@ -10,10 +10,12 @@ from vidswap.models import FaceShifterConfig, build_bundle
 from vidswap.train.identity import identity_embedding
 
 
+@pytest.mark.parametrize("alignment", ["arcface", "insightface-poses"])
 @pytest.mark.parametrize("normalized", [True, False])
-def test_training_and_inference_embed_alike(normalized: bool) -> None:
+def test_training_and_inference_embed_alike(normalized: bool, alignment: str) -> None:
     torch.manual_seed(0)
-    bundle = build_bundle(FaceShifterConfig.preset("tiny", id_normalized=normalized), hear=False)
+    bundle = build_bundle(FaceShifterConfig.preset("tiny", id_normalized=normalized, alignment=alignment),
+                          hear=False)
     images = torch.rand(2, 3, 256, 256) * 2 - 1
     with torch.no_grad():
         trained = identity_embedding(bundle.identity_encoder(), images, bundle.config)

@@ -13,6 +13,7 @@ from tests.weights.helpers import sha256, write_manifest
 from tests.weights.test_arcface_onnx import crops, export, random_backbone
 from vidswap import cli
 from vidswap.errors import WeightsError
+from vidswap.models.checkpoint import read_model_header
 from vidswap.models.identity import build_identity_backbone
 from vidswap.weights.cache import CacheSettings, ResolvedWeights, verify
 from vidswap.weights.convert import identity_onnx_path
@@ -156,3 +157,107 @@ class TestEnsureGhostModel:
         assert again.path == model.path and calls == [("g", "b")]
         assert verify("g+b", cache=cache, manifest=manifest).status == "ok"
         assert list(cache.staging_dir.iterdir()) == []
+
+
+class TestGhostIdentity:
+    """An fp16 backbone is cast on conversion; the backbone's sha256 is recorded and checked."""
+
+    def test_an_fp16_backbone_embeds_from_the_model_file(self, tmp_path: Path) -> None:
+        from vidswap.models import FaceShifterConfig, build_bundle, load_swap_model
+        from vidswap.models.checkpoint import write_checkpoint
+        from vidswap.weights.ghost import load_ghost_identity
+
+        torch.manual_seed(0)
+        cfg = FaceShifterConfig.preset("tiny")
+        half = {k: v.half() if v.is_floating_point() else v
+                for k, v in build_identity_backbone(cfg.identity_backbone).state_dict().items()}
+        torch.save(half, tmp_path / "backbone.pth")
+        state = load_ghost_identity(tmp_path / "backbone.pth")
+        assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}
+        aei = build_bundle(cfg, hear=False).aei.state_dict()
+        model = load_swap_model(write_checkpoint(tmp_path / "m.safetensors", cfg, {"aei": aei, "identity": state}))
+        x = torch.rand(2, 3, 256, 256) * 2 - 1
+        reference = build_identity_backbone(cfg.identity_backbone)
+        reference.load_state_dict({k: v.float() for k, v in half.items()})
+        with torch.no_grad():
+            z = model.embed(x)
+            expected = reference.eval()(torch.nn.functional.interpolate(x, size=(112, 112), mode="bilinear"))
+        assert z.dtype == torch.float32
+        torch.testing.assert_close(z, expected)
+
+    @staticmethod
+    def _tiny_ghost(monkeypatch: pytest.MonkeyPatch) -> None:
+        """Stand in a tiny model for ghost's paper-size AEI-Net (the check is all that is tested)."""
+        import vidswap.weights.ghost as ghost
+        from vidswap.models import FaceShifterConfig, build_bundle
+
+        cfg = FaceShifterConfig.preset("tiny")
+        bundle = build_bundle(cfg, hear=False)
+
+        def load(aei: Path, identity: Path):
+            return cfg, {"aei": bundle.aei.state_dict(), "identity": ghost.load_ghost_identity(identity)}
+
+        monkeypatch.setattr(ghost, "load_ghost", load)
+
+    def _backbones(self, tmp_path: Path) -> tuple[Path, Path]:
+        torch.manual_seed(1)
+        paths = []
+        for name in ("backbone.pth", "other.pth"):
+            torch.save(build_identity_backbone("iresnet-tiny").state_dict(), tmp_path / name)
+            paths.append(tmp_path / name)
+        return paths[0], paths[1]
+
+    def test_the_cli_warns_when_the_backbone_is_not_ghosts(self, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+        self._tiny_ghost(monkeypatch)
+        ghosts, other = self._backbones(tmp_path)
+        home = tmp_path / "h"
+        torch.save({"w": torch.zeros(1)}, tmp_path / "G.pth")
+        assert weights(home, "import", str(ghosts), "--as", "ghost_arcface_backbone").exit_code == 0
+
+        def convert(identity: str, out: str):
+            return weights(home, "convert", "--from", "ghost", str(tmp_path / "G.pth"), "--identity", identity,
+                           "-o", str(tmp_path / out), "--offline")
+
+        result = convert(str(other), "other.safetensors")
+        assert result.exit_code == 0, result.output
+        warning = next(line for line in result.stderr.splitlines() if line.startswith("warning:"))
+        assert "is not ghost_arcface_backbone" in warning and sha256(other.read_bytes()) in warning
+        assert sha256(ghosts.read_bytes()) in warning and "glintr100" not in result.output
+        metadata = read_model_header(tmp_path / "other.safetensors").metadata
+        assert metadata["identity_sha256"] == sha256(other.read_bytes())
+
+        for identity in ("ghost_arcface_backbone", str(ghosts)):  # by name, or the same file by path
+            same = convert(identity, "ghost.safetensors")
+            assert same.exit_code == 0 and "warning" not in same.stderr, same.output
+            (tmp_path / "ghost.safetensors").unlink()
+
+    def test_pinned_recorded_or_unknown(self, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+        from vidswap.weights.convert import convert_ghost_file, ghost_identity_problem
+
+        ghosts, other = self._backbones(tmp_path)
+        entry = {"name": "ghost_arcface_backbone", "file": "backbone.pth", "url": "https://example.org/b.pth",
+                 "licence": "research-only", "role": "identity"}
+        pinned = load_manifest(write_manifest(tmp_path / "pinned.yaml", [
+            {**entry, "sha256": sha256(ghosts.read_bytes())}]))
+        unpinned = load_manifest(write_manifest(tmp_path / "unpinned.yaml", [entry]))
+
+        def ref(path: Path) -> ResolvedWeights:
+            return ResolvedWeights(name=path.name, path=path, role="identity", licence="x", source=str(path))
+
+        digest = {p: sha256(p.read_bytes()) for p in (ghosts, other)}
+        assert ghost_identity_problem(ref(ghosts), digest[ghosts], manifest=pinned) is None
+        assert "is not ghost_arcface_backbone" in (ghost_identity_problem(ref(other), digest[other],
+                                                                          manifest=pinned) or "")
+        unknown = ghost_identity_problem(ref(ghosts), digest[ghosts], manifest=unpinned,
+                                         cache=CacheSettings(home=tmp_path / "empty"))
+        assert unknown is not None and "cannot be checked" in unknown and "pins no sha256" in unknown
+
+        self._tiny_ghost(monkeypatch)
+        torch.save({"w": torch.zeros(1)}, tmp_path / "G.pth")
+        told: list[str] = []
+        with caplog.at_level("WARNING", logger="vidswap.weights.convert"):
+            convert_ghost_file(ref(tmp_path / "G.pth"), ref(other), tmp_path / "m.safetensors", manifest=pinned,
+                               warn=told.append)
+        assert len(told) == 1 and told[0] in caplog.text and digest[other] in told[0]

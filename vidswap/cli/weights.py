@@ -15,6 +15,7 @@ import click
 
 from vidswap.cli.errors import set_flags
 from vidswap.weights.cache import CacheSettings, cached_names, read_record, resolve, verify
+from vidswap.weights.ghost import GHOST_IDENTITY
 from vidswap.weights.manifest import DEFAULT_MANIFEST, Manifest, Role, load_manifest
 
 if TYPE_CHECKING:
@@ -178,8 +179,8 @@ def import_(obj: _Context, file: Path, name: str, licence: str | None, role: str
 @click.argument("source", metavar="SOURCE")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               metavar="OUT.safetensors", help="File to write.")
-@click.option("--identity", default="ghost_arcface_backbone", show_default=True, metavar="REF",
-              help="ghost: the ArcFace iresnet100 backbone to put in the model file (name or path).")
+@click.option("--identity", default=GHOST_IDENTITY, show_default=True, metavar="REF",
+              help="ghost: the ArcFace backbone its AEI-Net was trained with (name or path).")
 @click.option("--backbone", type=click.Choice(list(_BACKBONES)), default=None,
               help="arcface-onnx: the IResNet SOURCE is (found from its blocks when not given).")
 @click.option("--offline", is_flag=True,
@@ -192,9 +193,9 @@ def convert(obj: _Context, layout: str, source: str, output: Path, identity: str
 
     SOURCE is a manifest name (fetched on first use), a cache name or a path.
     `--from ghost` writes a model file (ghost's AEI-Net plus the --identity backbone) that
-    `vidswap run` loads; `--from arcface-onnx` writes an IResNet state dict (e.g. from
-    buffalo_l's w600k_r50 or antelopev2's glintr100), usable as --identity and for training.
-    Unknown or mismatching keys are refused, naming the first.
+    `vidswap run` loads, and warns when --identity is not the backbone ghost's AEI-Net was
+    trained with; `--from arcface-onnx` writes an IResNet state dict (e.g. from buffalo_l's
+    w600k_r50) for training. Unknown or mismatching keys are refused, naming the first.
     """
     from vidswap.weights.convert import convert_arcface_file, convert_ghost_file
     from vidswap.weights.fetch import ensure
@@ -202,7 +203,8 @@ def convert(obj: _Context, layout: str, source: str, output: Path, identity: str
     weights_in = ensure(source, cache=obj.cache, manifest=obj.manifest, offline=offline)
     if layout == "ghost":
         identity_in = ensure(identity, cache=obj.cache, manifest=obj.manifest, offline=offline)
-        convert_ghost_file(weights_in, identity_in, output, overwrite=force)
+        convert_ghost_file(weights_in, identity_in, output, overwrite=force, manifest=obj.manifest,
+                           cache=obj.cache, warn=lambda problem: click.echo(f"warning: {problem}", err=True))
         click.echo(f"licence: {weights_in.licence}; identity encoder: {identity_in.licence}", err=True)
     else:
         name, _ = convert_arcface_file(weights_in, output, overwrite=force,

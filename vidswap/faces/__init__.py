@@ -20,7 +20,7 @@ _EXPORTS = {
     "track_faces": "track", "SelectConfig": "track", "Embedder": "track", "select_tracks": "track",
     "SmootherConfig": "smooth", "Smoother": "smooth", "smooth_landmarks": "smooth",
     "AlignConfig": "align", "Aligner": "align", "crop_from_frame": "align", "invert_affine": "align",
-    "warp_to_crop": "align",
+    "warp_to_crop": "align", "warp_to_model_crop": "align",
     "MaskConfig": "mask_config", "ColourMatch": "mask_config", "face_mask": "mask", "FaceMask": "mask",
     "paste_back": "blend", "match_colour": "blend", "Compositor": "blend",
     "AnalyzedFace": "analyze", "AnalyzedFrame": "analyze", "analyze": "analyze",

@@ -13,7 +13,9 @@ they were trained on:
 Convention: ``(x, y)`` pixel coordinates with pixel centres at integers (OpenCV's
 ``warpAffine`` convention); an affine transform is a ``(B, 2, 3)`` matrix named by the frames it
 connects: ``crop_from_frame`` maps frame pixels to crop pixels, ``frame_from_crop`` the reverse.
-Images are ``(B, C, H, W)`` float tensors in any range.
+Images are ``(B, C, H, W)`` float tensors in any range; where a crop leaves the frame it is
+black (0 of [0, 255]), as in training's crops: a model's [-1, 1] crops come from
+:func:`warp_to_model_crop`, which warps the pixels and then scales, so the outside is exactly −1.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "invert_affine",
     "transform_points",
     "warp_to_crop",
+    "warp_to_model_crop",
     "Aligner",
 ]
 
@@ -131,7 +134,8 @@ def crop_from_frame(landmarks: torch.Tensor, config: AlignConfig) -> torch.Tenso
 
 
 def warp_to_crop(frames: torch.Tensor, crop_from_frame: torch.Tensor, size: int) -> torch.Tensor:
-    """Sample the aligned crops (bilinear, zeros outside the frame).
+    """Sample the aligned crops (bilinear, zeros outside the frame: black for [0, 255] or [0, 1]
+    pixels; a model's [-1, 1] crops come from :func:`warp_to_model_crop`).
 
     Args:
         frames: ``(B, C, H, W)`` float, one frame per face (index a frame batch to repeat frames).
@@ -145,6 +149,26 @@ def warp_to_crop(frames: torch.Tensor, crop_from_frame: torch.Tensor, size: int)
 
     return warp_affine(frames, crop_from_frame.to(frames.dtype), (size, size), mode="bilinear",
                        padding_mode="zeros", align_corners=True)
+
+
+def warp_to_model_crop(pixels: torch.Tensor, crop_from_frame: torch.Tensor, size: int) -> torch.Tensor:
+    """The aligned crops a swap model takes: RGB in [-1, 1], black (exactly −1) outside the frame.
+
+    The one path from frame pixels to the crops of inference (the swap's targets and the
+    identity photos): the pixels are warped in [0, 255], where the zero padding is black as in
+    training's crops (:func:`warp_to_crop` on [0, 255] frames, stored as uint8), and then scaled,
+    so no part of a crop is mid-grey.
+
+    Args:
+        pixels: ``(B, 3, H, W)`` RGB in [0, 255] (uint8 or float), one frame per face (an expanded
+            frame for several faces of one frame).
+        crop_from_frame: ``(B, 2, 3)``.
+        size: crop side in pixels.
+
+    Returns:
+        ``(B, 3, size, size)`` float32 crops in [-1, 1].
+    """
+    return warp_to_crop(pixels.float(), crop_from_frame, size) / 127.5 - 1
 
 
 class Aligner(nn.Module):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -24,8 +25,6 @@ from vidswap.models.identity import IResNet, TorchIdentityEncoder, resize_for_id
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import torch
 
     from vidswap.models.checkpoint import ModelHeader
 
@@ -39,6 +38,9 @@ PARTS = ("aei", "identity", "hear", "discriminator")
 class ModelBundle:
     """The networks of one FaceShifter model and what describes them; the family's
     :class:`~vidswap.models.family.SwapModel`.
+
+    Under the caller's autocast (the run's precision) AEI-Net and HEAR-Net run in its dtype;
+    the ArcFace encoder stays in float32 (:meth:`embed`).
 
     Attributes:
         config: sizes and conventions of every network.
@@ -86,8 +88,14 @@ class ModelBundle:
         return resize_for_identity(crops)
 
     def embed(self, crops: Tensor) -> Tensor:
-        """Raw ArcFace embeddings ``(B, c_id)`` float32 of aligned ``(B, 3, S, S)`` crops."""
-        return self.identity_encoder().embed(self.identity_crop(crops)).float()
+        """Raw ArcFace embeddings ``(B, c_id)`` float32 of aligned ``(B, 3, S, S)`` crops.
+
+        Always in float32, also under the caller's autocast (ghost, too, runs ArcFace in fp32
+        and AEI-Net in fp16): z_id is compared and averaged across photos, and a raw z_id feeds
+        every AAD layer of the generator.
+        """
+        with torch.autocast(crops.device.type, enabled=False):
+            return self.identity_encoder().embed(self.identity_crop(crops.float())).float()
 
     def swap(self, x_t: Tensor, z_id: Tensor, *, refine: bool) -> Tensor:
         """Swap the faces of ``x_t`` to the identities ``z_id``; ``refine`` runs HEAR-Net when present.
@@ -103,7 +111,7 @@ class ModelBundle:
         y_st, _ = self.aei(x_t, z_id)
         if not refine or self.hear is None:
             return y_st
-        z_t = self.identity_encoder().embed(self.identity_crop(x_t)).to(z_id.dtype)
+        z_t = self.embed(x_t).to(z_id.dtype)
         if self.config.id_normalized:
             z_t = F.normalize(z_t, dim=-1)
         y_tt, _ = self.aei(x_t, z_t)

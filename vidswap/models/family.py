@@ -91,12 +91,16 @@ class SwapModel(Protocol):
         ...
 
     def embed(self, crops: Tensor) -> Tensor:
-        """Raw identity embeddings ``(B, c_id)`` float32 of aligned crops (through :meth:`identity_crop`)."""
+        """Raw identity embeddings ``(B, c_id)`` float32 of aligned crops (through :meth:`identity_crop`),
+        computed in float32 whatever autocast the caller set."""
         ...
 
     def swap(self, x_t: Tensor, z_id: Tensor, *, refine: bool) -> Tensor:
         """Swap the faces of ``x_t`` to ``z_id`` (in the form the model takes); ``refine`` runs the
-        refinement stage when the model has one."""
+        refinement stage when the model has one.
+
+        Runs under the caller's autocast (the run's precision); the parts that must stay in
+        float32 (FaceShifter: the identity encoder) leave it themselves."""
         ...
 
     def to(self, device: torch.device) -> SwapModel:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidswap.errors import CheckpointError, DownloadError, WeightsError
+from vidswap.weights.ghost import GHOST_IDENTITY
 
 if TYPE_CHECKING:
     import torch
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ModelFiles", "resolve_model", "load_model"]
 
-#: The identity backbone a ghost AEI-Net needs (its z_id was computed with it).
-GHOST_IDENTITY = "ghost_arcface_backbone"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vidswap.faces.align import AlignConfig, crop_from_frame, warp_to_crop
+from vidswap.faces.align import AlignConfig, crop_from_frame, warp_to_model_crop
 from vidswap.faces.mask_config import MaskConfig
 from vidswap.io.reader import Frame
 from vidswap.pipeline.analysis import FaceToSwap
@@ -73,8 +73,8 @@ def _align(frame: Frame, faces: tuple[FaceToSwap, ...], align: AlignConfig, devi
     pixels = frame.tensor(device)
     landmarks = torch.as_tensor(np.stack([f.landmarks for f in faces]), dtype=torch.float32, device=device)
     matrices = crop_from_frame(landmarks, align)
-    image = (pixels.float() / 127.5 - 1)[None].expand(len(faces), -1, -1, -1)
-    return _Aligned(frame, faces, pixels, warp_to_crop(image, matrices, align.crop_size), matrices)
+    crops = warp_to_model_crop(pixels[None].expand(len(faces), -1, -1, -1), matrices, align.crop_size)
+    return _Aligned(frame, faces, pixels, crops, matrices)
 
 
 def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]],

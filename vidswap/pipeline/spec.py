@@ -252,8 +252,9 @@ class ModelSpec(_Spec):
         refine: run HEAR-Net after AEI-Net (fixes occlusions; costs an extra AEI pass).
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
         batch_size: face crops per batch, or ``auto`` (fit to device memory).
-        precision: ``auto`` (bf16/fp16 autocast on CUDA, fp32 on CPU), ``fp32``, ``bf16``,
-            ``fp16``.
+        precision: ``auto`` (fp16 autocast on CUDA, as ghost runs; fp32 on CPU), ``fp32``,
+            ``bf16`` (opt-in: about 8x the error of fp16 against fp32), ``fp16``; the model keeps
+            the parts that need it (its identity encoder) in fp32.
     """
 
     name: str | None = None

@@ -22,7 +22,10 @@ from vidswap.models.config import FaceShifterConfig
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["ghost_config", "ghost_key", "convert_ghost_aei", "load_ghost"]
+__all__ = ["GHOST_IDENTITY", "ghost_config", "ghost_key", "convert_ghost_aei", "load_ghost_identity", "load_ghost"]
+
+#: The manifest name of the ArcFace backbone ghost's AEI-Net was trained with (its z_id was computed with it).
+GHOST_IDENTITY = "ghost_arcface_backbone"
 
 _AAD = {"conv1": "att_gamma", "conv2": "att_beta", "fc1": "id_gamma", "fc2": "id_beta", "conv_h": "mask"}
 _BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
@@ -148,5 +151,13 @@ def load_ghost(aei: str | Path,
     from vidswap.weights.torchfile import load_state_file
 
     cfg, aei_state = convert_ghost_aei(load_state_file(aei))
-    backbone = {k: v.float() if v.is_floating_point() else v for k, v in load_state_file(identity).items()}
-    return cfg, {"aei": aei_state, "identity": backbone}
+    return cfg, {"aei": aei_state, "identity": load_ghost_identity(identity)}
+
+
+def load_ghost_identity(path: str | Path) -> dict[str, Tensor]:
+    """An arcface_torch backbone state dict (``.pth`` or imported ``.safetensors``) with its floating
+    tensors cast to float32: a model file keeps its tensors' dtypes, and the identity encoder
+    embeds float32 crops, so an fp16 backbone would fail at the first embed."""
+    from vidswap.weights.torchfile import load_state_file
+
+    return {k: v.float() if v.is_floating_point() else v for k, v in load_state_file(path).items()}
