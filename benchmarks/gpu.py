@@ -195,16 +195,16 @@ class Clip:
 
 
 def shared_folder() -> Path | None:
-    """The shared media folder: ``$VIDSWAP_SHARED``, else ``../shared`` beside the checkout."""
-    for candidate in (os.environ.get("VIDSWAP_SHARED"), ROOT.parent / "shared", Path("/work/shared")):
+    """The shared media folder holding the 1080p clip: ``$VIDSWAP_SHARED``, else ``../shared``."""
+    for candidate in (os.environ.get("VIDSWAP_SHARED"), ROOT.parent / "shared"):
         if candidate and (Path(candidate) / SHARED_CLIP).is_file():
             return Path(candidate)
     return None
 
 
 def loop_clip(base: Path, output: Path, frames: int) -> None:
-    """``output``: ``base``'s video packets repeated (times shifted) until ``frames`` frames, no
-    re-encode. ``base`` must be all intra-refresh GOPs of one closed loop (key frame first, no B-frames)."""
+    """``output``: ``base``'s video packets repeated, times shifted, up to ``frames`` frames (no
+    re-encode). ``base`` must be one GOP without B-frames (a key frame first, pts = dts)."""
     import av
 
     with av.open(str(base)) as src, av.open(str(output), "w") as out:
@@ -224,23 +224,18 @@ def loop_clip(base: Path, output: Path, frames: int) -> None:
 
 
 def prepare_clip(choice: str, frames: int, folder: Path) -> Clip:
-    """The clip of ``--clip``: a path, ``generated``, or ``auto`` (shared when present)."""
+    """The clip of ``--clip``: ``auto`` (the shared clip when present, else generated),
+    ``generated``, or a path (its faces found by the pipeline's detector, the shared source photo)."""
     from vidswap.io.probe import probe
 
-    if choice not in ("auto", "generated"):
-        path = Path(choice)
-        shared = shared_folder()
-        source = shared / SHARED_SOURCE if shared else None
-        if source is None:
-            raise SystemExit("--clip PATH needs the shared source photo; set VIDSWAP_SHARED")
-        return Clip(path, source, "given", "the pipeline's (largest face)", min(frames, probe(path).video.frame_count),
-                    stub=False)
-    shared = shared_folder() if choice == "auto" else None
-    if shared is not None:
-        path = shared / SHARED_CLIP
-        count = probe(path).video.frame_count
-        return Clip(path, shared / SHARED_SOURCE, "shared", "the pipeline's (largest face)", min(frames, count),
-                    stub=False)
+    shared = shared_folder() if choice != "generated" else None
+    if choice not in ("auto", "generated") or shared is not None:
+        if shared is None:
+            raise FileNotFoundError(f"--clip {choice} needs the shared source photo {SHARED_SOURCE}; "
+                                    "set VIDSWAP_SHARED")
+        path = shared / SHARED_CLIP if choice == "auto" else Path(choice)
+        return Clip(path, shared / SHARED_SOURCE, "shared" if choice == "auto" else "given",
+                    "the pipeline's (largest face)", min(frames, probe(path).video.frame_count), stub=False)
     from tests.io.media import frame_image, make_clip
     from tests.pipeline.run_helpers import write_photo
 
@@ -303,17 +298,24 @@ def bench_run(clip: Clip, codec: str, bundle: Any, device: torch.device, device_
     """The real render path on the clip: whole run and its render step, and run ÷ floor."""
     from tests.pipeline.run_helpers import StubDetector
     from vidswap.pipeline.runner import run_pipeline
-    from vidswap.pipeline.session import RunOptions
+    from vidswap.pipeline.session import RenderSession, RunOptions
+    from vidswap.pipeline.swap import autocast_dtype
 
     options = RunOptions(model=bundle, progress=False,
                          detector=StubDetector(STUB_LANDMARKS) if clip.stub else None)
     spec = spec_for(clip, codec, clip.frames, device_name, folder)
     with peak_memory(device) as peak:
-        summary = run_pipeline(spec, options)
+        started = time.perf_counter()
+        session = RenderSession(spec, options)
+        summary = run_pipeline(spec, options, session=session)
+        seconds = time.perf_counter() - started
     render_s = summary.stage_seconds.get("render")
-    return {"frames": summary.frames, "faces": summary.faces_swapped, "seconds": summary.seconds,
-            "fps": summary.fps, "render_s": render_s, "render_fps": summary.frames / render_s if render_s else None,
-            "steps_s": summary.stage_seconds, "run_over_floor": summary.seconds / floor_s if floor_s else None,
+    dtype = autocast_dtype(session.device, spec.model.precision)
+    return {"frames": summary.frames, "faces": summary.faces_swapped, "seconds": seconds,
+            "fps": summary.frames / seconds, "render_s": render_s,
+            "render_fps": summary.frames / render_s if render_s else None, "steps_s": summary.stage_seconds,
+            "run_over_floor": seconds / floor_s if floor_s else None, "batch_size": session.batch,
+            "precision": str(dtype).removeprefix("torch.") if dtype else "float32",
             "peak_gpu_mib": peak.gpu, "peak_rss_mib": peak.rss}
 
 
@@ -339,7 +341,8 @@ def print_io_row(kind: str, row: dict[str, Any]) -> None:
     extra = ""
     if kind == "run":
         ratio = f"{row['run_over_floor']:.2f}" if row["run_over_floor"] else "-"
-        extra = (f"  faces {row['faces']}, render step {row['render_fps']:.1f} fps, run/floor {ratio}")
+        extra = (f"  faces {row['faces']}, render step {row['render_fps']:.1f} fps, run/floor {ratio}, "
+                 f"{row['precision']}, batch {row['batch_size']}")
     print(f"{head} {row['frames']:6d} {row['seconds']:8.2f} {row['fps']:8.1f} {gpu} {row['peak_rss_mib']:8.0f}"
           f"{extra}", flush=True)
 
@@ -362,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="frames of the end-to-end clip (default: 1000 on CUDA, 24 on the CPU, 6 with --quick)")
     parser.add_argument("--batches", default=None, help="comma-separated crop batch sizes (default: 1,8,32)")
     parser.add_argument("--clip", default="auto", help="auto (shared clip when present), generated, or a path")
-    parser.add_argument("--quick", action="store_true", help="a CPU smoke run: batches 1,4, two timed calls, 6 frames")
+    parser.add_argument("--quick", action="store_true",
+                        help="a CPU smoke run: batches 1,4, one warm-up and one timed call, 6 frames")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results here")
     parser.add_argument("--save", action="store_true",
@@ -380,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     preset = args.preset or ("paper" if cuda else "tiny")
     frames = args.frames or (1000 if cuda else 6 if args.quick else 24)
     batches = [int(b) for b in (args.batches or ("1,4" if args.quick else "1,8,32")).split(",")]
-    warmup, repeats = (0, 2) if args.quick else (3, 10) if cuda else (1, 3)
+    warmup, repeats = (1, 1) if args.quick else (3, 10) if cuda else (1, 3)
     skip = set(filter(None, args.skip.split(",")))
     env = environment(device)
     print(f"device {env['device']}, {env['cpu_threads']} CPU threads, torch {env['torch']}, preset {preset}",
@@ -388,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     bundle = build_bundle(FaceShifterConfig.preset(preset)).to(device)
     doc: dict[str, Any] = {"benchmark": "gpu", "environment": env, "preset": preset, "quick": args.quick,
-                           "weights": "random (seed 0)", "sections": {}}
+                           "weights": "random (seed 0)", "load_average_at_start": os.getloadavg()[0],
+                           "sections": {}}
     started = time.perf_counter()
     paths = [args.json] if args.json else []
     if args.save:
@@ -397,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     def save(final: bool = False) -> None:
         """Write what is measured so far (a run cut short still leaves its finished sections)."""
         doc["seconds"], doc["complete"] = time.perf_counter() - started, final
+        doc["load_average_at_end"] = os.getloadavg()[0]
         for path in paths:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, doc)
