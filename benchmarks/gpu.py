@@ -18,8 +18,8 @@ Sections, each row reporting its own failure (a missing NVENC, bf16 unsupported)
   the preset, refinement on, one face) per codec (x264 at the codec's default preset, and
   ``h264_nvenc`` where that encoder opens), and run ÷ floor.
 
-Every row records its peak memory: ``torch.cuda.max_memory_allocated`` on CUDA, the peak resident
-set (RSS, sampled) always. The clip: ``--clip PATH``, or ``auto``: the shared
+Every row records its peak memory: ``torch.cuda.max_memory_allocated`` on CUDA (reset per row),
+and the process's peak resident set (RSS, sampled; it includes what earlier rows left resident). The clip: ``--clip PATH``, or ``auto``: the shared
 ``crowd_1080p.mp4`` (``$VIDSWAP_SHARED``, ``../shared``; the pipeline's detector, the largest face)
 when present, else ``generated``: a 1080p clip from ``tests/io/media.py:make_clip`` looped by
 packet copy to ``--frames``, whose one "face" every frame comes from the tests' ``StubDetector``
