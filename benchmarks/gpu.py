@@ -19,11 +19,13 @@ Sections, each row reporting its own failure (a missing NVENC, bf16 unsupported)
   ``h264_nvenc`` where that encoder opens), and run ÷ floor.
 
 Every row records its peak memory: ``torch.cuda.max_memory_allocated`` on CUDA (reset per row),
-and the process's peak resident set (RSS, sampled; it includes what earlier rows left resident). The clip: ``--clip PATH``, or ``auto``: the shared
-``crowd_1080p.mp4`` (``$VIDSWAP_SHARED``, ``../shared``; the pipeline's detector, the largest face)
-when present, else ``generated``: a 1080p clip from ``tests/io/media.py:make_clip`` looped by
-packet copy to ``--frames``, whose one "face" every frame comes from the tests' ``StubDetector``
-at fixed landmarks (no detection cost). The output says which.
+and the process's peak resident set (RSS, sampled; it includes what earlier rows left resident).
+
+The clip: ``--clip PATH``, or ``auto``: the shared ``crowd_1080p.mp4`` (``$VIDSWAP_SHARED``,
+``../shared``; the pipeline's detector, the largest face; at most its 105 frames) when present,
+else ``generated``: a 1080p clip from ``tests/io/media.py:make_clip`` looped by packet copy to
+``--frames``, whose one "face" every frame comes from the tests' ``StubDetector`` at fixed
+landmarks (no detection cost). The output says which.
 """
 
 from __future__ import annotations
