@@ -127,10 +127,15 @@ def strict_fp32() -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def level_error(y: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
-    """|y - reference| in 8-bit levels of crops in [-1, 1]: mean, p99, max."""
+def level_error(y: torch.Tensor, reference: torch.Tensor) -> dict[str, float | int]:
+    """|y - reference| in 8-bit levels of crops in [-1, 1]: mean, p99, max over the finite values,
+    and how many are not finite (an fp16 overflow)."""
     diff = ((y.float() - reference.float()).abs() * 127.5).flatten().cpu().numpy()
-    return {"mean": float(diff.mean()), "p99": float(np.percentile(diff, 99)), "max": float(diff.max())}
+    finite = diff[np.isfinite(diff)]
+    if finite.size == 0:
+        return {"mean": -1.0, "p99": -1.0, "max": -1.0, "non_finite": int(diff.size)}
+    return {"mean": float(finite.mean()), "p99": float(np.percentile(finite, 99)), "max": float(finite.max()),
+            "non_finite": int(diff.size - finite.size)}
 
 
 def bench_crops(bundle: Any, device: torch.device, batches: list[int], *, warmup: int, repeats: int) -> Section:
@@ -178,8 +183,9 @@ def print_crop_row(row: dict[str, Any]) -> None:
         return
     e = row["error_levels"]
     gpu = f"{row['peak_gpu_mib']:9.0f}" if row["peak_gpu_mib"] is not None else f"{'-':>9}"
+    bad = f"  {e['non_finite']} values not finite" if e["non_finite"] else ""
     print(f"{head} {row['crops_per_s']:9.1f} {row['timing'].median_s * 1e3:9.1f} "
-          f"{e['mean']:7.3f} {e['p99']:7.2f} {e['max']:7.1f} {gpu} {row['peak_rss_mib']:8.0f}", flush=True)
+          f"{e['mean']:7.3f} {e['p99']:7.2f} {e['max']:7.1f} {gpu} {row['peak_rss_mib']:8.0f}{bad}", flush=True)
 
 
 # --- the clip ---------------------------------------------------------------------------------

@@ -27,9 +27,13 @@ fi
 
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
+# NVENC needs the driver's libnvidia-encode; the driver's folder is mounted at /usr/local/nvidia.
+if [ -d /usr/local/nvidia/lib64 ]; then export LD_LIBRARY_PATH="/usr/local/nvidia/lib64:${LD_LIBRARY_PATH:-}"; fi
 out=${OUT:-/tmp/gpu-bench}
 mkdir -p "$out"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$out/nvidia-smi.txt" || true
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; ldconfig -p | grep -i nvidia-encode
+  python3 -c 'import av; print("PyAV", av.__version__, "h264_nvenc listed:", "h264_nvenc" in av.codecs_available)'
+} 2>&1 | tee "$out/machine.txt" || true
 status=0
 python3 benchmarks/gpu.py --device cuda --save --json "$out/gpu.json" "$@" 2>&1 | tee "$out/gpu.log" || status=$?
 cp benchmarks/results/gpu-*.json "$out/" 2>/dev/null || true
