@@ -35,6 +35,8 @@ mkdir -p "$out"
   python3 -c 'import av; print("PyAV", av.__version__, "h264_nvenc listed:", "h264_nvenc" in av.codecs_available)'
 } 2>&1 | tee "$out/machine.txt" || true
 status=0
+touch "$out/.started"
 python3 benchmarks/gpu.py --device cuda --save --json "$out/gpu.json" "$@" 2>&1 | tee "$out/gpu.log" || status=$?
-cp benchmarks/results/gpu-*.json "$out/" 2>/dev/null || true
+find benchmarks/results -name 'gpu-*.json' -newer "$out/.started" -exec cp {} "$out/" \;
+rm -f "$out/.started"
 exit "$status"
