@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import vidswap.faces.mask as mask_module
 from vidswap.errors import ConfigError
 from vidswap.faces.align import (
     ARCFACE_TEMPLATE,
@@ -14,7 +15,7 @@ from vidswap.faces.align import (
     transform_points,
 )
 from vidswap.faces.blend import Compositor, match_colour, paste_back
-from vidswap.faces.mask import FaceMask, MaskConfig, face_mask
+from vidswap.faces.mask import FaceMask, MaskConfig, border_band, face_mask
 
 CROP_LANDMARKS = torch.tensor([ARCFACE_TEMPLATE]) * 256 / 112
 
@@ -33,10 +34,29 @@ class TestFaceMask:
         hard = face_mask(CROP_LANDMARKS, 128, MaskConfig(erosion=0, blur=0, scale=1.5))
         eroded = face_mask(CROP_LANDMARKS * 0.5, 128, MaskConfig(erosion=0.05, blur=0, scale=1.5))
         hard_small = face_mask(CROP_LANDMARKS * 0.5, 128, MaskConfig(erosion=0, blur=0, scale=1.5))
-        assert set(hard.unique().tolist()) <= {0.0, 1.0}
+        inner = int(border_band(128, MaskConfig(blur=0))) + 1  # the border fade is soft even without blur
+        assert set(hard[..., inner:-inner, inner:-inner].unique().tolist()) <= {0.0, 1.0}
         assert eroded.sum() < hard_small.sum() and bool((eroded <= hard_small).all())
         soft = face_mask(CROP_LANDMARKS * 0.5, 128, MaskConfig(erosion=0, blur=0.05, scale=1.5))
         assert ((soft > 0.05) & (soft < 0.95)).sum() > 100
+
+    @pytest.mark.parametrize("shape,scale", [("hull", 3.0), ("hull", 4.0), ("ellipse", 2.2), ("ellipse", 3.0)])
+    @pytest.mark.parametrize("blur", [0.0, 0.03])
+    def test_faded_to_zero_at_the_crop_border(self, shape, scale, blur, monkeypatch) -> None:
+        config = MaskConfig(shape=shape, scale=scale, blur=blur)
+        mask = face_mask(CROP_LANDMARKS, 256, config)[0, 0]
+        border = torch.cat([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+        assert border.abs().max() == 0
+        # It reached the border before the fade (else this tests nothing) ...
+        band = border_band(256, config)
+        assert mask[round(band) + 1:-round(band) - 1].amax() == pytest.approx(1.0, abs=1e-4)
+        # ... and the fade changes nothing farther in than its band.
+        monkeypatch.setattr(mask_module, "_border_fade", lambda size, band, like: torch.ones(size, size))
+        unfaded = face_mask(CROP_LANDMARKS, 256, config)[0, 0]
+        assert max(unfaded[0].amax(), unfaded[-1].amax(), unfaded[:, 0].amax(), unfaded[:, -1].amax()) > 0.5
+        inner = slice(int(band) + 1, 256 - int(band) - 1)
+        assert torch.equal(mask[inner, inner], unfaded[inner, inner])
+        assert bool((mask <= unfaded).all())
 
     def test_exceptions(self) -> None:
         for kwargs in ({"shape": "square"}, {"scale": 0}, {"erosion": 0.7}, {"blur": -0.1}):

@@ -2,8 +2,9 @@
 
 A mask is built on the aligned crop from the crop's landmarks: either the convex hull of the 5
 landmarks pushed out from their centre (``hull``, covers brows to chin) or an ellipse around
-them (``ellipse``); then eroded (so the seam sits inside the face) and blurred (so it fades).
-It is warped back to the frame together with the crop by :mod:`vidswap.faces.blend`.
+them (``ellipse``); then eroded (so the seam sits inside the face), blurred (so it fades) and
+faded to exactly 0 at the crop's border (so a shape that reaches past the crop leaves no seam
+where the pasted crop ends). It is warped back to the frame together with the crop by :mod:`vidswap.faces.blend`.
 
 Convention: masks are ``(B, 1, S, S)`` float in [0, 1]; landmarks ``(B, 5, 2)`` ``(x, y)`` crop pixels.
 """
@@ -16,7 +17,7 @@ from torch import nn
 
 from vidswap.faces.mask_config import MaskConfig
 
-__all__ = ["MaskConfig", "face_mask", "FaceMask"]
+__all__ = ["MaskConfig", "border_band", "face_mask", "FaceMask"]
 
 
 def _convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -75,6 +76,23 @@ def _ellipse_mask(landmarks: torch.Tensor, size: int, scale: float) -> torch.Ten
     return inside[:, None].to(landmarks.dtype)
 
 
+def _border_fade(size: int, band: float, like: torch.Tensor) -> torch.Tensor:
+    """``(S, S)`` weights: 0 on the crop's outermost pixels, rising smoothly (smoothstep of the
+    distance to the nearest edge) to 1 at ``band`` pixels in, 1 beyond."""
+    index = torch.arange(size, device=like.device, dtype=like.dtype)
+    edge = torch.minimum(index, size - 1 - index)
+    ramp = (edge / band).clamp(0, 1)
+    ramp = ramp * ramp * (3 - 2 * ramp)
+    return torch.minimum(ramp[:, None], ramp[None, :])
+
+
+def border_band(size: int, config: MaskConfig) -> float:
+    """How far in from the crop's border (pixels) the mask is faded to 0: the blur's reach
+    (3 sigma), so the fade is as soft as the feather, and at least 3% of the side, so an
+    unblurred mask fades too; pixels farther in are untouched."""
+    return max(3 * config.blur * size, 0.03 * size, 1.0)
+
+
 def face_mask(landmarks: torch.Tensor, size: int, config: MaskConfig) -> torch.Tensor:
     """Soft face masks on aligned crops.
 
@@ -84,7 +102,8 @@ def face_mask(landmarks: torch.Tensor, size: int, config: MaskConfig) -> torch.T
         config: shape, reach, erosion and feathering.
 
     Returns:
-        ``(B, 1, size, size)`` masks in [0, 1], exactly 0 beyond the blur's reach.
+        ``(B, 1, size, size)`` masks in [0, 1], exactly 0 beyond the blur's reach and on the
+        crop's border (faded over :func:`border_band` pixels).
     """
     from kornia.filters import gaussian_blur2d
 
@@ -97,7 +116,7 @@ def face_mask(landmarks: torch.Tensor, size: int, config: MaskConfig) -> torch.T
     if sigma > 0:
         radius = max(1, int(3 * sigma))
         mask = gaussian_blur2d(mask, (2 * radius + 1, 2 * radius + 1), (sigma, sigma), border_type="constant")
-    return mask.clamp(0, 1)
+    return (mask * _border_fade(size, border_band(size, config), mask)).clamp(0, 1)
 
 
 class FaceMask(nn.Module):
