@@ -15,7 +15,17 @@ from vidswap.faces.align import (
     transform_points,
 )
 from vidswap.faces.blend import Compositor, match_colour, paste_back
-from vidswap.faces.mask import FaceMask, MaskConfig, border_band, face_mask
+from vidswap.faces.mask import (
+    FACE_OVAL,
+    LEFT_EYE,
+    MOUTH_INTERIOR,
+    RIGHT_EYE,
+    FaceMask,
+    MaskConfig,
+    border_band,
+    dense_region,
+    face_mask,
+)
 
 CROP_LANDMARKS = torch.tensor([ARCFACE_TEMPLATE]) * 256 / 112
 
@@ -62,6 +72,55 @@ class TestFaceMask:
         for kwargs in ({"shape": "square"}, {"scale": 0}, {"erosion": 0.7}, {"blur": -0.1}):
             with pytest.raises(ConfigError):
                 MaskConfig(**kwargs)
+
+
+def _ring(count: int, centre: tuple[float, float], radii: tuple[float, float]) -> torch.Tensor:
+    angle = torch.arange(count) * 2 * torch.pi / count
+    return torch.stack([centre[0] + radii[0] * angle.cos(), centre[1] + radii[1] * angle.sin()], dim=-1)
+
+
+def synthetic_mesh(oval: float = 90.0) -> torch.Tensor:
+    """``(1, 468, 2)`` dense points in a 256 crop: a round face oval, a mouth and two eyes."""
+    points = torch.full((468, 2), 128.0)
+    for outline, centre, radii in ((FACE_OVAL, (128, 128), (oval, oval * 1.1)), (MOUTH_INTERIOR, (128, 175), (25, 8)),
+                                   (LEFT_EYE, (161, 110), (14, 6)), (RIGHT_EYE, (95, 110), (14, 6))):
+        points[list(outline)] = _ring(len(outline), centre, radii)
+    return points[None]
+
+
+class TestDenseMask:
+    def test_oval_and_kept_regions(self) -> None:
+        mesh = synthetic_mesh()
+        hard = dense_region(mesh, 256)
+        assert hard[0, 0, 128, 128] == 1 and hard[0, 0, 128, 5] == 0 and hard[0, 0, 175, 128] == 1
+        area = hard.sum().item()
+        assert area == pytest.approx(torch.pi * 90 * 99, rel=0.02)
+        mouth = dense_region(mesh, 256, keep_mouth=True)
+        assert mouth[0, 0, 175, 128] == 0 and mouth[0, 0, 110, 161] == 1
+        eyes = dense_region(mesh, 256, keep_eyes=True)
+        assert eyes[0, 0, 110, 161] == 0 and eyes[0, 0, 110, 95] == 0 and eyes[0, 0, 175, 128] == 1
+        both = dense_region(mesh, 256, keep_mouth=True, keep_eyes=True)
+        assert bool((both <= mouth).all() and (both <= eyes).all())
+
+    def test_soft_dense_mask_keeps_the_mouth_and_fades_at_the_border(self) -> None:
+        soft = face_mask(synthetic_mesh(), 256, MaskConfig(shape="dense", keep_mouth=True))
+        whole = face_mask(synthetic_mesh(), 256, MaskConfig(shape="dense"))
+        assert soft[0, 0, 128, 128] == pytest.approx(1.0, abs=1e-4)
+        assert soft[0, 0, 175, 128] < 0.2 and whole[0, 0, 175, 128] == pytest.approx(1.0, abs=1e-4)
+        large = face_mask(synthetic_mesh(oval=150), 256, MaskConfig(shape="dense"))[0, 0]
+        assert torch.cat([large[0], large[-1], large[:, 0], large[:, -1]]).abs().max() == 0
+        assert 0 < large[128, 10] < large[128, 30] and large[128, 30] > 0.9
+
+    def test_dense_needs_dense_landmarks(self) -> None:
+        with pytest.raises(ConfigError, match="468") as caught:
+            face_mask(CROP_LANDMARKS, 256, MaskConfig(shape="dense"))
+        assert caught.value.setting == "mask.shape"
+        for name in ("keep_mouth", "keep_eyes"):
+            with pytest.raises(ConfigError) as bad:
+                MaskConfig(**{name: True})
+            assert bad.value.setting == f"mask.{name}"
+        with pytest.raises(ConfigError):
+            MaskConfig(shape="dense", smoothing=1.0)
 
 
 class TestPasteBack:
