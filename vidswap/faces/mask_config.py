@@ -40,7 +40,9 @@ class MaskConfig:
             space) each frame keeps, in [0, 1): 0 uses each frame's own, larger steadies the
             mask's outline against the landmark model's jitter.
         erosion: shrink the shape by this fraction of the crop side, in [0, 0.5).
-        blur: Gaussian feather sigma, fraction of the crop side, in [0, 0.5).
+        blur: Gaussian feather sigma, fraction of the crop side, in [0, 0.5). Every mask is also
+            faded to 0 at the crop's border, over 3 x blur (at least 3%) of the side
+            (:func:`vidswap.faces.mask.border_band`).
         colour_match: give the swapped face the original's colour statistics inside the mask:
             ``none``, or matched in ``lab`` or ``rgb`` (:class:`~vidswap.faces.blend.Compositor`).
     """

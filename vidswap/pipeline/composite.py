@@ -97,6 +97,7 @@ class DenseMasks:
         points = transform_points(crop_from_frame.float(), found.to(crop_from_frame.device))
         if tracks is None or index is None:
             return points
+        self._last = {track: last for track, last in self._last.items() if last[0] >= index - 1}
         steady = []
         for track, own in zip(tracks, points, strict=True):
             last = self._last.get(track)
