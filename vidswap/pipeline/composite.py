@@ -5,6 +5,11 @@ decoded input frame, bit for bit (:func:`vidswap.faces.blend.paste_back`). The m
 same soft mask in frame pixels (the maximum over the frame's faces), for compositors who
 re-do the blend in Nuke or Resolve.
 
+A ``dense`` mask is drawn from 468 landmarks found on each face here, where the mask is built
+(:class:`DenseMasks`): the model sees an upright crop of the frame around the face's 5
+landmarks, and the points are mapped into the aligned crop, where each track's points are
+steadied over consecutive frames (``mask.smoothing``).
+
 Convention: frames ``(3, H, W)`` uint8 RGB tensors in, ``(H, W, 3)`` uint8 numpy out; crops
 ``(B, 3, S, S)`` RGB in [-1, 1]; ``crop_from_frame`` ``(B, 2, 3)`` maps frame pixels to crop
 pixels (pixel centres at integers); landmarks ``(B, 5, 2)`` frame pixels.
@@ -12,7 +17,10 @@ pixels (pixel centres at integers); landmarks ``(B, 5, 2)`` frame pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,9 +28,14 @@ from torch import Tensor
 
 from vidswap.faces.align import invert_affine, transform_points
 from vidswap.faces.blend import Compositor
+from vidswap.faces.landmarks import LANDMARK_FILE, LANDMARK_WEIGHTS, DenseLandmarker
 from vidswap.faces.mask import MaskConfig, face_mask
 
-__all__ = ["Composited", "composite_frame", "frame_matte", "burn_watermark", "WATERMARK_TEXT"]
+if TYPE_CHECKING:
+    from vidswap.weights.cache import CacheSettings
+    from vidswap.weights.manifest import Manifest
+
+__all__ = ["Composited", "DenseMasks", "composite_frame", "frame_matte", "burn_watermark", "WATERMARK_TEXT"]
 
 #: The visible mark ``--watermark`` burns into each frame.
 WATERMARK_TEXT = "SYNTHETIC - vidswap"
@@ -40,6 +53,70 @@ class Composited:
 
     rgb: np.ndarray
     matte: np.ndarray | None
+
+
+class DenseMasks:
+    """Dense landmarks for a render's ``dense`` masks: the landmark model, and each track's
+    points of the frame before (crop pixels), which steady the next frame's.
+
+    The points are steadied in the aligned crop, which follows the face's smoothed 5 landmarks:
+    there they move only with expression and the model's frame-to-frame jitter, which an
+    exponential average (weight ``mask.smoothing`` on the previous frame) damps. A track seen
+    in a frame that is not the next one after its last starts afresh.
+
+    Args:
+        landmarker: the dense landmark model.
+    """
+
+    def __init__(self, landmarker: DenseLandmarker) -> None:
+        self.landmarker = landmarker
+        self._last: dict[int, tuple[int, Tensor]] = {}
+
+    @classmethod
+    def open(cls, *, cache: CacheSettings, manifest: Manifest, offline: bool = False,
+             progress: bool = True) -> DenseMasks:
+        """With the model from the weights cache (fetched on first use unless ``offline``)."""
+        from vidswap.weights.fetch import ensure
+
+        resolved = ensure(LANDMARK_WEIGHTS, cache=cache, manifest=manifest, offline=offline, progress=progress)
+        return cls(DenseLandmarker(resolved.path / LANDMARK_FILE))
+
+    def crop_points(self, frame: Tensor, crop_from_frame: Tensor, landmarks: Tensor, *, smoothing: float,
+                    tracks: Sequence[int] | None = None, index: int | None = None) -> Tensor:
+        """``(B, 468, 2)`` dense landmarks of a frame's faces in their aligned crops' pixels.
+
+        Args:
+            frame: ``(3, H, W)`` uint8 RGB.
+            crop_from_frame: ``(B, 2, 3)``.
+            landmarks: ``(B, 5, 2)`` frame pixels.
+            smoothing: weight of a track's previous points, in [0, 1).
+            tracks: each face's track id; None: no steadying.
+            index: the frame's index (which frame comes next after which).
+        """
+        found = self.landmarker.from_frame(frame, landmarks.float())
+        points = transform_points(crop_from_frame.float(), found.to(crop_from_frame.device))
+        if tracks is None or index is None:
+            return points
+        self._last = {track: last for track, last in self._last.items() if last[0] >= index - 1}
+        steady = []
+        for track, own in zip(tracks, points, strict=True):
+            last = self._last.get(track)
+            if last is not None and last[0] == index - 1 and smoothing > 0:
+                own = smoothing * last[1] + (1 - smoothing) * own
+            self._last[track] = (index, own)
+            steady.append(own)
+        return torch.stack(steady)
+
+
+@lru_cache(maxsize=1)
+def _environment_dense_masks() -> DenseMasks:
+    """Dense landmarks from the cache ``$VIDSWAP_HOME`` names, for callers that pass none."""
+    import os
+
+    from vidswap.weights.cache import CacheSettings
+    from vidswap.weights.manifest import load_manifest
+
+    return DenseMasks.open(cache=CacheSettings.from_environ(os.environ), manifest=load_manifest())
 
 
 def frame_matte(masks: Tensor, frame_from_crop: Tensor, size: tuple[int, int]) -> Tensor:
@@ -62,7 +139,8 @@ def frame_matte(masks: Tensor, frame_from_crop: Tensor, size: tuple[int, int]) -
 
 def composite_frame(frame: Tensor, swapped: Tensor, originals: Tensor, crop_from_frame: Tensor,
                     landmarks: Tensor, *, mask: MaskConfig,
-                    matte: bool = False) -> Composited:
+                    matte: bool = False, dense: DenseMasks | None = None,
+                    tracks: Sequence[int] | None = None, index: int | None = None) -> Composited:
     """Paste a frame's swapped faces back.
 
     Args:
@@ -73,12 +151,21 @@ def composite_frame(frame: Tensor, swapped: Tensor, originals: Tensor, crop_from
         landmarks: ``(B, 5, 2)`` the faces' landmarks in frame pixels (the mask's shape).
         mask: mask shape, feathering and colour matching.
         matte: also return the matte.
+        dense: the dense landmarks for a ``dense`` mask (None: one model per process, from the
+            cache ``$VIDSWAP_HOME`` names, without steadying).
+        tracks: each face's track id, and ``index`` the frame's: a ``dense`` mask is steadied
+            along each track.
 
     Returns:
         The composited frame (and matte).
     """
     size = swapped.shape[-1]
-    crop_landmarks = transform_points(crop_from_frame, landmarks.to(crop_from_frame.dtype))
+    if mask.shape == "dense":
+        dense = dense or _environment_dense_masks()
+        crop_landmarks = dense.crop_points(frame, crop_from_frame, landmarks, smoothing=mask.smoothing,
+                                           tracks=tracks, index=index)
+    else:
+        crop_landmarks = transform_points(crop_from_frame, landmarks.to(crop_from_frame.dtype))
     masks = face_mask(crop_landmarks.float(), size, mask)
     frame_from_crop = invert_affine(crop_from_frame.double()).float()
     image = frame.float() / 255

@@ -147,8 +147,10 @@ def _clear_except_part(staging: Path, file: str) -> None:
 
 
 def _extract(entry: WeightEntry, archive: Path) -> tuple[FileRecord, ...]:
-    """Extract the files ``entry`` lists from the zip into the zip's folder."""
+    """Extract the files ``entry`` lists from the zip into the zip's folder, checking the sha256
+    of those the manifest pins."""
     wanted = {pack_file.name for pack_file in entry.files}
+    pinned = {pack_file.name: pack_file.sha256 for pack_file in entry.files if pack_file.sha256}
     records = []
     try:
         with zipfile.ZipFile(archive) as pack:
@@ -160,7 +162,13 @@ def _extract(entry: WeightEntry, archive: Path) -> tuple[FileRecord, ...]:
                 out = archive.parent / base
                 with pack.open(member) as src, out.open("wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
-                records.append(FileRecord(name=base, size=out.stat().st_size, sha256=sha256_of(out)))
+                digest = sha256_of(out)
+                if base in pinned and digest != pinned[base]:
+                    shutil.rmtree(archive.parent, ignore_errors=True)
+                    raise WeightsError(f"{member.filename} in {archive.name} for {entry.name!r} has sha256 "
+                                       f"{digest}, the manifest expects {pinned[base]}; nothing was installed. "
+                                       f"{how_to_get(entry)}")
+                records.append(FileRecord(name=base, size=out.stat().st_size, sha256=digest))
     except zipfile.BadZipFile as err:
         shutil.rmtree(archive.parent, ignore_errors=True)
         raise WeightsError(f"{archive.name} for {entry.name!r} is not a valid zip ({err}); "

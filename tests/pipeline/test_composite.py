@@ -1,0 +1,99 @@
+"""Compositing with dense masks: per-track steadying, the frame outside the mask, the real model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.faces.conftest import read_rgb
+from tests.faces.test_mask_blend import synthetic_mesh
+from tests.landmark_model import face_landmark_model  # noqa: F401 (a fixture)
+from vidswap.faces.align import AlignConfig, crop_from_frame, invert_affine, transform_points, warp_to_crop
+from vidswap.faces.mask import MaskConfig
+from vidswap.pipeline import composite
+from vidswap.pipeline.composite import DenseMasks, composite_frame
+
+
+class _Stub:
+    """A landmark model that finds ``points`` (frame pixels) plus a shift that changes per call."""
+
+    def __init__(self, points: torch.Tensor) -> None:
+        self.points, self.calls = points, 0
+
+    def from_frame(self, frame: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.points + 4.0 * self.calls
+
+
+def _face(size: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A frame, one face's 5 landmarks in it and its crop_from_frame."""
+    frame = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    from vidswap.faces.templates import ARCFACE_TEMPLATE
+
+    landmarks = torch.tensor([ARCFACE_TEMPLATE]) * 1.6 + torch.tensor([[110.0, 60.0]])
+    return frame, landmarks, crop_from_frame(landmarks, AlignConfig(crop_size=size))
+
+
+class TestSteadying:
+    def test_tracks_are_averaged_over_consecutive_frames(self) -> None:
+        frame, landmarks, matrix = _face()
+        stub = _Stub(torch.zeros(1, 468, 2))
+        dense = DenseMasks(stub)
+        own = [transform_points(matrix, torch.full((1, 468, 2), 4.0 * k)) for k in (1, 2, 3, 4, 5)]
+
+        def points(index: int, smoothing: float = 0.5) -> torch.Tensor:
+            return dense.crop_points(frame, matrix, landmarks, smoothing=smoothing, tracks=[7], index=index)
+
+        assert torch.allclose(points(10), own[0])
+        assert torch.allclose(points(11), 0.5 * own[0] + 0.5 * own[1])
+        assert torch.allclose(points(13), own[2])  # frame 12 missing: a fresh start
+        assert torch.allclose(points(14, smoothing=0.0), own[3])
+        assert torch.allclose(dense.crop_points(frame, matrix, landmarks, smoothing=0.5), own[4])  # no tracks
+
+    def test_composite_keeps_the_frame_outside_the_dense_mask(self) -> None:
+        frame, landmarks, matrix = _face()
+        mesh = transform_points(invert_affine(matrix.double()).float(), synthetic_mesh())
+        dense = DenseMasks(_Stub(mesh - 4.0))
+        swapped = torch.ones(1, 3, 256, 256)
+        originals = warp_to_crop(frame.float()[None] / 127.5 - 1, matrix, 256)
+        done = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"),
+                               matte=True, dense=dense, tracks=[1], index=0)
+        assert done.matte is not None
+        source = frame.permute(1, 2, 0).numpy()
+        untouched = done.matte == 0
+        assert untouched.any() and (done.matte == 255).any()
+        assert np.array_equal(done.rgb[untouched], source[untouched])
+        hull = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(), matte=True)
+        assert hull.matte is not None and not np.array_equal(hull.matte > 0, done.matte > 0)
+
+
+class TestRealModel:
+    def test_dense_matte_covers_the_jaw_the_hull_misses(self, face_landmark_model: Path,  # noqa: F811
+                                                        shared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from vidswap.faces.detect import DetectorConfig, create_detector
+
+        image = read_rgb(shared / "media" / "photos" / "obama.jpg")
+        found = create_detector(DetectorConfig()).detect([image])[0][:1]
+        landmarks = torch.as_tensor(np.stack([f.landmarks for f in found]), dtype=torch.float32)
+        frame = torch.from_numpy(image).permute(2, 0, 1).contiguous()
+        matrix = crop_from_frame(landmarks, AlignConfig(crop_size=256))
+        originals = warp_to_crop(frame.float()[None] / 127.5 - 1, matrix, 256)
+        swapped = torch.zeros_like(originals)
+        # No DenseMasks given: the model comes from the cache $VIDSWAP_HOME names.
+        monkeypatch.setenv("VIDSWAP_HOME", str(face_landmark_model.parents[2]))
+        composite._environment_dense_masks.cache_clear()
+        try:
+            dense = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"),
+                                    matte=True)
+        finally:
+            composite._environment_dense_masks.cache_clear()
+        hull = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(), matte=True)
+        assert dense.matte is not None and hull.matte is not None
+        untouched = dense.matte == 0
+        assert np.array_equal(dense.rgb[untouched], image[untouched])
+        # Below the mouth (the jaw and chin) the dense oval reaches farther down than the pentagon.
+        mouth_y = int(landmarks[0, 3:, 1].mean())
+        assert (dense.matte[mouth_y:] > 128).sum() > 1.2 * (hull.matte[mouth_y:] > 128).sum()
