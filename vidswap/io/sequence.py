@@ -198,7 +198,7 @@ def write_image(path: Path, rgb: np.ndarray) -> Path:
         # Float pixels made here, exactly value / 255: FFmpeg 8.1's rgb24 -> gbrpf32 conversion is
         # approximate (51 -> 0.1993), and frames it made were encoded to other EXR samples once
         # OpenCV's thread pool had run in the process (off by one level in half the pixels).
-        frame = av.VideoFrame.from_ndarray(rgb.astype(np.float32) / 255, format=image.pix_fmt)
+        frame = av.VideoFrame.from_ndarray(np.divide(rgb, np.float32(255), dtype=np.float32), format=image.pix_fmt)
     else:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         if image.pix_fmt != "rgb24":
