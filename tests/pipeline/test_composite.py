@@ -11,9 +11,9 @@ import torch
 from tests.faces.conftest import read_rgb
 from tests.faces.test_mask_blend import synthetic_mesh
 from tests.landmark_model import face_landmark_model  # noqa: F401 (a fixture)
+from vidswap.errors import ConfigError
 from vidswap.faces.align import AlignConfig, crop_from_frame, invert_affine, transform_points, warp_to_crop
 from vidswap.faces.mask import MaskConfig
-from vidswap.pipeline import composite
 from vidswap.pipeline.composite import DenseMasks, composite_frame
 
 
@@ -72,7 +72,7 @@ class TestSteadying:
 
 class TestRealModel:
     def test_dense_matte_covers_the_jaw_the_hull_misses(self, face_landmark_model: Path,  # noqa: F811
-                                                        shared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                        shared: Path) -> None:
         from vidswap.faces.detect import DetectorConfig, create_detector
 
         image = read_rgb(shared / "media" / "photos" / "obama.jpg")
@@ -82,14 +82,16 @@ class TestRealModel:
         matrix = crop_from_frame(landmarks, AlignConfig(crop_size=256))
         originals = warp_to_crop(frame.float()[None] / 127.5 - 1, matrix, 256)
         swapped = torch.zeros_like(originals)
-        # No DenseMasks given: the model comes from the cache $VIDSWAP_HOME names.
-        monkeypatch.setenv("VIDSWAP_HOME", str(face_landmark_model.parents[2]))
-        composite._environment_dense_masks.cache_clear()
-        try:
-            dense = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"),
-                                    matte=True)
-        finally:
-            composite._environment_dense_masks.cache_clear()
+        # The model from a weights cache, as the render session opens it.
+        from vidswap.weights.cache import CacheSettings
+        from vidswap.weights.manifest import load_manifest
+
+        masks = DenseMasks.open(cache=CacheSettings(home=face_landmark_model.parents[2]), manifest=load_manifest(),
+                                offline=True)
+        dense = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"),
+                                matte=True, dense=masks)
+        with pytest.raises(ConfigError, match="mask.shape dense needs the dense landmark model"):
+            composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"))
         hull = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(), matte=True)
         assert dense.matte is not None and hull.matte is not None
         untouched = dense.matte == 0
@@ -97,3 +99,30 @@ class TestRealModel:
         # Below the mouth (the jaw and chin) the dense oval reaches farther down than the pentagon.
         mouth_y = int(landmarks[0, 3:, 1].mean())
         assert (dense.matte[mouth_y:] > 128).sum() > 1.2 * (hull.matte[mouth_y:] > 128).sum()
+
+
+def test_a_render_with_dense_masks(face_landmark_model: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The render session opens the landmark model from the options' cache (offline) and the
+    composite stage steadies the dense masks along the tracks."""
+    from tests.io.media import frame_image, make_clip
+    from tests.pipeline.run_helpers import StubDetector, decode, make_tiny_model, write_photo
+    from vidswap.pipeline import pipeline_from_options
+    from vidswap.pipeline.runner import run_pipeline
+    from vidswap.pipeline.session import RunOptions
+    from vidswap.weights.cache import CacheSettings
+
+    clip = make_clip(tmp_path / "shot.mp4", frames=6, width=96, height=64)
+    photo = write_photo(tmp_path / "me.png", frame_image(3, 128, 128))
+    options = RunOptions(progress=False, detector=StubDetector(), offline=True,
+                         cache=CacheSettings(home=face_landmark_model.parents[2]))
+    model = make_tiny_model(tmp_path / "tiny.safetensors")
+    outputs = {}
+    for shape in ("hull", "dense"):
+        out = tmp_path / f"{shape}.mkv"
+        spec = pipeline_from_options({"input": str(clip), "sources.me": [str(photo)], "output.path": str(out),
+                                      "model.path": str(model),
+                                      "encode.codec": "ffv1", "mask.shape": shape})
+        summary = run_pipeline(spec, options)
+        assert summary.frames == 6 and summary.faces_swapped > 0
+        outputs[shape] = decode(out)
+    assert any(not np.array_equal(a, b) for a, b in zip(outputs["hull"], outputs["dense"], strict=True))

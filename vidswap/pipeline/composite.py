@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from vidswap.errors import ConfigError
 from vidswap.faces.align import invert_affine, transform_points
 from vidswap.faces.blend import Compositor
 from vidswap.faces.landmarks import LANDMARK_FILE, LANDMARK_WEIGHTS, DenseLandmarker
@@ -108,17 +108,6 @@ class DenseMasks:
         return torch.stack(steady)
 
 
-@lru_cache(maxsize=1)
-def _environment_dense_masks() -> DenseMasks:
-    """Dense landmarks from the cache ``$VIDSWAP_HOME`` names, for callers that pass none."""
-    import os
-
-    from vidswap.weights.cache import CacheSettings
-    from vidswap.weights.manifest import load_manifest
-
-    return DenseMasks.open(cache=CacheSettings.from_environ(os.environ), manifest=load_manifest())
-
-
 def frame_matte(masks: Tensor, frame_from_crop: Tensor, size: tuple[int, int]) -> Tensor:
     """The crop masks warped into the frame and combined (maximum over faces).
 
@@ -151,17 +140,21 @@ def composite_frame(frame: Tensor, swapped: Tensor, originals: Tensor, crop_from
         landmarks: ``(B, 5, 2)`` the faces' landmarks in frame pixels (the mask's shape).
         mask: mask shape, feathering and colour matching.
         matte: also return the matte.
-        dense: the dense landmarks for a ``dense`` mask (None: one model per process, from the
-            cache ``$VIDSWAP_HOME`` names, without steadying).
+        dense: the dense landmarks, for a ``dense`` mask (the render session opens them).
         tracks: each face's track id, and ``index`` the frame's: a ``dense`` mask is steadied
             along each track.
 
     Returns:
         The composited frame (and matte).
+
+    Raises:
+        ConfigError: a ``dense`` mask without ``dense`` landmarks.
     """
     size = swapped.shape[-1]
     if mask.shape == "dense":
-        dense = dense or _environment_dense_masks()
+        if dense is None:
+            raise ConfigError("mask.shape dense needs the dense landmark model (RenderSession opens it)",
+                              setting="mask.shape")
         crop_landmarks = dense.crop_points(frame, crop_from_frame, landmarks, smoothing=mask.smoothing,
                                            tracks=tracks, index=index)
     else:

@@ -20,7 +20,7 @@ from vidswap.faces.align import AlignConfig, crop_from_frame, warp_to_model_crop
 from vidswap.faces.mask_config import MaskConfig
 from vidswap.io.reader import Frame
 from vidswap.pipeline.analysis import FaceToSwap
-from vidswap.pipeline.composite import Composited, burn_watermark, composite_frame
+from vidswap.pipeline.composite import Composited, DenseMasks, burn_watermark, composite_frame
 from vidswap.pipeline.swap import Swapper
 
 __all__ = ["SwappedCrops", "SwappedFrame", "swap_stage", "composite_stage"]
@@ -140,13 +140,15 @@ def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]],
     return stage
 
 
-def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], matte: bool
+def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], matte: bool,
+                    dense: DenseMasks | None = None
                     ) -> Callable[[Iterator[SwappedFrame]], Iterator[tuple[Frame, Composited]]]:
     """The composite stage.
 
     Args:
         settings_at: frame index -> ``(MaskConfig, watermark: bool)``.
         matte: also produce each frame's matte (zeros for frames without a swapped face).
+        dense: the dense landmarks, where a frame's mask is ``dense`` (steadied along each track).
 
     Returns:
         A stage: :class:`SwappedFrame` in, ``(frame, Composited)`` out, same order.
@@ -159,7 +161,8 @@ def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], ma
                 landmarks = torch.as_tensor(np.stack([f.landmarks for f in item.faces]), dtype=torch.float32,
                                             device=crops.crop_from_frame.device)
                 done = composite_frame(crops.pixels, crops.swapped, crops.originals, crops.crop_from_frame,
-                                       landmarks, mask=mask, matte=matte)
+                                       landmarks, mask=mask, matte=matte, dense=dense,
+                                       tracks=[f.track for f in item.faces], index=item.frame.index)
             else:
                 rgb = item.frame.rgb
                 done = Composited(rgb=rgb, matte=np.zeros(rgb.shape[:2], np.uint8) if matte else None)

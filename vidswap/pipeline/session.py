@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from vidswap.io.reader import Frame, VideoReader
     from vidswap.models.family import SwapModel
     from vidswap.pipeline.analysis import FaceAnalysis, FaceToSwap
-    from vidswap.pipeline.composite import Composited
+    from vidswap.pipeline.composite import Composited, DenseMasks
     from vidswap.pipeline.model import ModelFiles
     from vidswap.pipeline.schedule import Schedule
     from vidswap.pipeline.spec import PipelineSpec
@@ -161,6 +161,7 @@ class RenderSession:
         self.options = options or RunOptions()
         self.files = self._resolve_weights()
         self.schedule = schedule or _probed_schedule(spec)
+        self.dense = self._dense_masks()
         self.info = self.schedule.info
         self.device = resolve_device(spec.model.device)
         batch = spec.model.batch_size
@@ -169,15 +170,32 @@ class RenderSession:
     def _resolve_weights(self) -> ModelFiles | None:
         """Every weight file the run needs, present on disk (None with an injected model)."""
         from vidswap.pipeline.model import resolve_model
-        from vidswap.weights.cache import CacheSettings
-        from vidswap.weights.manifest import load_manifest
 
         options = self.options
         if options.model is not None:
             return None
-        cache = options.cache or CacheSettings.from_environ(os.environ)
-        return resolve_model(self.spec.model.weights, cache=cache, manifest=options.manifest or load_manifest(),
-                             offline=options.offline, progress=options.progress, notify=options.on_weights)
+        cache, manifest = self._cache_and_manifest()
+        return resolve_model(self.spec.model.weights, cache=cache, manifest=manifest, offline=options.offline,
+                             progress=options.progress, notify=options.on_weights)
+
+    def _cache_and_manifest(self) -> tuple[CacheSettings, Manifest]:
+        """The weights cache and manifest of the options (default: ``$VIDSWAP_HOME``, the shipped one)."""
+        from vidswap.weights.cache import CacheSettings
+        from vidswap.weights.manifest import load_manifest
+
+        return (self.options.cache or CacheSettings.from_environ(os.environ),
+                self.options.manifest or load_manifest())
+
+    def _dense_masks(self) -> DenseMasks | None:
+        """The dense landmark model, where some frame's mask is ``dense`` (fetched on first use
+        unless offline, before anything is decoded); None otherwise."""
+        from vidswap.pipeline.composite import DenseMasks
+
+        if not any(settings.mask.shape == "dense" for settings in self.schedule.variants()):
+            return None
+        cache, manifest = self._cache_and_manifest()
+        return DenseMasks.open(cache=cache, manifest=manifest, offline=self.options.offline,
+                               progress=self.options.progress)
 
     @property
     def weight_paths(self) -> list[Path]:
@@ -296,7 +314,7 @@ class RenderSession:
         with ExitStack() as stack, torch.inference_mode():
             reader = stack.enter_context(self.reader(frames))
             stages: list[Stage] = [swap_stage(swapper, faces, on_device, batch_size=self.batch, refine_at=refine_at),
-                                   composite_stage(settings_at=settings_at, matte=matte)]
+                                   composite_stage(settings_at=settings_at, matte=matte, dense=self.dense)]
             results = chain(reader, stages, maxsize=self.options.queue_size)
             stack.callback(results.close)
             for frame, done in track(results, total=frames.count, description="render",
