@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -257,3 +258,51 @@ class TestRay:
             ray.shutdown()
         assert sorted(summary.rendered) == list(range(FRAMES // SEGMENT))
         assert _same_frames(out, reference)
+
+
+class TestRerunKeepsWork:
+    """Running an earlier command again never drops a recorded override or replaces a render silently."""
+
+    def _run(self, media, out: Path, *extra: str):
+        return CliRunner().invoke(main, ["run", str(media["clip"]), "-s", str(media["photo"]), "--model",
+                                         str(media["tiny"]), "-o", str(out), "--codec", "ffv1", "--segment-frames",
+                                         str(SEGMENT), "--no-progress", "--json", *extra])
+
+    def test_the_first_command_again_keeps_a_range_fix(self, media, tmp_path: Path) -> None:
+        out = tmp_path / "out.mkv"
+        with patch("vidswap.faces.detect.create_detector", lambda *a, **k: StubDetector()):
+            assert self._run(media, out).exit_code == 0
+            fix = CliRunner().invoke(main, ["run", f"{out}.vidswap-job", "--frames", "9-12", "--set",
+                                            "mask.blur=0.2", "--no-progress"])
+            assert fix.exit_code == 0, fix.output
+            fixed = decode(out)
+            again = self._run(media, out)
+        assert again.exit_code == 0, again.output
+        assert "keeping the job's override of frames 9-12 (mask)" in again.stderr
+        assert json.loads(again.stdout.splitlines()[0])["rendered"] == []
+        assert all(np.array_equal(a, b) for a, b in zip(decode(out), fixed, strict=True))
+
+    def test_other_sources_are_refused_without_overwrite(self, media, tmp_path: Path) -> None:
+        out = tmp_path / "out.mkv"
+        other = write_photo(tmp_path / "you.png", frame_image(7, 128, 128))
+        with patch("vidswap.faces.detect.create_detector", lambda *a, **k: StubDetector()):
+            assert self._run(media, out).exit_code == 0
+            before = out.read_bytes()
+            refused = CliRunner().invoke(main, ["run", str(media["clip"]), "-s", str(other), "--model",
+                                                str(media["tiny"]), "-o", str(out), "--codec", "ffv1", "--no-progress"])
+            assert refused.exit_code == 1
+            assert "renders it from other sources than this command gives; with --overwrite" in refused.stderr
+            assert out.read_bytes() == before
+            replaced = CliRunner().invoke(main, ["run", str(media["clip"]), "-s", str(other), "--model",
+                                                 str(media["tiny"]), "-o", str(out), "--codec", "ffv1",
+                                                 "--no-progress", "--overwrite"])
+        assert replaced.exit_code == 0, replaced.output
+        assert out.read_bytes() != before
+
+    def test_a_job_made_for_a_range_resumes_with_the_same_command(self, media, tmp_path: Path) -> None:
+        out = tmp_path / "out.mkv"
+        with patch("vidswap.faces.detect.create_detector", lambda *a, **k: StubDetector()):
+            assert self._run(media, out, "--frames", "4-15").exit_code == 0
+            again = self._run(media, out, "--frames", "4-15")
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.stdout.splitlines()[0])["rendered"] == []

@@ -247,6 +247,9 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
     plan = plan_run(spec, job=job_dir or params["job_dir"], no_job=params["no_job"], values=values, names=names,
                     frames=params["frames"])
     spec = plan.spec
+    for override in plan.kept:
+        click.echo(f"keeping the job's override of frames {override.frames} ({', '.join(override.changes())})",
+                   err=True)
     if params["dry_run"]:
         if params["as_json"]:
             click.echo(spec.to_json())

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from vidswap.pipeline.analysis import FaceToSwap
     from vidswap.pipeline.schedule import Schedule
     from vidswap.pipeline.session import RunOptions
-    from vidswap.pipeline.spec import PipelineSpec
+    from vidswap.pipeline.spec import OverrideSpec, PipelineSpec
 
 __all__ = ["DEFAULT_SEGMENT_FRAMES", "JOB_KEYS", "Job", "JobSummary", "SliceSummary", "RunPlan", "default_job_dir",
            "load_job", "find_job", "stream_only", "changed_files", "plan_run", "job_spec", "run_job", "render_slice",
@@ -187,11 +187,13 @@ class RunPlan:
         spec: the pipeline to render.
         job: the job directory (None: stream straight to the outputs).
         resumes: the job exists already (its output is its own earlier render).
+        kept: overrides the job recorded (range fixes) that the command did not repeat, kept.
     """
 
     spec: PipelineSpec
     job: Path | None
     resumes: bool = False
+    kept: tuple[OverrideSpec, ...] = ()
 
 
 def plan_run(spec: PipelineSpec | None, *, job: Path | None = None, no_job: bool = False,
@@ -208,7 +210,13 @@ def plan_run(spec: PipelineSpec | None, *, job: Path | None = None, no_job: bool
             that range (:func:`job_spec`).
 
     Returns:
-        A job whenever the outputs allow one (:func:`stream_only`) and ``no_job`` is not set.
+        A job whenever the outputs allow one (:func:`stream_only`) and ``no_job`` is not set. On an
+        existing job the command's pipeline keeps the overrides the job recorded (range fixes made
+        since), so running the first command again never drops one.
+
+    Raises:
+        OutputExistsError: the command names the job's output but other input, sources or frames
+            (without ``output.overwrite``, which renders the job again as the command says).
     """
     values = values or {}
     if spec is None:
@@ -222,9 +230,35 @@ def plan_run(spec: PipelineSpec | None, *, job: Path | None = None, no_job: bool
     root = job or default_job_dir(spec.output.path)
     if find_job(root) is None:
         return RunPlan(spec, root)
-    if frames is not None:
-        spec = job_spec(root, values, names, frames)
-    return RunPlan(spec, root, resumes=True)
+    data = JobStore(root).read()["pipeline"]
+    if frames is not None and not _is_job_range(frames, data):
+        return RunPlan(job_spec(root, values, names, frames), root, resumes=True)
+    recorded = _validate(data)
+    mine, theirs = _identity(spec), _identity(recorded)
+    differs = [key for key in mine if mine[key] != theirs[key]]
+    if differs and not spec.output.overwrite:
+        raise OutputExistsError(f"{spec.output.path}: job {root} renders it from other {' and '.join(differs)} "
+                                f"than this command gives; with output.overwrite the job renders again as this "
+                                f"command says (replacing that render), or choose another output",
+                                setting="output.overwrite")
+    if differs:
+        return RunPlan(spec, root, resumes=True)
+    kept = tuple(o for o in recorded.overrides if o not in spec.overrides)
+    return RunPlan(spec.model_copy(update={"overrides": (*spec.overrides, *kept)}), root, resumes=True, kept=kept)
+
+
+def _identity(spec: PipelineSpec) -> dict[str, Any]:
+    """What makes a job the render of a command: the same input, sources, frames and output."""
+    data = json.loads(spec.to_json())
+    return {"input": data["input"], "sources": data["sources"], "frames": data["frames"],
+            "output": data["output"]["path"]}
+
+
+def _is_job_range(frames: str, pipeline: Mapping[str, Any]) -> bool:
+    """Whether ``frames`` is the range the job itself renders (then it is no range override)."""
+    from vidswap.pipeline.ranges import parse_frame_range
+
+    return str(parse_frame_range(frames)) == pipeline.get("frames")
 
 
 def job_spec(root: Path, values: Mapping[str, Any], names: Mapping[str, str] | None = None,
@@ -240,7 +274,7 @@ def job_spec(root: Path, values: Mapping[str, Any], names: Mapping[str, str] | N
 
     data = JobStore(root).read()["pipeline"]
     changes = {k: v for k, v in values.items() if k not in JOB_KEYS}
-    if frames is not None:
+    if frames is not None and not _is_job_range(frames, data):
         return with_range_override(data, frames, changes, names)
     changed, origins = apply_options(data, changes, names)
     return _validate(changed, origins)
