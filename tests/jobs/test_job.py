@@ -306,3 +306,34 @@ class TestRerunKeepsWork:
             again = self._run(media, out, "--frames", "4-15")
         assert again.exit_code == 0, again.output
         assert json.loads(again.stdout.splitlines()[0])["rendered"] == []
+
+
+class TestDeterminism:
+    def test_a_loaded_cpu_renders_the_same_frames(self, media, reference, tmp_path: Path) -> None:
+        """A render is deterministic: the same job rendered while other processes load every core
+        gives every frame bit for bit."""
+        busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
+        try:
+            out = tmp_path / "out.mkv"
+            run_job(_spec(media, out), tmp_path / "job", segment_frames=SEGMENT, options=_options())
+        finally:
+            for process in busy:
+                process.kill()
+                process.wait()
+        assert _same_frames(out, reference)
+
+
+def test_job_progress_counts_frames_and_the_summary_matches_a_streaming_run(media, tmp_path: Path) -> None:
+    """Off a terminal (a log) the job's progress is plain lines counting frames with frames/s; the
+    summary says frames, faces, frames without a face and frames/s, as a streaming run's does."""
+    out = tmp_path / "out.mkv"
+    with patch("vidswap.faces.detect.create_detector", lambda *a, **k: StubDetector()):
+        result = CliRunner().invoke(main, ["run", str(media["clip"]), "-s", str(media["photo"]), "--model",
+                                           str(media["tiny"]), "-o", str(out), "--codec", "ffv1",
+                                           "--segment-frames", str(SEGMENT)])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert any(line.startswith(f"render: {FRAMES}/{FRAMES} frames, ") and "frames/s" in line for line in lines), lines
+    done = [line for line in lines if line.startswith("done: job ")]
+    assert len(done) == 1 and f"({FRAMES} frames, " in done[0] and "frames without a face" in done[0]
+    assert "frames/s)" in done[0]

@@ -291,8 +291,9 @@ def _run_job(spec: Any, job_dir: Path, params: dict[str, Any], options: Any) -> 
         click.echo(json.dumps({"output": str(summary.output) if summary.output else None, "job": str(summary.job),
                                "segments": summary.segments, "rendered": summary.rendered,
                                "frames": summary.frames, "faces_swapped": summary.faces_swapped,
-                               "analysed": summary.analysed, "seconds": round(summary.seconds, 3)}))
+                               "frames_without_face": summary.frames_without_face, "analysed": summary.analysed,
+                               "seconds": round(summary.seconds, 3), "fps": round(summary.fps, 3)}))
     click.echo(f"done: job {summary.job}: {len(summary.rendered)} of {summary.segments} segments rendered "
-               f"({summary.frames} frames, {summary.faces_swapped} faces swapped"
-               f"{'' if summary.analysed else ', stored face analysis reused'}), {summary.seconds:.1f} s "
-               f"-> {summary.output}", err=True)
+               f"({summary.frames} frames, {summary.faces_swapped} faces swapped, {summary.frames_without_face} "
+               f"frames without a face{'' if summary.analysed else ', stored face analysis reused'}), "
+               f"{summary.seconds:.1f} s ({summary.fps:.1f} frames/s) -> {summary.output}", err=True)

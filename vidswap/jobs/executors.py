@@ -45,11 +45,13 @@ class LocalExecutor:
 
     def render(self, job: Job, indices: Sequence[int], *,
                session: RenderSession | None = None) -> list[SegmentResult]:
-        from vidswap.progress import track
+        """Render the segments one after another; the progress counts their frames (rate, ETA)."""
+        from vidswap.progress import Meter
 
         renderer = SegmentRenderer(job, session) if session is not None else SegmentRenderer.open(job)
-        return [renderer.render(i) for i in track(indices, total=len(indices), description="segments",
-                                                  disable=not self.progress)]
+        total = sum(job.segments[i].stop - job.segments[i].start for i in indices)
+        with Meter(total, description="render", disable=not self.progress) as meter:
+            return [renderer.render(i, meter) for i in indices]
 
 
 class _Worker:

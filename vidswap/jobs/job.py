@@ -112,6 +112,7 @@ class JobSummary:
         rendered: numbers of the segments rendered now.
         frames: frames rendered now.
         faces_swapped: faces replaced in the rendered frames.
+        frames_without_face: frames rendered now with no face swapped.
         analysed: whether the face pass ran (False: the stored analysis was reused).
         seconds: wall time.
         stage_seconds: wall time per step.
@@ -123,9 +124,15 @@ class JobSummary:
     rendered: list[int]
     frames: int
     faces_swapped: int
+    frames_without_face: int
     analysed: bool
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        """Frames rendered now per second of the whole run (as a streaming run's summary counts them)."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
 def _validate(data: dict[str, Any], origins: Mapping[Any, str] | None = None) -> PipelineSpec:
@@ -456,11 +463,13 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
         mark = time.perf_counter()
         output = mux_job(job) if all(state == "done" for state in job.states()) else None
         steps["mux"] = time.perf_counter() - mark
-    return JobSummary(job=root, output=output, segments=len(job.segments),
-                      rendered=[r.index for r in results if not r.skipped],
-                      frames=sum(r.frames for r in results),
-                      faces_swapped=sum(r.faces_swapped for r in results),
-                      analysed=analysed, seconds=time.perf_counter() - started, stage_seconds=steps)
+    rendered = [r.index for r in results if not r.skipped]
+    faceless = sum(1 for i in rendered for index in range(job.segments[i].start, job.segments[i].stop)
+                   if index not in job.faces)
+    return JobSummary(job=root, output=output, segments=len(job.segments), rendered=rendered,
+                      frames=sum(r.frames for r in results), faces_swapped=sum(r.faces_swapped for r in results),
+                      frames_without_face=faceless, analysed=analysed, seconds=time.perf_counter() - started,
+                      stage_seconds=steps)
 
 
 def mux_job(job: Job) -> Path:

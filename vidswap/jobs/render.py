@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from vidswap.pipeline.analysis import FaceToSwap
     from vidswap.pipeline.schedule import Schedule
     from vidswap.pipeline.session import RenderSession, RunOptions
+    from vidswap.progress import Meter
 
 __all__ = ["SegmentResult", "SegmentRenderer", "faces_to_arrays", "faces_from_arrays", "segment_fingerprint"]
 
@@ -119,8 +120,12 @@ class SegmentRenderer:
         options = options or RunOptions(offline=True, progress=False)
         return cls(job, RenderSession(job.spec, options, schedule=job.schedule))
 
-    def render(self, index: int) -> SegmentResult:
+    def render(self, index: int, meter: Meter | None = None) -> SegmentResult:
         """Render segment ``index`` unless it is already done; verify it; then mark it done.
+
+        Args:
+            index: the segment.
+            meter: counts its frames as they are rendered (None: silently).
 
         Raises:
             JobLockedError: another process renders this segment.
@@ -133,7 +138,7 @@ class SegmentRenderer:
             if self.store.state(segment, fingerprint).state == "done":
                 return SegmentResult(index, 0, 0, time.perf_counter() - started, skipped=True)
             self.store.discard(segment)
-            frames, swapped = self._encode(segment)
+            frames, swapped = self._encode(segment, meter)
             expected, found = segment.stop - segment.start, count_video_frames(self.store.segment_file(segment))
             if frames != expected or found != expected:
                 self.store.discard(segment)
@@ -142,14 +147,16 @@ class SegmentRenderer:
             self.store.mark_done(segment, frames=frames, fingerprint=fingerprint)
         return SegmentResult(index, frames, swapped, time.perf_counter() - started)
 
-    def _encode(self, segment: Segment) -> tuple[int, int]:
+    def _encode(self, segment: Segment, meter: Meter | None) -> tuple[int, int]:
         from vidswap.io.writer import VideoWriter
         from vidswap.pipeline.session import provenance_tags
+        from vidswap.progress import Meter
 
         session, spec = self.session, self.job.spec
         with VideoWriter(self.store.segment_file(segment), like=session.info, frames=segment.frames,
                          settings=spec.encode.settings(), overwrite=True, copy_streams=False,
                          metadata=provenance_tags(), turn_upright=True) as writer:  # the render is upright
             count = session.render(segment.frames, self.job.faces, self.identities,
-                                   [lambda frame, done: writer.write(frame.pts, done.rgb)], progress=False)
+                                   [lambda frame, done: writer.write(frame.pts, done.rgb)],
+                                   meter=meter or Meter(None, disable=True))
         return count.frames, count.faces_swapped

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from vidswap.pipeline.schedule import Schedule
     from vidswap.pipeline.spec import PipelineSpec
     from vidswap.pipeline.swap import Swapper
+    from vidswap.progress import Meter
     from vidswap.weights.cache import CacheSettings, ResolvedWeights
     from vidswap.weights.manifest import Manifest
 
@@ -280,7 +281,7 @@ class RenderSession:
 
     def render(self, frames: FrameRange, faces: Mapping[int, tuple[FaceToSwap, ...]],
                identities: Mapping[str, torch.Tensor], sinks: Sequence[FrameSink], *, matte: bool = False,
-               progress: bool | None = None) -> RenderCount:
+               meter: Meter | None = None) -> RenderCount:
         """The render pass over ``frames``: decode -> align + swap -> composite, each stage in its
         own thread joined by bounded queues, every frame handed to each of ``sinks`` in order.
 
@@ -290,7 +291,8 @@ class RenderSession:
             identities: source name -> ``(c_id,)`` z_id.
             sinks: where each frame goes (writers).
             matte: also make each frame's matte (``Composited.matte``).
-            progress: a progress bar (None: the session's option).
+            meter: counts the frames (a job's meter over all its segments); None: the render's
+                own, shown as the session's options say.
 
         Raises:
             MediaError: no frame was decoded.
@@ -299,7 +301,7 @@ class RenderSession:
 
         from vidswap.pipeline.render import composite_stage, swap_stage
         from vidswap.pipeline.stages import Stage, chain
-        from vidswap.progress import track
+        from vidswap.progress import Meter
 
         schedule, swapper = self.schedule, self.swapper
 
@@ -310,17 +312,19 @@ class RenderSession:
         refine_at = (lambda index: schedule.settings(index).model.refine) if schedule.overrides else None
         on_device = {name: z.to(swapper.device) for name, z in identities.items()}
         written = swapped = 0
-        show = self.options.progress if progress is None else progress
         with ExitStack() as stack, torch.inference_mode():
+            if meter is None:
+                meter = stack.enter_context(Meter(frames.count, description="render",
+                                                  disable=not self.options.progress))
             reader = stack.enter_context(self.reader(frames))
             stages: list[Stage] = [swap_stage(swapper, faces, on_device, batch_size=self.batch, refine_at=refine_at),
                                    composite_stage(settings_at=settings_at, matte=matte, dense=self.dense)]
             results = chain(reader, stages, maxsize=self.options.queue_size)
             stack.callback(results.close)
-            for frame, done in track(results, total=frames.count, description="render",
-                                     disable=not show):
+            for frame, done in results:
                 for sink in sinks:
                     sink(frame, done)
+                meter.advance()
                 written += 1
                 swapped += len(faces.get(frame.index, ()))
         if written == 0:
