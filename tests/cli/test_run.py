@@ -166,3 +166,13 @@ class TestBadInputs:
                                 "ghost_unet_2blocks", "ghost_arcface_backbone", "vidswap weights import", output=out)
         assert "--model" in line
         assert line.count("vidswap weights import G_unet_2blocks.pth") == 1, line
+
+
+def test_dry_run_offline_stops_where_the_run_would(media: dict[str, Path], tmp_path: Path) -> None:
+    """--dry-run --offline exits 1 naming the missing weights, as the real offline run does."""
+    out = tmp_path / "out.mp4"
+    result = invoke(media["clip"], "-s", media["photo"], "-o", out, "--offline", "--dry-run",
+                    env={"VIDSWAP_HOME": str(tmp_path / "cache")})
+    assert_one_error(result, "ghost_unet_2blocks", "--model", output=out)
+    assert invoke(media["clip"], "-s", media["photo"], "--model", media["model"], "-o", out, "--offline",
+                  "--dry-run").exit_code == 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
+from tests.io.media import make_clip
 from vidswap import cli
 from vidswap.pipeline import load_pipeline
 
@@ -21,9 +23,14 @@ sources:
 """
 
 
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "shot.mp4", frames=24)
+
+
 @pytest.fixture
-def pipeline(tmp_path: Path) -> Path:
-    (tmp_path / "shot.mp4").write_bytes(b"x")
+def pipeline(tmp_path: Path, clip: Path) -> Path:
+    shutil.copy(clip, tmp_path / "shot.mp4")
     (tmp_path / "anna.jpg").write_bytes(b"x")
     path = tmp_path / "pipe.yaml"
     path.write_text(PIPELINE)
@@ -86,3 +93,35 @@ class TestValidate:
         result = run(str(tmp_path / "none.yaml"))
         assert result.exit_code == 1
         assert result.stderr.strip() == f"error: {tmp_path / 'none.yaml'}: pipeline file not found"
+
+
+class TestWhatTheRunWouldRefuse:
+    """validate checks what the run checks before it loads anything."""
+
+    def test_a_range_outside_the_input(self, pipeline: Path) -> None:
+        result = run(str(pipeline), "--set", "frames=5-40")
+        assert result.exit_code == 1
+        assert "frames" in result.stderr and "24 frames" in result.stderr
+
+    def test_a_missing_output_folder(self, pipeline: Path) -> None:
+        result = run(str(pipeline), "--set", f"output.path={pipeline.parent / 'renders' / 'out.mov'}")
+        assert result.exit_code == 1 and "output folder" in result.stderr and "does not exist" in result.stderr
+
+    def test_an_existing_output(self, pipeline: Path) -> None:
+        (pipeline.parent / "out.mov").write_bytes(b"someone's")
+        result = run(str(pipeline), "--json")
+        assert result.exit_code == 1
+        assert json.loads(result.stdout)["problems"] == [
+            f"{pipeline.parent / 'out.mov'}: exists; with output.overwrite it is replaced"]
+
+
+@pytest.mark.parametrize("example", sorted((Path(__file__).resolve().parents[2] / "pipelines").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_the_example_pipelines_validate_from_a_checkout(example: Path, shared: Path) -> None:
+    """Each example in pipelines/ passes validate as a fresh clone has it: its media in ../shared,
+    its output folders (renders/) in the checkout."""
+    outputs = [p for p in (example.parents[1] / "renders").rglob("*") if p.is_file() and p.name != ".gitkeep"]
+    if outputs:
+        pytest.skip(f"renders/ holds earlier outputs ({outputs[0].name}); validate rightly refuses to replace them")
+    result = run(str(example))
+    assert result.exit_code == 0, result.stderr

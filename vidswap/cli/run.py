@@ -226,7 +226,7 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
     from vidswap.jobs.job import find_job, plan_run
     from vidswap.pipeline import load_pipeline, pipeline_from_options
     from vidswap.pipeline.runner import run_pipeline
-    from vidswap.pipeline.session import RunOptions, check_plan
+    from vidswap.pipeline.session import RenderSession, RunOptions, check_plan
 
     job_dir = find_job(input_or_pipeline) if input_or_pipeline.is_dir() or input_or_pipeline.name == "job.json" \
         else None
@@ -251,10 +251,12 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
         click.echo(f"keeping the job's override of frames {override.frames} ({', '.join(override.changes())})",
                    err=True)
     if params["dry_run"]:
+        schedule = check_plan(spec, replace=plan.resumes)
+        if params["offline"]:
+            RenderSession(spec, RunOptions(offline=True, progress=False), schedule=schedule)  # missing: it stops
         if params["as_json"]:
             click.echo(spec.to_json())
             return
-        schedule = check_plan(spec, replace=plan.resumes)
         for line in _plan(spec, schedule, _weights_status(spec)):
             click.echo(line)
         click.echo("dry run: nothing rendered", err=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from vidswap.errors import SpecError
+from vidswap.errors import SpecError, VidswapError
 
 __all__ = ["validate"]
 
@@ -49,18 +49,28 @@ def validate(file: Path, settings: dict[str, Any], as_json: bool) -> None:
     """Check the pipeline FILE and print it resolved.
 
     The resolved pipeline has absolute paths and every default filled in; it is what
-    `vidswap run FILE` would do. On problems, prints one line per problem
+    `vidswap run FILE` would do. Besides the file itself, it checks what the run checks before
+    it loads anything: the input (probed) and the frame ranges against it, the output folders,
+    and an existing output. On problems, prints one line per problem
     (FILE:LINE:COL: key: problem) to stderr and exits with status 1.
     """
+    from vidswap.jobs.job import plan_run
     from vidswap.pipeline import load_pipeline
+    from vidswap.pipeline.session import check_plan
 
     try:
         spec = load_pipeline(file, settings)
-    except SpecError as err:
+        # What the run checks before it loads anything: the input and its frame ranges, the
+        # output folders, and an output that exists (unless it is its own job's render).
+        check_plan(spec, replace=plan_run(spec, values=settings).resumes)
+    except VidswapError as err:
+        from vidswap.cli.errors import message, set_flags
+
+        set_flags({"overwrite": "output.overwrite"})  # the writer's parameter is this key of the file
+        problems = list(err.problems) if isinstance(err, SpecError) else [message(err, click.get_current_context())]
         if as_json:
-            click.echo(json.dumps({"file": str(file), "valid": False,
-                                   "problems": list(err.problems)}, indent=2))
-        for problem in err.problems:
+            click.echo(json.dumps({"file": str(file), "valid": False, "problems": problems}, indent=2))
+        for problem in problems:
             click.echo(f"error: {problem}", err=True)
         sys.exit(1)
     if as_json:
