@@ -121,3 +121,32 @@ def test_a_job_of_an_older_version_renders_again_with_force(media, done, tmp_pat
         run_job(_spec(media, out), job, options=_options())
     summary = run_job(_spec(media, out, **{"output.overwrite": True}), job, force=True, options=_options())
     assert summary.analysed and _same_frames(out, done / "out.mkv")
+
+
+class TestClean:
+    def test_a_done_job_is_removed_and_its_output_kept(self, done, tmp_path: Path) -> None:
+        job, out = _copy(done, tmp_path)
+        before = out.read_bytes()
+        result = CliRunner().invoke(main, ["job", "clean", str(job)])
+        assert result.exit_code == 0, result.output
+        assert not job.exists() and out.read_bytes() == before
+        assert result.stderr.startswith(f"removed {job} (")
+
+    def test_a_job_not_done_is_kept_unless_forced(self, done, tmp_path: Path) -> None:
+        job, out = _copy(done, tmp_path)
+        out.unlink()
+        _one_error(["job", "clean", str(job)], "is not done (missing)", "with --force")
+        assert (job / "job.json").is_file()
+        assert CliRunner().invoke(main, ["job", "clean", str(job), "--force"]).exit_code == 0
+        assert not job.exists()
+
+    def test_a_linked_job_is_refused(self, done, tmp_path: Path) -> None:
+        job, _ = _copy(done, tmp_path)
+        link = tmp_path / "link"
+        link.symlink_to(job, target_is_directory=True)
+        _one_error(["job", "clean", str(link)], "is a link")
+        assert (job / "job.json").is_file()
+
+
+def test_run_without_a_source_names_the_option(media, tmp_path: Path) -> None:  # noqa: F811
+    _one_error(["run", str(media["clip"]), "-o", str(tmp_path / "o.mkv")], "--source PHOTO")

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("vidswap.cli.train:train", "Train AEI-Net and HEAR-Net on a prepared dataset."),
     "run": ("vidswap.cli.run:run", "Swap faces in a video (options or a pipeline YAML); the main command."),
     "render": ("vidswap.cli.render:render", "Render a slice of a job's segments (render farm node) and mux."),
-    "job": ("vidswap.cli.job:job", "Show a render job: segments, overrides and their state."),
+    "job": ("vidswap.cli.job:job", "Show a render job (segments, overrides, their state) or clean it up."),
 }
 
 

@@ -12,7 +12,25 @@ __all__ = ["job"]
 
 @click.group()
 def job() -> None:
-    """Inspect render jobs (made by vidswap run)."""
+    """Inspect and clean render jobs (made by vidswap run)."""
+
+
+@job.command()
+@click.argument("job_dir", metavar="JOB", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Delete the job even when its output is not done (no resume then).")
+def clean(job_dir: Path, force: bool) -> None:
+    """Delete a finished job's folder (segments, face analysis): its output stays.
+
+    \b
+    A job whose output is not done (missing, stale, or its inputs changed) is kept unless --force:
+      vidswap job clean shot.swapped.mp4.vidswap-job
+    """
+    from vidswap.cli.errors import set_flags
+    from vidswap.jobs.job import clean_job
+
+    set_flags({"force": "--force"})
+    freed = clean_job(job_dir, force=force)
+    click.echo(f"removed {job_dir} ({freed / 2**20:.1f} MiB)", err=True)
 
 
 @job.command()

@@ -239,6 +239,8 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
     elif from_file:
         spec = load_pipeline(input_or_pipeline, values, option_names=names)
     else:
+        if not params["source"]:
+            raise click.UsageError("give the photo of the person to put in: --source PHOTO (repeatable)")
         values["input"], names["input"] = str(input_or_pipeline), "INPUT"
         if params["output"] is None and "output.path" not in values:
             values["output.path"] = str(default_output(input_or_pipeline, params["codec"]))

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_SEGMENT_FRAMES", "JOB_KEYS", "Job", "JobSummary", "SliceSummary", "RunPlan", "default_job_dir",
            "load_job", "find_job", "stream_only", "changed_files", "plan_run", "job_spec", "run_job", "render_slice",
-           "mux_job", "with_range_override", "job_report"]
+           "mux_job", "with_range_override", "job_report", "clean_job"]
 
 #: Frames per segment unless the job's ``segment_frames`` says otherwise.
 DEFAULT_SEGMENT_FRAMES = 48
@@ -565,6 +565,34 @@ def _output_state(job: Job, changed: Mapping[str, str]) -> str:
     markers = [job.store.marker(s) for s in job.segments]
     done = all(state == "done" for state in job.states())
     return "done" if done and muxed == [m["sha256"] for m in markers if m is not None] else "stale"
+
+
+def clean_job(root: Path, *, force: bool = False) -> int:
+    """Delete the job in ``root`` (segments, face analysis, records) once its output is done.
+
+    Args:
+        root: the job directory.
+        force: delete it whatever its output's state (the render can no longer resume).
+
+    Returns:
+        The bytes freed.
+
+    Raises:
+        InputError: no job there. ConfigError: a link, or the output is not done (without ``force``).
+        JobLockedError: a run or render holds the job.
+    """
+    store = JobStore(root)
+    if root.is_symlink():
+        raise ConfigError(f"{root}: is a link; clean the job folder it points to, not the link")
+    with store.lock():
+        job = load_job(store)
+        state = _output_state(job, changed_files(job.data["hashes"]))
+        if state != "done" and not force:
+            raise ConfigError(f"{root}: its output {job.output} is not done ({state}); cleaning would lose the work "
+                              f"to resume; with force the job is deleted anyway", setting="force")
+        size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    shutil.rmtree(root)
+    return size
 
 
 def job_report(job: Job) -> dict[str, Any]:
