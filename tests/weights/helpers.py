@@ -136,6 +136,17 @@ def payload(size: int, seed: int = 0) -> bytes:
     return random.Random(seed).randbytes(size)
 
 
+def torch_bytes(seed: int = 0, size: int = 16) -> bytes:
+    """A small genuine torch state dict (``torch.save`` zip), as a format-checked download must be."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"w": torch.randn(size, generator=torch.Generator().manual_seed(seed))}, buffer)
+    return buffer.getvalue()
+
+
 def write_manifest(path: Path, entries: list[dict], defaults: list[str] | None = None) -> Path:
     """A manifest YAML with ``entries`` (missing fields filled with test values)."""
     import json
