@@ -43,7 +43,8 @@ def check_file(entry: WeightEntry, path: Path, *, label: str | None = None) -> s
     try:
         shapes = _FORMATS[entry.format](path)
     except CheckpointError as err:
-        raise refuse(str(err).replace(f"{path} ", "it ", 1).replace(f"{path}", "it")) from err
+        first = str(err).splitlines()[0]  # one line: the CLI prints it as its one error line
+        raise refuse(first.replace(f"{path} ", "it ", 1).replace(f"{path}", "it")) from err
     if entry.size is not None and path.stat().st_size != entry.size:
         raise refuse(f"it has {path.stat().st_size} bytes, the manifest says {entry.size}")
     if shapes is None:
