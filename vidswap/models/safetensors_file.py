@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,8 @@ def read_safetensors_header(path: Path) -> SafetensorsHeader:
     return SafetensorsHeader(tensors=tensors, metadata=dict(metadata), raw=header, data_start=8 + length)
 
 
-def _tensor_entry(name: str, entry: object, bad: Any) -> tuple[tuple[int, ...], tuple[int, int]]:
+def _tensor_entry(name: str, entry: object,
+                  bad: Callable[[str], CheckpointError]) -> tuple[tuple[int, ...], tuple[int, int]]:
     """Shape and (start, end) data offsets of one header entry, checked for consistency."""
     if not isinstance(entry, dict):
         raise bad(f"entry {name!r} is not an object")
