@@ -11,7 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from tests.weights.helpers import write_manifest
+from tests.weights.helpers import torch_bytes, write_manifest
 from vidswap import cli
 
 
@@ -48,7 +48,7 @@ class TestDoctor:
     def test_ready_once_weights_are_cached(self, tmp_path: Path, manifest: Path) -> None:
         home = tmp_path / "h"
         original = tmp_path / "g.pth"
-        original.write_bytes(b"weights")
+        original.write_bytes(torch_bytes())  # an unpinned entry must at least be a torch state dict
         imported = CliRunner().invoke(cli.main, ["weights", "--home", str(home), "--manifest", str(manifest),
                                                  "import", str(original), "--as", "g"])
         assert imported.exit_code == 0, imported.output

@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from tests.weights.helpers import LocalServer, payload, sha256, write_manifest
+from tests.weights.helpers import LocalServer, sha256, torch_bytes, write_manifest
 from vidswap import cli
 
 
@@ -78,7 +78,7 @@ class TestImportRoundTrip:
 
 class TestFetchAndVerify:
     def test_fetch_verify_corrupt(self, http_server: LocalServer, tmp_path: Path, home: Path) -> None:
-        body = payload(20_000, seed=11)
+        body = torch_bytes(seed=11, size=5000)
         manifest = write_manifest(tmp_path / "m.yaml", [
             {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body)}], defaults=["g"])
         base = ("--home", str(home), "--manifest", str(manifest))
@@ -87,11 +87,15 @@ class TestFetchAndVerify:
         path = Path(fetched.stdout.strip())
         assert path.read_bytes() == body and "licence Test-1.0" in fetched.stderr
 
-        ok = run(*base, "verify", "--json")
+        ok = run(*base, "verify", "--json")  # no sha256 pinned: trusted on first use, and said so
         assert ok.exit_code == 0
-        assert json.loads(ok.stdout)["results"] == [{"name": "g", "status": "ok", "problems": []}]
+        assert json.loads(ok.stdout)["results"] == [{"name": "g", "status": "unpinned", "problems": [],
+                                                     "recorded_sha256": sha256(body)}]
+        lines = run(*base, "verify")
+        assert lines.exit_code == 0 and lines.stdout.startswith(f"g: unpinned (matches the sha256 recorded on "
+                                                                 f"arrival, {sha256(body)};")
 
-        path.write_bytes(body[:-1] + b"\0")
+        path.write_bytes(body[:100] + bytes([body[100] ^ 0xFF]) + body[101:])
         bad = run(*base, "verify")
         assert bad.exit_code == 1 and "g: corrupt" in bad.stdout and "sha256" in bad.stdout
 

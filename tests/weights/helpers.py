@@ -21,12 +21,18 @@ class Served:
         body: the bytes.
         cut_after: the first GET sends only this many bytes, then closes the connection.
         ignore_range: answer every request with the whole file (status 200).
+        no_length: send no Content-Length (the body ends when the connection closes).
+        content_type: the Content-Type header to send, if any.
+        redirect_to: answer 302 with this Location instead of a body.
     """
 
     body: bytes
     cut_after: int | None = None
     ignore_range: bool = False
     cuts_done: int = 0
+    no_length: bool = False
+    content_type: str | None = None
+    redirect_to: str | None = None
 
 
 @dataclass
@@ -53,6 +59,12 @@ def _handler(state: LocalServer) -> type[BaseHTTPRequestHandler]:
             if served is None:
                 self.send_error(404)
                 return
+            if served.redirect_to is not None:
+                self.send_response(302)
+                self.send_header("Location", served.redirect_to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             start = 0
             range_header = self.headers.get("Range")
             if range_header and not served.ignore_range:
@@ -68,7 +80,10 @@ def _handler(state: LocalServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_response(200)
             body = served.body[start:]
-            self.send_header("Content-Length", str(len(body)))
+            if not served.no_length:
+                self.send_header("Content-Length", str(len(body)))
+            if served.content_type is not None:
+                self.send_header("Content-Type", served.content_type)
             self.end_headers()
             if served.cut_after is not None and served.cuts_done == 0:
                 served.cuts_done += 1
@@ -134,6 +149,17 @@ def payload(size: int, seed: int = 0) -> bytes:
     import random
 
     return random.Random(seed).randbytes(size)
+
+
+def torch_bytes(seed: int = 0, size: int = 16) -> bytes:
+    """A small genuine torch state dict (``torch.save`` zip), as a format-checked download must be."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"w": torch.randn(size, generator=torch.Generator().manual_seed(seed))}, buffer)
+    return buffer.getvalue()
 
 
 def write_manifest(path: Path, entries: list[dict], defaults: list[str] | None = None) -> Path:

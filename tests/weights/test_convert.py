@@ -18,7 +18,7 @@ from vidswap.models.identity import build_identity_backbone
 from vidswap.weights.cache import CacheSettings, ResolvedWeights, verify
 from vidswap.weights.convert import identity_onnx_path
 from vidswap.weights.importer import import_file
-from vidswap.weights.manifest import load_manifest
+from vidswap.weights.manifest import DEFAULT_MANIFEST, load_manifest
 from vidswap.weights.metadata import read_provenance
 
 
@@ -144,8 +144,8 @@ class TestEnsureGhostModel:
             {"name": "g", "file": "g.pth", "url": "https://example.org/g.pth", "licence": "Apache-2.0"},
             {"name": "b", "file": "b.pth", "url": "https://example.org/b.pth", "licence": "research-only",
              "role": "identity"}]))
-        for name in ("g", "b"):
-            (tmp_path / f"{name}.pth").write_bytes(name.encode())
+        for seed, name in enumerate(("g", "b")):
+            torch.save({"w": torch.full((2,), float(seed))}, tmp_path / f"{name}.pth")
             import_file(tmp_path / f"{name}.pth", name=name, cache=cache, manifest=manifest)
         model = convert.ensure_ghost_model(aei="g", identity="b", cache=cache, manifest=manifest,
                                            offline=True)
@@ -211,12 +211,19 @@ class TestGhostIdentity:
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
         self._tiny_ghost(monkeypatch)
         ghosts, other = self._backbones(tmp_path)
+        # The tiny stand-in is not the iresnet100 the real entry claims: a manifest that claims no architecture.
+        manifest = tmp_path / "manifest.yaml"
+        manifest.write_text(DEFAULT_MANIFEST.read_text().replace("    architecture: arcface-iresnet100\n", ""))
         home = tmp_path / "h"
         torch.save({"w": torch.zeros(1)}, tmp_path / "G.pth")
-        assert weights(home, "import", str(ghosts), "--as", "ghost_arcface_backbone").exit_code == 0
+        refused = weights(home, "import", str(ghosts), "--as", "ghost_arcface_backbone")
+        assert refused.exit_code == 1 and "missing tensor" in refused.stderr
+        assert weights(home, "--manifest", str(manifest), "import", str(ghosts), "--as",
+                       "ghost_arcface_backbone").exit_code == 0
 
         def convert(identity: str, out: str):
-            return weights(home, "convert", "--from", "ghost", str(tmp_path / "G.pth"), "--identity", identity,
+            return weights(home, "--manifest", str(manifest), "convert", "--from", "ghost", str(tmp_path / "G.pth"),
+                           "--identity", identity,
                            "-o", str(tmp_path / out), "--offline")
 
         result = convert(str(other), "other.safetensors")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.weights.helpers import LocalServer, files_under, payload, sha256, write_manifest
+from tests.weights.helpers import LocalServer, files_under, payload, sha256, torch_bytes, write_manifest
 from vidswap.errors import DownloadError, WeightsError
 from vidswap.weights.cache import RECORD, CacheSettings, cached_names, read_record, resolve, verify
 from vidswap.weights.fetch import ensure, fetch, missing_defaults
@@ -58,14 +58,16 @@ class TestFetch:
 
     def test_unknown_checksum_is_recorded_and_corruption_caught(self, http_server: LocalServer,
                                                                 cache: CacheSettings, tmp_path: Path) -> None:
-        body = payload(10_000, seed=7)
+        body = torch_bytes(seed=7, size=2000)
         manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
             {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body)}]))
         resolved = fetch("g", cache=cache, manifest=manifest, **QUIET)
         record = read_record(cache, "g")
         assert record is not None and record.checksum == "recorded"
         assert record.original_sha256 == record.files[0].sha256 == sha256(body)
-        assert verify("g", cache=cache, manifest=manifest).status == "ok"
+        assert record.checked == "pth state dict, 1 tensors"
+        result = verify("g", cache=cache, manifest=manifest)  # trusted on first use: said so
+        assert (result.status, result.recorded_sha256) == ("unpinned", sha256(body))
 
         data = bytearray(resolved.path.read_bytes())
         data[123] ^= 0xFF  # same size, one byte flipped
@@ -92,7 +94,7 @@ class TestFetch:
 
     def test_mirror_used_when_url_fails(self, http_server: LocalServer, cache: CacheSettings,
                                         tmp_path: Path) -> None:
-        body = payload(2000)
+        body = torch_bytes()
         manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
             {"name": "g", "file": "g.pth", "url": http_server.url("/gone.pth"),
              "mirrors": [http_server.serve("/mirror/g.pth", body)]}]))
@@ -159,7 +161,7 @@ class TestFetch:
 
     def test_offline_when_cached_uses_the_cache(self, http_server: LocalServer, cache: CacheSettings,
                                                 tmp_path: Path) -> None:
-        body = payload(100)
+        body = torch_bytes()
         manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
             {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body)}]))
         fetch("g", cache=cache, manifest=manifest, **QUIET)
@@ -181,12 +183,13 @@ class TestFetch:
 
     def test_force_downloads_again(self, http_server: LocalServer, cache: CacheSettings,
                                    tmp_path: Path) -> None:
+        old, new = torch_bytes(1), torch_bytes(2)
         manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
-            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"old")}]))
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", old)}]))
         fetch("g", cache=cache, manifest=manifest, **QUIET)
-        http_server.serve("/g.pth", b"new")
-        assert fetch("g", cache=cache, manifest=manifest, **QUIET).path.read_bytes() == b"old"
-        assert fetch("g", cache=cache, manifest=manifest, force=True, **QUIET).path.read_bytes() == b"new"
+        http_server.serve("/g.pth", new)
+        assert fetch("g", cache=cache, manifest=manifest, **QUIET).path.read_bytes() == old
+        assert fetch("g", cache=cache, manifest=manifest, force=True, **QUIET).path.read_bytes() == new
         assert files_under(cache.staging_dir) == []
 
     def test_unknown_name(self, cache: CacheSettings, tmp_path: Path) -> None:
@@ -200,10 +203,10 @@ class TestEnsureAndDefaults:
     def test_ensure_fetches_on_first_use(self, http_server: LocalServer, cache: CacheSettings,
                                          tmp_path: Path) -> None:
         manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
-            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"abc")},
-            {"name": "h", "file": "h.pth", "url": http_server.serve("/h.pth", b"def")}], defaults=["g", "h"]))
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", torch_bytes(1))},
+            {"name": "h", "file": "h.pth", "url": http_server.serve("/h.pth", torch_bytes(2))}], defaults=["g", "h"]))
         assert missing_defaults(cache=cache, manifest=manifest) == ("g", "h")
-        assert ensure("g", cache=cache, manifest=manifest, progress=False).path.read_bytes() == b"abc"
+        assert ensure("g", cache=cache, manifest=manifest, progress=False).path.read_bytes() == torch_bytes(1)
         assert missing_defaults(cache=cache, manifest=manifest) == ("h",)
 
     def test_ensure_resolves_a_path(self, cache: CacheSettings, tmp_path: Path) -> None:
@@ -216,7 +219,7 @@ class TestEnsureAndDefaults:
 
     def test_record_is_json(self, http_server: LocalServer, cache: CacheSettings, tmp_path: Path) -> None:
         manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
-            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"abc")}]))
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", torch_bytes())}]))
         fetch("g", cache=cache, manifest=manifest, **QUIET)
         record = json.loads((cache.entry_dir("g") / RECORD).read_text())
         assert record["source"] == http_server.url("/g.pth") and record["licence"] == "Test-1.0"

@@ -122,8 +122,10 @@ def fetch(obj: _Context, names: tuple[str, ...], with_defaults: bool, offline: b
 def verify_(obj: _Context, names: tuple[str, ...], as_json: bool) -> None:
     """Check cached files against their recorded (and published) sizes and sha256.
 
-    Without NAME, checks everything in the cache. Exits with status 1 when a file is missing
-    or changed.
+    Without NAME, checks everything in the cache. An entry whose sha256 the manifest does not
+    pin is "unpinned": its files match the sha256 recorded when it first arrived, which was
+    trusted on first use. Exits with status 1 when a file is missing or changed, or a record
+    is unreadable.
     """
     targets = names or cached_names(obj.cache)
     results = [verify(name, cache=obj.cache, manifest=obj.manifest) for name in targets]
@@ -133,12 +135,14 @@ def verify_(obj: _Context, names: tuple[str, ...], as_json: bool) -> None:
                               indent=2))
     else:
         for result in results:
-            click.echo(f"{result.name}: {result.status}")
+            pinned = (f" (matches the sha256 recorded on arrival, {result.recorded_sha256}; the manifest "
+                      f"pins none)" if result.status == "unpinned" else "")
+            click.echo(f"{result.name}: {result.status}{pinned}")
             for problem in result.problems:
                 click.echo(f"  {problem}")
         if not results:
             click.echo(f"nothing cached in {obj.cache.weights_dir}", err=True)
-    if any(result.status != "ok" for result in results):
+    if any(result.status not in ("ok", "unpinned") for result in results):
         click.get_current_context().exit(1)
 
 
@@ -215,14 +219,17 @@ def convert(obj: _Context, layout: str, source: str, output: Path, identity: str
 
 def _rows(obj: _Context) -> list[dict]:
     """One row per manifest entry, then per imported entry, for `list`."""
-    from vidswap.errors import WeightsError
+    from vidswap.errors import CheckpointError, WeightsError
     from vidswap.weights.metadata import read_provenance
 
     rows = []
     names = list(obj.manifest.names) + [n for n in cached_names(obj.cache) if n not in obj.manifest]
     for name in names:
         entry = obj.manifest.get(name) if name in obj.manifest else None
-        record = read_record(obj.cache, name)
+        try:
+            record, unreadable = read_record(obj.cache, name), False
+        except WeightsError:
+            record, unreadable = None, True
         try:
             resolved = resolve(name, cache=obj.cache, manifest=obj.manifest)
         except WeightsError:
@@ -230,10 +237,13 @@ def _rows(obj: _Context) -> list[dict]:
         if entry is not None and entry.package_resource is not None:
             status = "package" if resolved else "missing package"
         else:
-            status = "cached" if record else "not cached"
+            status = "corrupt record" if unreadable else "cached" if record else "not cached"
         provenance = None
         if resolved is not None and resolved.path.suffix == ".safetensors" and resolved.path.is_file():
-            found = read_provenance(resolved.path)
+            try:
+                found = read_provenance(resolved.path)
+            except CheckpointError:
+                found = None  # a damaged file: `verify` says what is wrong with it
             provenance = asdict(found) if found else None
         rows.append({
             "name": name,

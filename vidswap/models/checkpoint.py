@@ -36,7 +36,7 @@ from vidswap.models.identity import IResNet, build_identity_backbone
 
 __all__ = ["FORMAT_VERSION", "ModelBundle", "ModelHeader", "CheckpointInfo", "build_bundle", "build_part",
            "bundle_from_state", "write_model_file", "write_checkpoint", "save_checkpoint",
-           "read_model_header", "read_model_tensors", "read_checkpoint_info", "load_checkpoint"]
+           "is_model_file", "read_model_header", "read_model_tensors", "read_checkpoint_info", "load_checkpoint"]
 
 FORMAT_VERSION = "1"
 REQUIRED_PARTS = ("aei", "identity")
@@ -234,28 +234,47 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, metadata: Mapping[
                             metadata={**bundle.metadata, **(metadata or {})}, overwrite=overwrite)
 
 
+def is_model_file(path: str | Path) -> bool:
+    """Whether ``path`` claims to be a vidswap model file: a safetensors file whose ``vidswap``
+    header entry carries a format (a broken one included), as opposed to a foreign checkpoint or
+    an imported state dict (whose entry holds provenance only). A file whose header cannot be read
+    is not one."""
+    from vidswap.models.safetensors_file import read_safetensors_header
+
+    try:
+        entry = read_safetensors_header(Path(path)).metadata.get(_HEADER_KEY)
+    except CheckpointError:
+        return False
+    if entry is None:
+        return False
+    try:
+        doc = json.loads(entry)
+    except (json.JSONDecodeError, RecursionError):
+        return True  # vidswap wrote the entry, so a model file whose header was damaged
+    return not isinstance(doc, dict) or "format" in doc or "config" in doc
+
+
 def read_model_header(path: str | Path) -> ModelHeader:
     """The header of a model file of any family, without loading tensors.
 
     Raises:
         InputError: the file does not exist.
-        CheckpointError: it is not a safetensors file or not a vidswap model file.
+        CheckpointError: it is not a valid safetensors file (header past the end, offsets that do
+            not cover the data, ...) or not a vidswap model file.
     """
-    from safetensors import SafetensorError, safe_open
+    from vidswap.models.safetensors_file import read_safetensors_header
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"model file {path} does not exist")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-    except (SafetensorError, OSError) as err:
-        raise CheckpointError(f"{path} is not a safetensors file: {err}") from err
+    header = read_safetensors_header(path).metadata
     if _HEADER_KEY not in header:
         raise CheckpointError(f"{path} is not a vidswap model file: its header has no {_HEADER_KEY!r} entry. "
                               "Foreign checkpoints must be converted first.")
     try:
         doc = json.loads(header[_HEADER_KEY])
+        if not isinstance(doc, dict):
+            raise TypeError("the header entry is not a JSON object")
         if doc.get("format") != FORMAT_VERSION:
             raise CheckpointError(f"{path} is a vidswap model file of format {doc.get('format')!r}; this "
                                   f"vidswap reads format {FORMAT_VERSION}")
@@ -266,21 +285,33 @@ def read_model_header(path: str | Path) -> ModelHeader:
                            metadata=dict(doc["metadata"]))
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
         raise CheckpointError(f"{path}: unreadable vidswap model header: {err}") from err
+    except RecursionError as err:
+        raise CheckpointError(f"{path}: unreadable vidswap model header: JSON nested too deeply") from err
 
 
 def read_model_tensors(path: str | Path, *,
                        device: str | torch.device = "cpu") -> dict[str, dict[str, Tensor]]:
-    """The tensors of a model file grouped by prefix (``aei.x`` -> ``{"aei": {"x": ...}}``), on ``device``."""
-    from safetensors import safe_open
+    """The tensors of a model file grouped by prefix (``aei.x`` -> ``{"aei": {"x": ...}}``), on ``device``.
 
+    Raises:
+        CheckpointError: not a valid safetensors file (its header is checked first).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    from vidswap.models.safetensors_file import read_safetensors_header
+
+    read_safetensors_header(Path(path))
     grouped: dict[str, dict[str, Tensor]] = {}
-    with safe_open(str(path), framework="pt", device=str(device)) as f:
-        for key in f.keys():
-            prefix, _, rest = key.partition(".")
-            tensor = f.get_tensor(key)
-            # CPU tensors view the memory-mapped file at unaligned offsets; a copy gets the
-            # allocator's alignment, so kernels (and results) match the saved model's exactly.
-            grouped.setdefault(prefix, {})[rest] = tensor.clone() if tensor.device.type == "cpu" else tensor
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            for key in f.keys():
+                prefix, _, rest = key.partition(".")
+                tensor = f.get_tensor(key)
+                # CPU tensors view the memory-mapped file at unaligned offsets; a copy gets the
+                # allocator's alignment, so kernels (and results) match the saved model's exactly.
+                grouped.setdefault(prefix, {})[rest] = tensor.clone() if tensor.device.type == "cpu" else tensor
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
     return grouped
 
 

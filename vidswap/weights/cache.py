@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from vidswap.errors import ConfigError, WeightsError
 from vidswap.weights.manifest import Format, Manifest, Role, WeightEntry
@@ -39,6 +40,7 @@ __all__ = [
     "ResolvedWeights",
     "VerifyResult",
     "cached_names",
+    "check_writable",
     "install",
     "locked",
     "package_file",
@@ -115,7 +117,9 @@ class CacheRecord(_Frozen):
         original_sha256: sha256 of what was downloaded or imported, before extraction or
             conversion.
         checksum: ``manifest`` when the manifest gave the sha256 and it matched, ``recorded``
-            when it was computed on arrival (first download or import).
+            when it was computed on arrival (first download or import): trusted on first use.
+        checked: what was checked on arrival besides a pinned sha256 (the format, tensor names
+            and shapes; :func:`~vidswap.weights.structure.check_file`), ``None`` when nothing was.
     """
 
     version: Literal[1] = 1
@@ -131,6 +135,7 @@ class CacheRecord(_Frozen):
     original_size: int
     checksum: Literal["manifest", "recorded"]
     created: str
+    checked: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,13 +167,17 @@ class VerifyResult:
 
     Attributes:
         name: the entry.
-        status: ``ok``, ``corrupt`` (a file is missing or changed) or ``absent`` (not cached).
+        status: ``ok``; ``unpinned`` (the files match what was recorded on arrival, but the
+            manifest pins no sha256 for the entry, so the first copy was trusted); ``corrupt``
+            (a file is missing or changed, or the record is unreadable) or ``absent`` (not cached).
         problems: one line per problem found.
+        recorded_sha256: for ``unpinned``, the sha256 recorded when the entry arrived.
     """
 
     name: str
-    status: Literal["ok", "corrupt", "absent"]
+    status: Literal["ok", "unpinned", "corrupt", "absent"]
     problems: tuple[str, ...] = ()
+    recorded_sha256: str | None = None
 
 
 def utc_now() -> str:
@@ -187,8 +196,9 @@ def read_record(cache: CacheSettings, name: str) -> CacheRecord | None:
         return None
     try:
         return CacheRecord.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValidationError) as err:
-        raise WeightsError(f"the cache record {path} is unreadable ({err}); delete "
+    except (OSError, ValueError) as err:  # ValidationError and UnicodeDecodeError are ValueErrors
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise WeightsError(f"the cache record {path} is unreadable ({reason}); delete "
                            f"{cache.entry_dir(name)} and fetch or import {name!r} again") from err
 
 
@@ -222,6 +232,25 @@ def install(cache: CacheSettings, staged: Path, record: CacheRecord) -> Path:
     else:
         os.replace(staged, target)
     return target
+
+
+def check_writable(cache: CacheSettings) -> None:
+    """Make sure the cache's staging and lock folders exist and take files, before a fetch or import.
+
+    Raises:
+        WeightsError: a folder cannot be created or written (a read-only ``VIDSWAP_HOME``); the
+            message names the folder.
+    """
+    for folder in (cache.staging_dir, cache.locks_dir):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as err:
+            raise WeightsError(f"the weights cache folder {folder} is not writable ({err.strerror or err}); "
+                               f"make it writable or set VIDSWAP_HOME to a folder you can write to",
+                               setting="VIDSWAP_HOME") from err
 
 
 @contextmanager
@@ -317,7 +346,9 @@ def _resolve_path(path: Path) -> ResolvedWeights:
 
 def verify(name: str, *, cache: CacheSettings, manifest: Manifest) -> VerifyResult:
     """Check a cache entry: every recorded file present with its recorded size and sha256,
-    and the original sha256 equal to the manifest's when the manifest knows it.
+    and the original sha256 equal to the manifest's when the manifest knows it. A manifest
+    entry that pins no sha256 is ``unpinned``, not ``ok``: its files match only what was
+    recorded when it first arrived. An unreadable record makes the entry ``corrupt``.
 
     A package entry (``package:`` URL) is checked against the manifest directly.
     """
@@ -328,7 +359,10 @@ def verify(name: str, *, cache: CacheSettings, manifest: Manifest) -> VerifyResu
         except WeightsError as err:
             return VerifyResult(name=name, status="absent", problems=(str(err),))
         return _check_files(name, path.parent, ((path.name, entry.size, entry.sha256),))
-    record = read_record(cache, name)
+    try:
+        record = read_record(cache, name)
+    except WeightsError as err:
+        return VerifyResult(name=name, status="corrupt", problems=(str(err),))
     if record is None:
         return VerifyResult(name=name, status="absent",
                             problems=(f"not in the cache at {cache.weights_dir}",))
@@ -338,7 +372,11 @@ def verify(name: str, *, cache: CacheSettings, manifest: Manifest) -> VerifyResu
     if entry is not None and entry.sha256 is not None and record.original_sha256 != entry.sha256:
         problems.append(f"the cached copy came from a file with sha256 {record.original_sha256}, "
                         f"the manifest now expects {entry.sha256}; fetch it again (vidswap weights fetch --force)")
-    return VerifyResult(name=name, status="corrupt" if problems else "ok", problems=tuple(problems))
+    if problems:
+        return VerifyResult(name=name, status="corrupt", problems=tuple(problems))
+    if entry is not None and entry.sha256 is None:
+        return VerifyResult(name=name, status="unpinned", recorded_sha256=record.original_sha256)
+    return VerifyResult(name=name, status="ok")
 
 
 def _check_files(name: str, folder: Path,

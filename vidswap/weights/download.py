@@ -4,6 +4,11 @@ Bytes go to ``DEST.part``; an interrupted transfer keeps them and the next attem
 same call, or a later one) asks the server for the rest with a ``Range`` request. Only a
 file whose size and sha256 match (when known) is renamed to ``DEST``; a mismatch deletes
 the ``.part`` file, so a bad download leaves nothing behind. Progress goes to stderr.
+
+Redirects are followed only within the URL's own origin (scheme, host and port) or to the
+origins the caller allows; a redirect elsewhere, a downgrade to http or to another scheme
+(urllib's own handler follows ftp://) is refused, and an HTML page (a login or error page
+served with status 200) is never taken for the file.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
 
 from vidswap import __version__
 from vidswap.errors import DownloadError
 
-__all__ = ["DownloadResult", "download", "sha256_of"]
+__all__ = ["DownloadResult", "download", "origin_of", "sha256_of"]
 
 _CHUNK = 1 << 20
 _USER_AGENT = f"vidswap/{__version__} (+urllib)"
@@ -56,13 +63,41 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` (the default port left out), lower-cased."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port is not None and parts.port != default else ""
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}{port}"
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to the first URL's origin or an allowed one (at most 10 hops)."""
+
+    max_redirections = 10
+
+    def __init__(self, url: str, allowed: tuple[str, ...]) -> None:
+        self.url, self.allowed = url, {origin_of(url), *(o.lower() for o in allowed)}
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
+        target = origin_of(newurl)
+        if urlsplit(newurl).scheme not in ("http", "https"):
+            raise DownloadError(f"{self.url} redirects to {newurl}, which is not http(s); refused")
+        if target not in self.allowed:
+            raise DownloadError(f"{self.url} redirects to {newurl}, another origin ({target}) than the "
+                                f"manifest allows; refused (an entry's redirect_origins lists the origins "
+                                f"it may be redirected to)")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def download(url: str, dest: Path, *, size: int | None = None, sha256: str | None = None,
              offline: bool = False, timeout: float = 30.0, attempts: int = 3, progress: bool = True,
-             hint: str | None = None) -> DownloadResult:
+             hint: str | None = None, redirect_origins: tuple[str, ...] = ()) -> DownloadResult:
     """Download ``url`` to ``dest``, resuming a ``.part`` file and checking the result.
 
     Args:
-        url: an http:// or https:// URL (redirects are followed).
+        url: an http:// or https:// URL (redirects are followed within its origin).
         dest: the final path; its folder is created.
         size: expected size in bytes, or ``None`` when unknown.
         sha256: expected sha256 (lowercase hex), or ``None`` when unknown.
@@ -71,13 +106,15 @@ def download(url: str, dest: Path, *, size: int | None = None, sha256: str | Non
         attempts: connection attempts; each one after the first resumes where the last stopped.
         progress: show a progress bar on stderr.
         hint: how to get the file by other means; added to the offline and failure messages.
+        redirect_origins: other origins (``https://host``) a redirect may lead to.
 
     Returns:
         The checked file.
 
     Raises:
-        DownloadError: offline mode, an HTTP error, too many interruptions (the ``.part`` file
-            stays for a later resume), or a size/sha256 mismatch (the ``.part`` file is deleted).
+        DownloadError: offline mode, an HTTP error, a refused redirect, an HTML page, too many
+            interruptions (the ``.part`` file stays for a later resume), or a size/sha256 mismatch
+            (the ``.part`` file is deleted).
     """
     if attempts < 1:
         raise ValueError(f"attempts must be at least 1, got {attempts}")
@@ -89,7 +126,8 @@ def download(url: str, dest: Path, *, size: int | None = None, sha256: str | Non
     resumed_from = part.stat().st_size if part.exists() else 0
     for attempt in range(1, attempts + 1):
         try:
-            _transfer(url, part, size=size, timeout=timeout, progress=progress)
+            _transfer(url, part, size=size, timeout=timeout, progress=progress,
+                      redirects=_CheckedRedirects(url, redirect_origins))
             break
         except _Interrupted as err:
             if attempt == attempts:
@@ -111,12 +149,13 @@ def download(url: str, dest: Path, *, size: int | None = None, sha256: str | Non
     return DownloadResult(path=dest, size=got_size, sha256=got_sha, resumed_from=resumed_from)
 
 
-def _transfer(url: str, part: Path, *, size: int | None, timeout: float, progress: bool) -> None:
+def _transfer(url: str, part: Path, *, size: int | None, timeout: float, progress: bool,
+              redirects: _CheckedRedirects) -> None:
     """One connection: append the missing bytes of ``url`` to ``part``.
 
     Raises:
         _Interrupted: the connection failed or ended before the announced length.
-        DownloadError: an HTTP error status, or more bytes than ``size``.
+        DownloadError: an HTTP error status, a refused redirect, an HTML page, or more bytes than ``size``.
     """
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:
@@ -128,7 +167,9 @@ def _transfer(url: str, part: Path, *, size: int | None, timeout: float, progres
     if offset:
         request.add_header("Range", f"bytes={offset}-")
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = urllib.request.build_opener(redirects).open(request, timeout=timeout)
+    except DownloadError:
+        raise  # a refused redirect: no retry (DownloadError is an OSError)
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:
             return  # nothing left to send: the part is complete (or wrong, which the checks catch)
@@ -138,6 +179,9 @@ def _transfer(url: str, part: Path, *, size: int | None, timeout: float, progres
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         raise _Interrupted(f"cannot connect: {getattr(err, 'reason', err)}") from err
     with response:
+        if response.headers.get_content_type() == "text/html":
+            raise DownloadError(f"{response.url} answered with an HTML page (Content-Type text/html), not "
+                                f"the file: the URL may have moved or need a login; nothing was kept")
         if response.status == 206:
             if _range_start(response.headers.get("Content-Range")) != offset:
                 part.unlink()

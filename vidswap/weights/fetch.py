@@ -1,7 +1,10 @@
 """Fetching manifest entries into the cache, and making sure ``vidswap run`` has what it needs.
 
 :func:`fetch` downloads an entry (trying its mirrors in order), extracts a pack's files,
-records size and sha256 of everything and moves the entry into the cache in one rename.
+records size and sha256 of everything and moves the entry into the cache in one rename. A
+file whose sha256 the manifest does not pin is first checked to be what the entry claims
+(:func:`~vidswap.weights.structure.check_file`: format, tensor names and shapes); one that
+is not is deleted, never cached, and the next mirror is tried.
 :func:`install_original` does the same for a file that arrived another way (an import of a
 manifest entry on an offline machine). :func:`ensure` is what a command calls with a model
 reference: manifest names are fetched on first use, anything else is resolved.
@@ -21,6 +24,7 @@ from vidswap.weights.cache import (
     FileRecord,
     ResolvedWeights,
     cached_names,
+    check_writable,
     install,
     locked,
     resolve,
@@ -54,7 +58,8 @@ def fetch(name: str, *, cache: CacheSettings, manifest: Manifest, offline: bool 
         attempts: connection attempts per URL (each resumes where the last stopped).
 
     Raises:
-        WeightsError: ``name`` is not in the manifest, or a pack lacks a file it should hold.
+        WeightsError: ``name`` is not in the manifest, the cache is not writable, or what every
+            URL gave is not what the entry claims (a pack lacking a file, another format or model).
         DownloadError: offline and not cached, or every URL failed (the last error is given).
     """
     entry = manifest.get(name)
@@ -65,6 +70,7 @@ def fetch(name: str, *, cache: CacheSettings, manifest: Manifest, offline: bool 
     if offline:
         raise DownloadError(f"{entry.file} is not in the cache and offline mode forbids downloading it. "
                             f"{how_to_get(entry)}")
+    check_writable(cache)
     with locked(cache, name):
         if name in cached_names(cache) and not force:
             return resolve(name, cache=cache, manifest=manifest)  # another process fetched it meanwhile
@@ -77,16 +83,19 @@ def _download_entry(entry: WeightEntry, *, cache: CacheSettings, manifest: Manif
     """Download ``entry`` (trying its mirrors in order) and install it; the caller holds the lock."""
     staging = cache.staging_dir / entry.name
     _clear_except_part(staging, entry.file)
-    errors: list[DownloadError] = []
+    errors: list[DownloadError | WeightsError] = []
     for url in entry.urls:
         try:
             result = download(url, staging / entry.file, size=entry.size, sha256=entry.sha256,
-                              timeout=timeout, attempts=attempts, progress=progress, hint=how_to_get(entry))
+                              timeout=timeout, attempts=attempts, progress=progress, hint=how_to_get(entry),
+                              redirect_origins=entry.redirect_origins)
+            return install_original(entry, result.path, cache=cache, manifest=manifest, origin="download",
+                                    source=url)
         except DownloadError as err:
             errors.append(err)
-            continue
-        return install_original(entry, result.path, cache=cache, manifest=manifest, origin="download",
-                                source=url)
+        except WeightsError as err:  # not what the entry claims: deleted, never cached
+            shutil.rmtree(staging, ignore_errors=True)
+            errors.append(err)
     if not any(staging.glob("*.part")):
         shutil.rmtree(staging, ignore_errors=True)
     raise errors[-1]
@@ -96,8 +105,9 @@ def install_original(entry: WeightEntry, path: Path, *, cache: CacheSettings, ma
                      origin: Literal["download", "import"], source: str) -> ResolvedWeights:
     """Move a checked original file of ``entry`` (in a staging folder of its own) into the cache.
 
-    A pack is extracted next to it (only the files the manifest lists, by base name, so a
-    member path cannot escape the folder) and the zip is deleted.
+    Without a pinned sha256 the file is first checked to be what the entry claims (format,
+    size, tensor names and shapes). A pack is extracted next to it (only the files the manifest
+    lists, by base name, so a member path cannot escape the folder) and the zip is deleted.
 
     Args:
         entry: the manifest entry the file belongs to.
@@ -106,9 +116,13 @@ def install_original(entry: WeightEntry, path: Path, *, cache: CacheSettings, ma
         source: the URL or path it came from.
 
     Raises:
-        WeightsError: a pack lacks one of the files the manifest lists (nothing is installed).
+        WeightsError: the file is not what the entry claims, or a pack lacks one of the files the
+            manifest lists (nothing is installed).
     """
+    from vidswap.weights.structure import check_file
+
     staging = path.parent
+    checked = check_file(entry, path, label=source) if entry.sha256 is None else None
     size, sha256 = path.stat().st_size, sha256_of(path)
     if entry.is_pack:
         files = _extract(entry, path)
@@ -118,7 +132,8 @@ def install_original(entry: WeightEntry, path: Path, *, cache: CacheSettings, ma
     record = CacheRecord(name=entry.name, origin=origin, role=entry.role, format=entry.format,
                          main=None if entry.is_pack else path.name, files=files, source=source,
                          licence=entry.licence, original_sha256=sha256, original_size=size,
-                         checksum="manifest" if entry.sha256 else "recorded", created=utc_now())
+                         checksum="manifest" if entry.sha256 else "recorded", created=utc_now(),
+                         checked=checked)
     install(cache, staging, record)
     return resolve(entry.name, cache=cache, manifest=manifest)
 

@@ -22,7 +22,8 @@ from vidswap.models.config import FaceShifterConfig
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["GHOST_IDENTITY", "ghost_config", "ghost_key", "convert_ghost_aei", "load_ghost_identity", "load_ghost"]
+__all__ = ["GHOST_IDENTITY", "ghost_config", "ghost_key", "check_ghost_aei", "convert_ghost_aei",
+           "load_ghost_identity", "load_ghost"]
 
 #: The manifest name of the ArcFace backbone ghost's AEI-Net was trained with (its z_id was computed with it).
 GHOST_IDENTITY = "ghost_arcface_backbone"
@@ -108,31 +109,48 @@ def convert_ghost_aei(state: Mapping[str, Tensor],
         CheckpointError: a key is unknown, missing or of another shape; the message names the
             first offending key (and both shapes).
     """
+    cfg = cfg if cfg is not None else ghost_config(aad_units=_aad_units(state))
+    expected = check_ghost_aei({k: tuple(v.shape) for k, v in state.items()}, cfg)
+    converted: dict[str, Tensor] = {}
+    for name, tensor in state.items():
+        ours = ghost_key(name)
+        want = expected[ours]
+        converted[ours] = tensor.detach().to(dtype=want.dtype if want.is_floating_point() else tensor.dtype)
+    return cfg, converted
+
+
+def check_ghost_aei(shapes: Mapping[str, tuple[int, ...]], cfg: FaceShifterConfig) -> dict[str, Tensor]:
+    """Check that ghost-named tensors of ``shapes`` fill an AEI-Net of ``cfg`` exactly; the
+    network's (meta-device) state dict, by our names.
+
+    Raises:
+        CheckpointError: a key is unknown, missing or of another shape; the message names the
+            first offending key (and both shapes).
+    """
     import torch
 
     from vidswap.models.aei import AEINet
 
-    cfg = cfg if cfg is not None else ghost_config(aad_units=_aad_units(state))
     with torch.device("meta"):
         expected = AEINet(cfg).state_dict()
-    converted: dict[str, Tensor] = {}
-    for name, tensor in state.items():
+    seen = set()
+    for name, shape in shapes.items():
         ours = ghost_key(name)
         if ours not in expected:
             raise CheckpointError(f"ghost key {name!r} (as {ours!r}) has no place in an AEI-Net with "
                                   f"{cfg.aad_units} AAD unit(s) per block; checkpoint and config disagree")
         want = expected[ours]
-        if tuple(tensor.shape) != tuple(want.shape):
-            raise CheckpointError(f"ghost key {name!r} has shape {tuple(tensor.shape)} but {ours!r} needs "
+        if tuple(shape) != tuple(want.shape):
+            raise CheckpointError(f"ghost key {name!r} has shape {tuple(shape)} but {ours!r} needs "
                                   f"{tuple(want.shape)}; the checkpoint is not the paper-size U-Net AEI-Net")
-        converted[ours] = tensor.detach().to(dtype=want.dtype if want.is_floating_point() else tensor.dtype)
-    missing = [k for k in expected if k not in converted]
+        seen.add(ours)
+    missing = [k for k in expected if k not in seen]
     if missing:
         first = missing[0]
         raise CheckpointError(f"the ghost checkpoint lacks {len(missing)} AEI-Net tensor(s), "
                               f"first {first!r}, "
                               f"{tuple(expected[first].shape)}; the file is truncated or another model")
-    return cfg, converted
+    return dict(expected)
 
 
 def load_ghost(aei: str | Path,
@@ -148,8 +166,13 @@ def load_ghost(aei: str | Path,
         InputError: a file does not exist.
         CheckpointError: an unsafe file, or a key that is unknown, missing or of another shape.
     """
+    from vidswap.models.checkpoint import is_model_file, read_model_header
     from vidswap.weights.torchfile import load_state_file
 
+    if is_model_file(aei):  # a vidswap model file that failed to load: say why, not "unknown ghost key"
+        read_model_header(aei)
+        raise CheckpointError(f"{aei} is a vidswap model file, not a ghost AEI-Net checkpoint; load it "
+                              "as a model file")
     cfg, aei_state = convert_ghost_aei(load_state_file(aei))
     return cfg, {"aei": aei_state, "identity": load_ghost_identity(identity)}
 

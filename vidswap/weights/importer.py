@@ -3,8 +3,9 @@
 Two cases:
 
 - ``NAME`` is a manifest entry: the file is that entry's original (say, downloaded on
-  another machine). It is checked against the manifest's size and sha256 when known and
-  installed exactly as a fetch would install it.
+  another machine). It is checked against the manifest's size and sha256 when known (else
+  against the entry's format and architecture) and installed exactly as a fetch would
+  install it.
 - any other ``NAME``: the file becomes ``NAME.safetensors`` carrying its provenance (source,
   licence, original sha256) in its metadata. A ``.pth`` checkpoint is read only through
   ``torch.load(weights_only=True)`` and must be a flat state dict of tensors; a safetensors
@@ -27,6 +28,7 @@ from vidswap.weights.cache import (
     FileRecord,
     ResolvedWeights,
     cached_names,
+    check_writable,
     install,
     resolve,
     utc_now,
@@ -59,8 +61,10 @@ def import_file(src: Path, *, name: str, cache: CacheSettings, manifest: Manifes
         InputError: ``src`` does not exist.
         OutputExistsError: ``name`` is already cached and ``force`` is false.
         ConfigError: a bad name, an unsupported suffix, or options that do not apply.
-        WeightsError: ``src`` does not match the manifest's size or sha256.
-        CheckpointError: a ``.pth`` file that is unsafe or not a flat state dict.
+        WeightsError: the cache is not writable, or ``src`` does not match the manifest entry
+            ``name`` (its size, its sha256 when pinned, else its format, tensor names and shapes).
+        CheckpointError: a ``.pth`` file that is unsafe or not a flat state dict, or a safetensors
+            file whose header or offsets do not fit the file.
     """
     if not src.is_file():
         raise InputError(f"cannot import {src}: no such file")
@@ -70,7 +74,7 @@ def import_file(src: Path, *, name: str, cache: CacheSettings, manifest: Manifes
     if name in cached_names(cache) and not force:
         raise OutputExistsError(f"{name!r} is already in the cache ({cache.entry_dir(name)}); "
                                 f"with force it is replaced", setting="force")
-    cache.staging_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(cache)
     staging = cache.staging_dir / f"{name}.import-{uuid.uuid4().hex}"  # mkdtemp would make it private
     staging.mkdir()
     try:

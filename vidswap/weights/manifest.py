@@ -18,6 +18,7 @@ from vidswap.errors import ConfigError, WeightsError
 
 __all__ = [
     "DEFAULT_MANIFEST",
+    "Architecture",
     "PACKAGE_SCHEME",
     "Format",
     "Manifest",
@@ -35,6 +36,9 @@ PACKAGE_SCHEME = "package:"
 
 Role = Literal["aei", "hear", "identity", "detector", "landmarks"]
 Format = Literal["pth", "onnx", "safetensors", "zip"]
+#: The tensor layouts an entry may claim (``architecture``); a file that claims one is checked
+#: tensor by tensor (names and shapes) before it enters the cache (:mod:`vidswap.weights.structure`).
+Architecture = Literal["ghost-aei-1block", "ghost-aei-2blocks", "ghost-aei-3blocks", "arcface-iresnet100"]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _SHA256 = r"^[0-9a-f]{64}$"
@@ -57,7 +61,14 @@ class PackFile(_Frozen):
 
 
 class WeightEntry(_Frozen):
-    """One known weight file (or pack of files)."""
+    """One known weight file (or pack of files).
+
+    Attributes:
+        architecture: the tensor layout the file must have (checked on arrival when no sha256 is
+            pinned); ``None`` checks the format only.
+        redirect_origins: origins (``https://host``) a download may be redirected to besides the
+            URL's own; any other redirect (another host, a downgrade to http, ftp://) is refused.
+    """
 
     name: str = Field(pattern=_NAME)
     role: Role
@@ -67,6 +78,8 @@ class WeightEntry(_Frozen):
     size: int | None = Field(default=None, gt=0)
     sha256: str | None = Field(default=None, pattern=_SHA256)
     format: Format
+    architecture: Architecture | None = None
+    redirect_origins: tuple[str, ...] = ()
     licence: str = Field(min_length=1)
     source: str = Field(min_length=1)
     notes: str = ""
@@ -87,12 +100,22 @@ class WeightEntry(_Frozen):
                 raise ValueError(f"expected http(s):// mirror URLs, got {url!r}")
         return mirrors
 
+    @field_validator("redirect_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if not re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?$", origin):
+                raise ValueError(f"expected origins such as https://host or http://host:port, got {origin!r}")
+        return origins
+
     @model_validator(mode="after")
     def _pack_has_files(self) -> WeightEntry:
         if (self.format == "zip") != bool(self.files):
             raise ValueError("a zip pack lists the `files` it holds, and only a zip pack does")
         if self.package_resource is not None and self.mirrors:
             raise ValueError("a package: file has no mirrors")
+        if self.architecture is not None and self.format not in ("pth", "safetensors"):
+            raise ValueError("only a pth or safetensors file has an architecture (tensor names and shapes)")
         return self
 
     @property

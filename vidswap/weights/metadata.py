@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidswap.errors import CheckpointError
+from vidswap.models.safetensors_file import read_safetensors_header
 
 if TYPE_CHECKING:
     import torch
@@ -36,7 +37,6 @@ __all__ = [
 
 #: The one entry of a safetensors header's ``__metadata__`` that vidswap writes (JSON).
 HEADER_KEY = "vidswap"
-_MAX_HEADER = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,23 +76,11 @@ def _read_header(path: Path) -> tuple[dict, int]:
     """The parsed JSON header of a safetensors file and the offset where tensor data starts.
 
     Raises:
-        CheckpointError: the file is not a safetensors file.
+        CheckpointError: the file is not a valid safetensors file (see
+            :func:`~vidswap.models.safetensors_file.read_safetensors_header`).
     """
-    with path.open("rb") as stream:
-        prefix = stream.read(8)
-        if len(prefix) != 8:
-            raise CheckpointError(f"{path} is not a safetensors file: shorter than its 8-byte header length")
-        (length,) = struct.unpack("<Q", prefix)
-        if length > _MAX_HEADER:
-            raise CheckpointError(f"{path} is not a safetensors file: header length {length} is implausible")
-        raw = stream.read(length)
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path} is not a safetensors file: its header is not JSON ({err})") from err
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path} is not a safetensors file: its header is not a JSON object")
-    return header, 8 + length
+    header = read_safetensors_header(path)
+    return header.raw, header.data_start
 
 
 def read_metadata(path: Path) -> dict[str, str]:
@@ -111,6 +99,8 @@ def _vidswap_document(metadata: Mapping[str, str], path: Path) -> dict:
         document = json.loads(metadata.get(HEADER_KEY, "{}"))
     except json.JSONDecodeError as err:
         raise CheckpointError(f"{path}: the {HEADER_KEY!r} header entry is not JSON ({err})") from err
+    except RecursionError as err:
+        raise CheckpointError(f"{path}: the {HEADER_KEY!r} header entry is JSON nested too deeply") from err
     if not isinstance(document, dict):
         raise CheckpointError(f"{path}: the {HEADER_KEY!r} header entry is not a JSON object")
     return document

@@ -43,7 +43,7 @@ def load_torch_state_dict(path: str | Path) -> dict[str, Tensor]:
         raise CheckpointError(f"refused to load {path}: it holds more than tensors (unpickling it could run "
                               "code). Only plain state dicts are imported; re-save it with "
                               f"torch.save(model.state_dict()) from trusted code. ({reason})") from err
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
+    except (RuntimeError, EOFError, OSError, ValueError, RecursionError) as err:
         raise CheckpointError(f"{path} is not a readable torch checkpoint: {err}") from err
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a state dict (name → tensor)")
@@ -59,15 +59,19 @@ def load_state_file(path: str | Path) -> dict[str, Tensor]:
 
     Raises:
         InputError: the file does not exist.
-        CheckpointError: an unreadable safetensors file, or an unsafe or malformed torch checkpoint.
+        CheckpointError: an unreadable or malformed safetensors file, or an unsafe or malformed torch
+            checkpoint.
     """
     path = Path(path)
     if path.suffix.lower() != ".safetensors":
         return load_torch_state_dict(path)
     from safetensors import SafetensorError, safe_open
 
+    from vidswap.models.safetensors_file import read_safetensors_header
+
     if not path.is_file():
         raise InputError(f"checkpoint {path} does not exist")
+    read_safetensors_header(path)  # a header past the end or offsets that miss the data: one error
     try:
         with safe_open(str(path), framework="pt") as f:
             return {k: f.get_tensor(k).clone() for k in f.keys()}
