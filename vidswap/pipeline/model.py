@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidswap.errors import CheckpointError, DownloadError, WeightsError
+from vidswap.errors import DownloadError, WeightsError
 from vidswap.weights.ghost import GHOST_IDENTITY
 
 if TYPE_CHECKING:
@@ -52,15 +52,11 @@ class ModelFiles:
 
 
 def _is_model_file(path: Path) -> bool:
-    from vidswap.models.checkpoint import read_model_header
+    """A vidswap model file (even one whose header is broken: its loader then names the problem,
+    rather than the file being taken for a ghost checkpoint)."""
+    from vidswap.models.checkpoint import is_model_file
 
-    if path.suffix != ".safetensors" or not path.is_file():
-        return False
-    try:
-        read_model_header(path)
-    except CheckpointError:
-        return False
-    return True
+    return path.suffix == ".safetensors" and path.is_file() and is_model_file(path)
 
 
 def _advice(name: str, manifest: Manifest) -> str:
