@@ -54,6 +54,14 @@ def shared_path() -> Path:
     return Path(os.environ.get("VIDSWAP_SHARED", REPO.parent / "shared"))
 
 
+def shared_media(shared: Path, *parts: str) -> Path:
+    """A file of ``shared/media`` (``"videos", "hamilton_short.mp4"``); skips the test when it is absent."""
+    path = shared.joinpath("media", *parts)
+    if not path.is_file():
+        pytest.skip(f"needs {path} (see ../shared/media/MANIFEST.md)")
+    return path
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """The ``../shared`` folder; skips the test when it is absent."""

@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from tests.conftest import shared_media
 from vidswap.io.exif import ORIENTATION_TAG, exif_orientation
 from vidswap.io.reader import VideoReader, upright
 from vidswap.io.sequence import probe_sequence, read_image, write_image
@@ -93,10 +94,7 @@ def _tiff_with_orientation(data: bytes, orientation: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def photo(shared: Path) -> Path:
-    path = shared / "media" / "photos" / "obama.jpg"
-    if not path.is_file():
-        pytest.skip(f"needs {path} (see ../shared/media/MANIFEST.md)")
-    return path
+    return shared_media(shared, "photos", "obama.jpg")
 
 
 @pytest.fixture(scope="module")

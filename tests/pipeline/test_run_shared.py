@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import shared_media
 from tests.io.media import stream_packets
 from tests.pipeline.run_helpers import decode, dilate, make_tiny_model
 from vidswap.cli import main
@@ -25,10 +26,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hamilton(shared: Path) -> Path:
-    path = shared / "media" / "videos" / "hamilton_short.mp4"
-    if not path.is_file():
-        pytest.skip(f"needs {path} (see ../shared/media/MANIFEST.md)")
-    return path
+    return shared_media(shared, "videos", "hamilton_short.mp4")
 
 
 def _times(path: Path) -> list[float]:
