@@ -56,9 +56,9 @@ def concatenate(source: Path, copies: int, output: Path) -> Path:
     return output
 
 
-def peak_rss(args: list[str], *, every: float = 1.0) -> tuple[int, float, int]:
+def peak_rss(args: list[str], *, every: float = 1.0, samples: list[int] | None = None) -> tuple[int, float, int]:
     """Run ``python -m vidswap ARGS``; its peak resident memory (bytes, sampled every ``every``
-    seconds), wall time, and exit status."""
+    seconds, each sample appended to ``samples``), wall time, and exit status."""
     child = subprocess.Popen([sys.executable, "-m", "vidswap", *args], env={**os.environ, "PYTHONPATH": str(REPO)},
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -71,7 +71,10 @@ def peak_rss(args: list[str], *, every: float = 1.0) -> tuple[int, float, int]:
             try:
                 for line in status.read_text().splitlines():
                     if line.startswith("VmRSS:"):
-                        peak = max(peak, int(line.split()[1]) * 1024)
+                        rss = int(line.split()[1]) * 1024
+                        peak = max(peak, rss)
+                        if samples is not None:
+                            samples.append(rss)
             except OSError:
                 return
             stop.wait(every)
@@ -103,12 +106,15 @@ def main() -> None:
         for copies in (int(c) for c in args.copies.split(",")):
             source = concatenate(clip, copies, folder / f"long{copies}.mp4")
             out = folder / f"out{copies}.mkv"
+            samples: list[int] = []
             peak, seconds, _ = peak_rss(["run", str(source), "-s", str(photo), "--model", str(model), "-o", str(out),
-                                         "--codec", "ffv1", "--no-progress"])
+                                         "--codec", "ffv1", "--no-progress"], samples=samples)
+            # RSS at each tenth of the run: a plateau is bounded memory, a ramp is a leak.
+            tenths = [round(samples[min(len(samples) - 1, len(samples) * k // 10)] / 2**20) for k in range(1, 11)]
             rows.append({"copies": copies, "frames": 275 * copies, "peak_rss_mib": round(peak / 2**20, 1),
-                         "seconds": round(seconds, 1)})
+                         "seconds": round(seconds, 1), "rss_mib_by_tenth": tenths})
             print(f"{copies:>3} x {clip.name}: {275 * copies:>5} frames, peak RSS {peak / 2**20:7.1f} MiB, "
-                  f"{seconds:6.1f} s", flush=True)
+                  f"{seconds:6.1f} s; RSS by tenth of the run (MiB): {tenths}", flush=True)
     base = rows[0]["peak_rss_mib"]
     for row in rows:
         row["peak_over_first"] = round(row["peak_rss_mib"] / base, 3)
