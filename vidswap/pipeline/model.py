@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidswap.errors import DownloadError, WeightsError
-from vidswap.weights.cache import cached_names
+from vidswap.weights.cache import cached_names, check_writable
 from vidswap.weights.ghost import GHOST_IDENTITY
 
 if TYPE_CHECKING:
@@ -93,18 +93,6 @@ def _run_checkpoint(ref: str | Path | None, *, cache: CacheSettings, manifest: M
 def _needs_backbone(name: str, manifest: Manifest) -> bool:
     """Whether a manifest entry is a ghost AEI-Net, which needs the backbone its z_id was made with."""
     return name in manifest and manifest.get(name).role == "aei" and manifest.get(name).format == "pth"
-
-
-def _refuse_non_commercial(names: list[str], manifest: Manifest) -> None:
-    """Raise naming every manifest entry of ``names`` whose licence does not allow commercial use."""
-    refused = [manifest.get(name) for name in names if name in manifest and not manifest.get(name).commercial]
-    if refused:
-        raise WeightsError("commercial_only: these weights' licences do not allow commercial use; nothing was "
-                           "downloaded or decoded:\n"
-                           + "\n".join(f"  {entry.name} ({entry.role}, {entry.file}): licence {entry.licence}"
-                                        for entry in refused)
-                           + "\nUse a model whose licence allows commercial use: model.path FILE.safetensors.",
-                           setting="commercial_only")
 
 
 def _missing_message(missing: list[_Missing], *, cache: CacheSettings, offline: bool) -> str:
@@ -196,15 +184,18 @@ def _fetch_all(names: list[str], ref: str | Path | None, found: list[ResolvedWei
                before_download: Callable[[WeightEntry], None] | None, commercial_only: bool) -> None:
     """Fetch ``names`` into ``found``, each failure into ``missing``; licences are told (and a
     commercial-only run refuses) before the first download."""
-    from vidswap.weights.fetch import ensure, how_to_get
+    from vidswap.weights.fetch import ensure, how_to_get, refuse_non_commercial
 
     if commercial_only:
-        _refuse_non_commercial(names, manifest)
+        refuse_non_commercial(names, manifest)
     if before_download is not None and not offline:
         present = set(cached_names(cache))
-        for name in names:
-            if name in manifest and name not in present and manifest.get(name).urls:
-                before_download(manifest.get(name))
+        downloads = [manifest.get(name) for name in names
+                     if name in manifest and name not in present and manifest.get(name).urls]
+        if downloads:
+            check_writable(cache)  # a cache that cannot take them is said first
+        for download in downloads:
+            before_download(download)
     for name in names:
         try:
             resolved = ensure(name, cache=cache, manifest=manifest, offline=offline, progress=progress)

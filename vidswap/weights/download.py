@@ -131,6 +131,8 @@ def download(url: str, dest: Path, *, size: int | None = None, sha256: str | Non
             _transfer(url, part, size=size, timeout=timeout, progress=progress,
                       redirects=_CheckedRedirects(url, redirect_origins))
             break
+        except DownloadError as err:  # not worth retrying (an HTTP error, a refused redirect, a DNS failure)
+            raise DownloadError(f"{err}.{how}" if how else str(err)) from err
         except _Interrupted as err:
             if attempt == attempts:
                 kept = part.stat().st_size if part.exists() else 0
