@@ -188,13 +188,13 @@ def _fetch_all(names: list[str], ref: str | Path | None, found: list[ResolvedWei
 
     if commercial_only:
         refuse_non_commercial(names, manifest)
-    if before_download is not None and not offline:
-        present = set(cached_names(cache))
-        downloads = [manifest.get(name) for name in names
-                     if name in manifest and name not in present and manifest.get(name).urls]
-        if downloads:
-            check_writable(cache)  # a cache that cannot take them is said first
-        for download in downloads:
+    present = set(cached_names(cache))
+    downloads = [] if offline else [manifest.get(name) for name in names
+                                    if name in manifest and name not in present and manifest.get(name).urls]
+    if downloads:
+        check_writable(cache)  # a cache that cannot take them is said first
+    for download in downloads:
+        if before_download is not None:
             before_download(download)
     for name in names:
         try:
@@ -204,7 +204,7 @@ def _fetch_all(names: list[str], ref: str | Path | None, found: list[ResolvedWei
                 raise
             entry = manifest.get(name) if name in manifest else None
             why = str(err).replace(how_to_get(entry), "").strip() if entry is not None else str(err)
-            missing.append(_Missing(name, entry, None if offline else why))
+            missing.append(_Missing(name, entry, None if offline and isinstance(err, DownloadError) else why))
             continue
         found.append(resolved)
         if notify is not None:
