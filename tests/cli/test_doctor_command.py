@@ -60,3 +60,30 @@ class TestDoctor:
         result = doctor("--home", str(tmp_path / "h"), "--manifest", str(manifest))
         assert result.exit_code == 0
         assert "encoder    libx264" in result.stdout and "missing for `vidswap run`" in result.stdout
+
+
+class TestDoctorFailsWhenRunWould:
+    def test_missing_default_detector_exits_1(self, tmp_path: Path) -> None:
+        manifest = write_manifest(tmp_path / "m.yaml", [
+            {"name": "d", "file": "d.onnx", "url": "package:vidswap_no_such_package/d.onnx", "format": "onnx",
+             "role": "detector"}], defaults=["d"])
+        result = doctor("--home", str(tmp_path / "h"), "--manifest", str(manifest))
+        assert result.exit_code == 1, result.output
+        assert "weights d (detector" in result.stdout and "pip install vidswap_no_such_package" in result.stdout
+        assert result.stderr.startswith("error: `vidswap run` cannot work: missing weights d (detector")
+        as_json = doctor("--json", "--home", str(tmp_path / "h"), "--manifest", str(manifest))
+        assert as_json.exit_code == 1 and json.loads(as_json.stdout)["runnable"] is False
+
+    def test_unwritable_cache_with_weights_to_fetch_exits_1(self, tmp_path: Path, manifest: Path) -> None:
+        (tmp_path / "file").write_text("not a folder")
+        home = tmp_path / "file" / "home"
+        result = doctor("--home", str(home), "--manifest", str(manifest))
+        assert result.exit_code == 1, result.output
+        assert f"a writable weights cache ({tmp_path / 'file'} is not a folder)" in result.stderr
+        assert not home.exists()
+
+    def test_weights_to_fetch_alone_do_not_fail(self, tmp_path: Path, manifest: Path) -> None:
+        report = json.loads(doctor("--json", "--home", str(tmp_path / "h"), "--manifest", str(manifest)).stdout)
+        weights = [item for item in report["missing"] if item["what"].startswith("weights")]
+        assert [item["blocking"] for item in weights] == [False]
+        assert "fetched on the first run" in weights[0]["what"]

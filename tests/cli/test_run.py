@@ -161,11 +161,41 @@ class TestBadInputs:
 
     def test_offline_without_weights_stops_before_decoding(self, media: dict[str, Path], tmp_path: Path) -> None:
         out = tmp_path / "out.mp4"
-        line = assert_one_error(invoke(media["clip"], "-s", media["photo"], "-o", out, "--offline",
-                                       env={"VIDSWAP_HOME": str(tmp_path / "cache")}),
-                                "ghost_unet_2blocks", "ghost_arcface_backbone", "vidswap weights import", output=out)
-        assert "--model" in line
-        assert line.count("vidswap weights import G_unet_2blocks.pth") == 1, line
+        text = assert_weights_error(invoke(media["clip"], "-s", media["photo"], "-o", out, "--offline",
+                                           env={"VIDSWAP_HOME": str(tmp_path / "cache")}),
+                                    "ghost_unet_2blocks", "ghost_arcface_backbone", output=out)
+        assert "offline mode forbids downloading" in text.splitlines()[0] and "--model" in text
+        assert text.count("vidswap weights import G_unet_2blocks.pth --as ghost_unet_2blocks") == 1, text
+        assert "vidswap weights import backbone.pth --as ghost_arcface_backbone" in text
+        assert ".part" not in text and "interrupted" not in text
+        assert not (tmp_path / "cache").exists() or not [p for p in (tmp_path / "cache").rglob("*")]
+
+    def test_yaml_naming_the_model_reports_the_backbone_too(self, media: dict[str, Path], tmp_path: Path) -> None:
+        yaml = _pipeline(tmp_path, media).read_text().replace(f"  path: {media['model']}", "  name: ghost_unet_2blocks")
+        (tmp_path / "job.yaml").write_text(yaml)
+        assert_weights_error(invoke(tmp_path / "job.yaml", "--offline", env={"VIDSWAP_HOME": str(tmp_path / "c")}),
+                             "ghost_unet_2blocks", "ghost_arcface_backbone", output=tmp_path / "out.mp4")
+
+    def test_commercial_only_refuses_research_weights(self, media: dict[str, Path], tmp_path: Path) -> None:
+        out = tmp_path / "out.mp4"
+        text = assert_weights_error(invoke(media["clip"], "-s", media["photo"], "-o", out, "--commercial-only",
+                                           env={"VIDSWAP_HOME": str(tmp_path / "cache")}),
+                                    "--commercial-only", "ghost_arcface_backbone", "non-commercial", output=out)
+        assert "ghost_unet_2blocks" not in text  # Apache-2.0: allowed
+        assert "downloading" not in text and not (tmp_path / "cache").exists()
+
+
+def assert_weights_error(result, *words: str, output: Path) -> str:
+    """Exit status 1 and the missing/refused-weights error, the one multi-line error: its first
+    line ``error: ...`` says what, the lines after it name each file. Returns the error's text."""
+    assert result.exit_code == 1, result.output
+    stderr = result.stderr
+    assert stderr.count("error: ") == 1, stderr
+    text = stderr[stderr.index("error: "):]
+    for word in words:
+        assert word in text, text
+    assert not output.exists()
+    return text
 
 
 def test_dry_run_offline_stops_where_the_run_would(media: dict[str, Path], tmp_path: Path) -> None:
@@ -173,6 +203,6 @@ def test_dry_run_offline_stops_where_the_run_would(media: dict[str, Path], tmp_p
     out = tmp_path / "out.mp4"
     result = invoke(media["clip"], "-s", media["photo"], "-o", out, "--offline", "--dry-run",
                     env={"VIDSWAP_HOME": str(tmp_path / "cache")})
-    assert_one_error(result, "ghost_unet_2blocks", "--model", output=out)
+    assert_weights_error(result, "ghost_unet_2blocks", "--model", output=out)
     assert invoke(media["clip"], "-s", media["photo"], "--model", media["model"], "-o", out, "--offline",
                   "--dry-run").exit_code == 0

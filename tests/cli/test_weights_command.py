@@ -1,4 +1,4 @@
-"""``vidswap weights``: list, fetch, verify, path and import through the command line."""
+"""``vidswap weights``: list, fetch, verify, remove, path and import through the command line."""
 
 from __future__ import annotations
 
@@ -105,7 +105,10 @@ class TestFetchAndVerify:
             {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", b"abc"),
              "sha256": sha256(b"abd")}])
         result = run("--home", str(home), "--manifest", str(manifest), "fetch", "g", "--quiet")
-        assert result.exit_code == 1 and result.stderr.startswith("error: ") and "sha256" in result.stderr
+        assert result.exit_code == 1 and "sha256" in result.stderr
+        # the licence is told before the download, then the one error line
+        assert result.stderr.splitlines()[0] == "downloading g (g.pth): licence Test-1.0"
+        assert result.stderr.splitlines()[1].startswith("error: ") and len(result.stderr.splitlines()) == 2
         assert not any(p.is_file() for p in (home / "weights").rglob("*"))
 
     def test_offline_fetch_fails_with_instructions(self, no_network: None, home: Path) -> None:
@@ -116,3 +119,27 @@ class TestFetchAndVerify:
     def test_fetch_needs_a_name(self, home: Path) -> None:
         result = run("--home", str(home), "fetch")
         assert result.exit_code == 1 and "--defaults" in result.stderr
+
+
+class TestRemoveAndCommercial:
+    def test_remove(self, tmp_path: Path, home: Path) -> None:
+        src = tmp_path / "mine.onnx"
+        src.write_bytes(b"\x08\x07" * 600)
+        imported = run("--home", str(home), "import", str(src), "--as", "mine", "--licence", "MIT")
+        assert imported.exit_code == 0, imported.output
+        removed = run("--home", str(home), "remove", "mine")
+        assert removed.exit_code == 0, removed.output
+        assert removed.stdout.startswith(f"removed mine ({home / 'weights' / 'mine'}): ")
+        assert "kB freed" in removed.stdout
+        assert not (home / "weights" / "mine").exists()
+        again = run("--home", str(home), "remove", "mine")
+        assert again.exit_code == 1 and "error: 'mine' is not in the cache" in again.stderr
+        package = run("--home", str(home), "remove", "yunet_onnx")
+        assert package.exit_code == 1 and "nothing to remove" in package.stderr
+
+    def test_fetch_commercial_only_refuses_before_downloading(self, no_network: None, home: Path) -> None:
+        result = run("--home", str(home), "fetch", "--defaults", "--commercial-only")
+        assert result.exit_code == 1
+        assert result.stderr.startswith("error: --commercial-only: ")
+        assert "ghost_arcface_backbone" in result.stderr and "ghost_unet_2blocks" not in result.stderr
+        assert not home.exists()

@@ -240,3 +240,88 @@ class TestConcurrency:
                                   range(2)))
         assert paths[0] == paths[1] and paths[0].read_bytes() == body
         assert len(http_server.requests) == 1
+
+
+class TestFailedFetchLeavesNoTrace:
+    """A failed fetch says its real cause and leaves neither lock files nor staging folders."""
+
+    def test_dns_failure_is_called_so(self, cache: CacheSettings, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+        import socket
+
+        def no_name(*args: object, **kwargs: object) -> None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+        monkeypatch.setattr(socket, "getaddrinfo", no_name)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": "https://weights.example.org/g.pth"}]))
+        with pytest.raises(DownloadError) as caught:
+            fetch("g", cache=cache, manifest=manifest, **QUIET)
+        message = str(caught.value)
+        assert "weights.example.org" in message and "DNS lookup failed" in message
+        assert "interrupted" not in message and ".part" not in message
+        assert "vidswap weights import g.pth --as g" in message
+        assert not cache.staging_dir.exists() and not cache.locks_dir.exists()
+        assert files_under(cache.home) == []
+
+    def test_refused_connection_keeps_no_empty_part(self, cache: CacheSettings, tmp_path: Path) -> None:
+        import socket
+
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": f"http://127.0.0.1:{port}/g.pth"}]))
+        with pytest.raises(DownloadError, match="nothing was downloaded") as caught:
+            fetch("g", cache=cache, manifest=manifest, attempts=2, **QUIET)
+        assert "bytes are kept" not in str(caught.value)
+        assert files_under(cache.home) == [] and not cache.staging_dir.exists()
+
+    def test_lock_file_goes_after_a_fetch(self, http_server: LocalServer, cache: CacheSettings,
+                                          tmp_path: Path) -> None:
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", torch_bytes())}]))
+        fetch("g", cache=cache, manifest=manifest, **QUIET)
+        assert not cache.locks_dir.exists() and not cache.staging_dir.exists()
+        assert cached_names(cache) == ("g",)
+
+
+class TestCommercial:
+    def test_manifest_says_which_licences_allow_commercial_use(self) -> None:
+        manifest = load_manifest()
+        for entry in manifest.weights:
+            assert entry.commercial == ("non-commercial" not in entry.licence), entry.name
+        assert not manifest.get("ghost_arcface_backbone").commercial
+        assert manifest.get("ghost_unet_2blocks").commercial and manifest.get("yunet_onnx").commercial
+
+    def test_refusal_names_every_refused_entry(self, tmp_path: Path) -> None:
+        from vidswap.weights.fetch import refuse_non_commercial
+
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "a", "file": "a.pth", "url": None, "commercial": True},
+            {"name": "b", "file": "b.pth", "url": None, "licence": "research-only"},
+            {"name": "c", "file": "c.pth", "url": None, "licence": "CC-BY-NC", "commercial": False}]))
+        refuse_non_commercial(["a", "not-in-manifest"], manifest)
+        with pytest.raises(WeightsError) as caught:
+            refuse_non_commercial(["a", "b", "c"], manifest)
+        assert caught.value.setting == "commercial_only"
+        lines = str(caught.value).splitlines()
+        assert len(lines) == 3 and "b (aei, b.pth): licence research-only" in lines[1] and "c (" in lines[2]
+
+
+class TestRemove:
+    def test_remove_deletes_files_and_record(self, http_server: LocalServer, cache: CacheSettings,
+                                             tmp_path: Path) -> None:
+        from vidswap.weights.cache import remove
+
+        body = torch_bytes(size=2000)
+        manifest = load_manifest(write_manifest(tmp_path / "m.yaml", [
+            {"name": "g", "file": "g.pth", "url": http_server.serve("/g.pth", body)}]))
+        fetch("g", cache=cache, manifest=manifest, **QUIET)
+        record_size = (cache.entry_dir("g") / RECORD).stat().st_size
+        assert remove(cache, "g", manifest=manifest) == len(body) + record_size
+        assert cached_names(cache) == () and not cache.entry_dir("g").exists()
+        with pytest.raises(WeightsError, match="not in the cache"):
+            remove(cache, "g", manifest=manifest)
+        with pytest.raises(WeightsError, match="not in the cache"):
+            remove(cache, "nope", manifest=manifest)

@@ -2,7 +2,8 @@
 
 Checks Python, torch and CUDA, the FFmpeg inside PyAV (each encoder is opened on a tiny
 frame, so a listed but unusable encoder such as NVENC without an NVIDIA driver shows as
-unusable), onnxruntime's execution providers, and the weights cache.
+unusable), onnxruntime's execution providers, and the weights cache; exits with status 1
+when `vidswap run` cannot work.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import click
 
+from vidswap.errors import WeightsError
 from vidswap.io.media import DEFAULT_CODEC, IMAGE_FORMATS, VIDEO_CODECS
-from vidswap.weights.cache import CacheSettings, cached_names
+from vidswap.weights.cache import CacheSettings, cached_names, package_file
 from vidswap.weights.manifest import DEFAULT_MANIFEST, Manifest, load_manifest
 
 __all__ = ["ENCODERS", "DECODERS", "DoctorReport", "doctor", "gather"]
@@ -34,10 +36,15 @@ _RUN_NEEDS_DECODER = "h264"
 
 @dataclass(frozen=True)
 class Missing:
-    """Something `vidswap run` needs and lacks, with how to get it."""
+    """Something `vidswap run` needs and lacks, with how to get it.
+
+    Attributes:
+        blocking: `run` cannot work without it (False: weights `run` fetches on first use).
+    """
 
     what: str
     fix: str
+    blocking: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,11 @@ class DoctorReport:
     def ready(self) -> bool:
         """Whether `vidswap run` has everything it needs."""
         return not self.missing
+
+    @property
+    def runnable(self) -> bool:
+        """Whether `vidswap run` can work (what it lacks, it fetches on first use)."""
+        return not any(item.blocking for item in self.missing)
 
 
 def _torch() -> tuple[str | None, str | None, list[str]]:
@@ -131,6 +143,19 @@ def _onnxruntime() -> tuple[str | None, list[str]]:
     return onnxruntime.__version__, list(onnxruntime.get_available_providers())
 
 
+def _unwritable(home: Path) -> str | None:
+    """Why files cannot be written under ``home`` (checked on its nearest existing folder, nothing
+    created), or None when they can."""
+    existing = home
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
 def gather(*, cache: CacheSettings, manifest: Manifest) -> DoctorReport:
     """Run every check; nothing is downloaded or changed."""
     from vidswap.weights.fetch import how_to_get, missing_defaults
@@ -152,10 +177,21 @@ def gather(*, cache: CacheSettings, manifest: Manifest) -> DoctorReport:
             missing.append(Missing(f"{_RUN_NEEDS_DECODER} decoder", "install a PyAV wheel from PyPI"))
     if ort_version is None:
         missing.append(Missing("onnxruntime", "pip install onnxruntime (onnxruntime-gpu for CUDA)"))
-    for name in missing_defaults(cache=cache, manifest=manifest):
+    for name in manifest.defaults:  # shipped inside a package (the default detector): nothing to fetch
         entry = manifest.get(name)
-        missing.append(Missing(f"weights {name} ({entry.role}, licence: {entry.licence})",
-                               f"vidswap weights fetch {name}  (offline: {how_to_get(entry)})"))
+        if entry.package_resource is not None:
+            try:
+                package_file(entry)
+            except WeightsError as err:
+                missing.append(Missing(f"weights {name} ({entry.role}, licence: {entry.licence})", str(err)))
+    to_fetch = missing_defaults(cache=cache, manifest=manifest)
+    for name in to_fetch:
+        entry = manifest.get(name)
+        missing.append(Missing(f"weights {name} ({entry.role}, licence: {entry.licence}), fetched on the first run",
+                               f"vidswap weights fetch {name}  (offline: {how_to_get(entry)})", blocking=False))
+    if to_fetch and (unwritable := _unwritable(cache.home)) is not None:
+        missing.append(Missing(f"a writable weights cache ({unwritable})",
+                               "make it writable, or set VIDSWAP_HOME to a folder you can write to"))
     return DoctorReport(python=platform.python_version(), platform=platform.platform(), torch=torch_version,
                         cuda=cuda, gpus=gpus, pyav=pyav, ffmpeg=ffmpeg, encoders=encoders, decoders=decoders,
                         onnxruntime=ort_version, onnx_providers=providers, cache=str(cache.weights_dir),
@@ -174,11 +210,14 @@ def doctor(as_json: bool, home: Path | None, manifest_path: Path) -> None:
     """Check the installation: Python, torch, CUDA, FFmpeg codecs in PyAV, onnxruntime, weights.
 
     Ends with what `vidswap run` still lacks and how to get it. Nothing is downloaded.
+    Exits with status 1 when `vidswap run` cannot work (an encoder or decoder it needs, torch,
+    onnxruntime, the default detector, a writable cache for the weights it must fetch).
     """
     cache = CacheSettings(home=home) if home else CacheSettings.from_environ(os.environ)
     report = gather(cache=cache, manifest=load_manifest(manifest_path))
     if as_json:
-        click.echo(json.dumps({**asdict(report), "ready": report.ready}, indent=2))
+        click.echo(json.dumps({**asdict(report), "ready": report.ready, "runnable": report.runnable}, indent=2))
+        _exit(report)
         return
     gpu = (f"CUDA {report.cuda}: {', '.join(report.gpus)}" if report.cuda
            else "no CUDA device (CPU only, slow)")
@@ -201,3 +240,12 @@ def doctor(as_json: bool, home: Path | None, manifest_path: Path) -> None:
         click.echo("missing for `vidswap run`:")
         for item in report.missing:
             click.echo(f"  - {item.what}\n      {item.fix}")
+    _exit(report)
+
+
+def _exit(report: DoctorReport) -> None:
+    """Exit status 1 when `vidswap run` cannot work, naming each blocker on stderr."""
+    blockers = [item.what for item in report.missing if item.blocking]
+    if blockers:
+        click.echo(f"error: `vidswap run` cannot work: missing {'; '.join(blockers)}", err=True)
+        click.get_current_context().exit(1)

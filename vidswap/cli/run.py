@@ -54,7 +54,7 @@ _SIMPLE = {"detector": ("detector.backend", "--detector"), "frames": ("frames", 
 #: Options that messages name as the remedy for their setting, given or not.
 _REMEDIES = {"output.overwrite": "--overwrite", "overwrite": "--overwrite", "force": "--force",
              "face": "--source-face", "model.path": "--model", "frames": "--frames", "executor": "--executor",
-             "address": "--address"}
+             "address": "--address", "commercial_only": "--commercial-only"}
 
 
 def _looks_like_path(text: str) -> bool:
@@ -185,6 +185,8 @@ def _weights_status(spec: Any) -> list[str]:
 @click.option("--watermark", is_flag=True, help="Burn a visible 'SYNTHETIC' mark into every frame.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (the input is never replaced).")
 @click.option("--offline", is_flag=True, help="Never download weights; stop if any is missing.")
+@click.option("--commercial-only", is_flag=True,
+              help="Refuse weights whose licence does not allow commercial use (research-only, non-commercial).")
 @click.option("--dry-run", is_flag=True,
               help="Check inputs, outputs and settings, print the plan, render nothing.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", callback=_parse_setting,
@@ -254,8 +256,9 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
                    err=True)
     if params["dry_run"]:
         schedule = check_plan(spec, replace=plan.resumes)
-        if params["offline"]:
-            RenderSession(spec, RunOptions(offline=True, progress=False), schedule=schedule)  # missing: it stops
+        if params["offline"]:  # missing (or, --commercial-only, refused) weights: it stops
+            RenderSession(spec, RunOptions(offline=True, progress=False, commercial_only=params["commercial_only"]),
+                          schedule=schedule)
         if params["as_json"]:
             click.echo(spec.to_json())
             return
@@ -267,7 +270,11 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
     def licence(weights: Any) -> None:
         click.echo(f"weights {weights.name}: licence {weights.licence} (from {weights.source})", err=True)
 
-    options = RunOptions(offline=params["offline"], progress=not params["no_progress"], on_weights=licence)
+    def downloading(entry: Any) -> None:
+        click.echo(f"downloading {entry.name} ({entry.file}): licence {entry.licence}", err=True)
+
+    options = RunOptions(offline=params["offline"], progress=not params["no_progress"], on_weights=licence,
+                         on_download=downloading, commercial_only=params["commercial_only"])
     if plan.job is not None:
         _run_job(spec, plan.job, params, options)
         return

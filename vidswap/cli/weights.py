@@ -1,4 +1,4 @@
-"""``vidswap weights``: list, fetch, verify, locate and import model weights.
+"""``vidswap weights``: list, fetch, verify, remove, locate and import model weights.
 
 Data goes to stdout (``--json`` gives one JSON document); progress and notes go to stderr.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, get_args
 import click
 
 from vidswap.cli.errors import set_flags
-from vidswap.weights.cache import CacheSettings, cached_names, read_record, resolve, verify
+from vidswap.weights.cache import CacheSettings, cached_names, check_writable, read_record, resolve, verify
 from vidswap.weights.ghost import GHOST_IDENTITY
 from vidswap.weights.manifest import DEFAULT_MANIFEST, Manifest, Role, load_manifest
 
@@ -52,7 +52,7 @@ def weights(ctx: click.Context, home: Path | None, manifest_path: Path) -> None:
     checksum and licence. A model reference elsewhere in vidswap is a manifest name, a
     cache name (an imported file) or a path.
     """
-    set_flags({"name": "--as", "force": "--force"})
+    set_flags({"name": "--as", "force": "--force", "commercial_only": "--commercial-only"})
     cache = CacheSettings(home=home) if home else CacheSettings.from_environ(os.environ)
     ctx.obj = _Context(cache=cache, manifest=load_manifest(manifest_path))
 
@@ -96,18 +96,31 @@ def list_(obj: _Context, as_json: bool) -> None:
               help="Never touch the network: fail with how to get what is missing.")
 @click.option("--force", is_flag=True, help="Download again even when already cached.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--commercial-only", is_flag=True,
+              help="Refuse entries whose licence does not allow commercial use (research-only, non-commercial).")
 @pass_context
 def fetch(obj: _Context, names: tuple[str, ...], with_defaults: bool, offline: bool, force: bool,
-          quiet: bool) -> None:
+          quiet: bool, commercial_only: bool) -> None:
     """Download manifest entries into the cache, checked against size and sha256.
 
-    An interrupted download resumes on the next fetch. Prints each entry's path.
+    Each entry's licence is printed before anything is downloaded. An interrupted download
+    resumes on the next fetch. Prints each entry's path.
     """
     from vidswap.weights.fetch import fetch as fetch_entry
+    from vidswap.weights.fetch import refuse_non_commercial
 
     wanted = list(dict.fromkeys([*names, *(obj.manifest.defaults if with_defaults else ())]))
     if not wanted:
         raise click.UsageError("name at least one entry (see `vidswap weights list`) or pass --defaults")
+    if commercial_only:
+        refuse_non_commercial(wanted, obj.manifest)
+    entries = [obj.manifest.get(name) for name in wanted]
+    cached = set(cached_names(obj.cache))
+    downloads = [entry for entry in entries if entry.urls and (force or entry.name not in cached) and not offline]
+    if downloads:
+        check_writable(obj.cache)  # a cache that cannot take them is said first
+    for entry in downloads:
+        click.echo(f"downloading {entry.name} ({entry.file}): licence {entry.licence}", err=True)
     for name in wanted:
         resolved = fetch_entry(name, cache=obj.cache, manifest=obj.manifest, offline=offline, force=force,
                                progress=not quiet)
@@ -144,6 +157,29 @@ def verify_(obj: _Context, names: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"nothing cached in {obj.cache.weights_dir}", err=True)
     if any(result.status not in ("ok", "unpinned") for result in results):
         click.get_current_context().exit(1)
+
+
+@weights.command(short_help="Delete a cached weight and its record.")
+@click.argument("name")
+@pass_context
+def remove(obj: _Context, name: str) -> None:
+    """Delete the cache entry NAME (its files and record), saying what was removed and the space freed.
+
+    A manifest entry is fetched again on the next run that needs it.
+    """
+    from vidswap.weights.cache import remove as remove_entry
+
+    folder = obj.cache.entry_dir(name)
+    freed = remove_entry(obj.cache, name, manifest=obj.manifest)
+    click.echo(f"removed {name} ({folder}): {_size(freed)} freed")
+
+
+def _size(count: int) -> str:
+    """A byte count for people: 1.5 MB, 230 kB, 12 bytes."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 @weights.command(short_help="Print the file a model reference resolves to.")

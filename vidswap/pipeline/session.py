@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from vidswap.pipeline.swap import Swapper
     from vidswap.progress import Meter
     from vidswap.weights.cache import CacheSettings, ResolvedWeights
-    from vidswap.weights.manifest import Manifest
+    from vidswap.weights.manifest import Manifest, WeightEntry
 
 __all__ = ["RunOptions", "PROVENANCE", "provenance_tags", "check_outputs", "check_plan", "RenderSession",
            "Detectors", "FrameSink", "RenderCount"]
@@ -68,6 +68,10 @@ class RunOptions:
         model: use this loaded model instead of resolving the pipeline's.
         queue_size: frames held between two stages.
         on_weights: called with each weight file once present (the CLI prints its licence).
+        on_download: called with each manifest entry about to be downloaded, before the first
+            download starts (the CLI prints its licence).
+        commercial_only: refuse weights whose licence does not allow commercial use (research-only,
+            non-commercial), before anything is downloaded.
     """
 
     offline: bool = False
@@ -78,6 +82,8 @@ class RunOptions:
     model: SwapModel | None = None
     queue_size: int = 8
     on_weights: Callable[[ResolvedWeights], None] | None = None
+    on_download: Callable[[WeightEntry], None] | None = None
+    commercial_only: bool = False
 
 
 #: Receives each rendered frame: the decoded frame and its composite (pixels, and the matte
@@ -177,7 +183,8 @@ class RenderSession:
             return None
         cache, manifest = self._cache_and_manifest()
         return resolve_model(self.spec.model.weights, cache=cache, manifest=manifest, offline=options.offline,
-                             progress=options.progress, notify=options.on_weights)
+                             progress=options.progress, notify=options.on_weights,
+                             before_download=options.on_download, commercial_only=options.commercial_only)
 
     def _cache_and_manifest(self) -> tuple[CacheSettings, Manifest]:
         """The weights cache and manifest of the options (default: ``$VIDSWAP_HOME``, the shipped one)."""

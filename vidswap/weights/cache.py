@@ -5,7 +5,7 @@ Layout under the cache home (``$VIDSWAP_HOME``, default ``~/.cache/vidswap``)::
     weights/NAME/FILE                  a fetched or imported file (or a pack's extracted files)
     weights/NAME/vidswap-record.json   what is there: source, licence, size and sha256 of each file
     weights/.partial/NAME/FILE.part    an unfinished download, resumed by the next fetch
-    locks/NAME.lock                    held while NAME is fetched or converted
+    locks/NAME.lock                    held while NAME is fetched or converted (deleted after)
 
 An entry appears only when complete: it is assembled in ``.partial`` and renamed into place
 with its record. The record keeps the sha256 of every file, so a checksum the manifest does
@@ -45,7 +45,9 @@ __all__ = [
     "locked",
     "package_file",
     "read_record",
+    "remove",
     "resolve",
+    "tidy",
     "utc_now",
     "verify",
 ]
@@ -258,22 +260,69 @@ def locked(cache: CacheSettings, name: str) -> Iterator[None]:
     """Hold the cache's lock on entry ``name``, so that processes sharing a cache (render-farm
     nodes on one network folder) fetch or convert it once: the others wait, then find it there.
 
-    An advisory ``flock`` on ``HOME/locks/NAME.lock`` (an empty file that stays: removing a
-    lock file others may be waiting on would let two holders in). Where ``fcntl`` is missing
-    (Windows) it does nothing.
+    An advisory ``flock`` on ``HOME/locks/NAME.lock``. The holder deletes the lock file before it
+    lets go, and a waiter that wakes holding a deleted file's lock takes a fresh one, so no empty
+    lock file stays behind and two holders never overlap. Where ``fcntl`` is missing (Windows) it
+    does nothing.
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         yield
         return
-    cache.locks_dir.mkdir(parents=True, exist_ok=True)
-    with (cache.locks_dir / f"{name}.lock").open("a") as handle:
+    path = cache.locks_dir / f"{name}.lock"
+    while True:
+        cache.locks_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = path.open("a")
+        except FileNotFoundError:  # another holder removed the empty folder meanwhile
+            continue
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            current = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        handle.close()  # the previous holder deleted this file: lock the new one
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+        tidy(cache)
+
+
+def tidy(cache: CacheSettings) -> None:
+    """Remove the cache's staging, weights and lock folders where they are empty (after a fetch,
+    failed or not), so a failed fetch leaves no trace."""
+    for folder in (cache.staging_dir, cache.weights_dir, cache.locks_dir):
+        try:
+            folder.rmdir()
+        except OSError:  # absent, or in use by an unfinished download or another holder
+            pass
+
+
+def remove(cache: CacheSettings, name: str, *, manifest: Manifest) -> int:
+    """Delete the cache entry ``name`` (its files and record); returns the bytes freed.
+
+    Raises:
+        WeightsError: ``name`` is not in the cache (a package file, shipped inside a Python package,
+            is never in it); the message lists what is.
+    """
+    entry = manifest.get(name) if name in manifest else None
+    if entry is not None and entry.package_resource is not None:
+        raise WeightsError(f"{name!r} ships inside the Python package {entry.package_resource[0]!r}, not in "
+                           f"the cache; there is nothing to remove")
+    folder = cache.entry_dir(name)
+    if name.startswith(".") or not (folder / RECORD).is_file():
+        raise WeightsError(f"{name!r} is not in the cache at {cache.weights_dir}; cached: "
+                           f"{', '.join(cached_names(cache)) or 'nothing'}")
+    with locked(cache, name):
+        freed = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+        shutil.rmtree(folder)
+    return freed
 
 
 def package_file(entry: WeightEntry) -> Path:

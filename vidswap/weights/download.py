@@ -17,6 +17,7 @@ import hashlib
 import http.client
 import os
 import re
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -112,8 +113,9 @@ def download(url: str, dest: Path, *, size: int | None = None, sha256: str | Non
         The checked file.
 
     Raises:
-        DownloadError: offline mode, an HTTP error, a refused redirect, an HTML page, too many
-            interruptions (the ``.part`` file stays for a later resume), or a size/sha256 mismatch
+        DownloadError: offline mode, an HTTP error, a refused redirect, an HTML page, a
+            host name that does not resolve (DNS), too many interruptions (what arrived stays in the
+            ``.part`` file for a later resume; an empty one is deleted), or a size/sha256 mismatch
             (the ``.part`` file is deleted).
     """
     if attempts < 1:
@@ -129,9 +131,15 @@ def download(url: str, dest: Path, *, size: int | None = None, sha256: str | Non
             _transfer(url, part, size=size, timeout=timeout, progress=progress,
                       redirects=_CheckedRedirects(url, redirect_origins))
             break
+        except DownloadError as err:  # not worth retrying (an HTTP error, a refused redirect, a DNS failure)
+            raise DownloadError(f"{err}.{how}" if how else str(err)) from err
         except _Interrupted as err:
             if attempt == attempts:
                 kept = part.stat().st_size if part.exists() else 0
+                if not kept:
+                    part.unlink(missing_ok=True)
+                    raise DownloadError(f"downloading {url} failed {attempts} time(s) ({err}); nothing was "
+                                        f"downloaded.{how}") from err
                 raise DownloadError(f"downloading {url} was interrupted {attempts} time(s) ({err}); "
                                     f"{kept} bytes are kept in {part} and the next fetch resumes "
                                     f"from there.{how}") from err
@@ -177,7 +185,12 @@ def _transfer(url: str, part: Path, *, size: int | None, timeout: float, progres
             raise _Interrupted(f"HTTP {err.code} {err.reason}") from err
         raise DownloadError(f"{url} answered HTTP {err.code} {err.reason}") from err
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-        raise _Interrupted(f"cannot connect: {getattr(err, 'reason', err)}") from err
+        reason = getattr(err, "reason", err)
+        if isinstance(reason, socket.gaierror):  # no retry: a name that does not resolve stays so
+            raise DownloadError(f"cannot reach {urlsplit(url).hostname}: the name does not resolve (DNS lookup "
+                                f"failed: {reason.strerror or reason}); this machine has no network or no name "
+                                f"service") from err
+        raise _Interrupted(f"cannot connect: {reason}") from err
     with response:
         if response.headers.get_content_type() == "text/html":
             raise DownloadError(f"{response.url} answered with an HTML page (Content-Type text/html), not "

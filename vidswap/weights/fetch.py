@@ -33,14 +33,34 @@ from vidswap.weights.cache import (
 from vidswap.weights.download import download, sha256_of
 from vidswap.weights.manifest import Manifest, WeightEntry
 
-__all__ = ["ensure", "fetch", "how_to_get", "install_original", "missing_defaults"]
+__all__ = ["ensure", "fetch", "how_to_get", "import_command", "install_original", "missing_defaults",
+           "refuse_non_commercial"]
+
+
+def import_command(entry: WeightEntry) -> str:
+    """The command that puts a copy of ``entry``'s file, got some other way, into the cache."""
+    return f"`vidswap weights import {entry.file} --as {entry.name}`"
 
 
 def how_to_get(entry: WeightEntry) -> str:
     """A sentence telling the user how to put ``entry`` into the cache without this command."""
     where = f"from {entry.url}" if entry.urls else f"({entry.source})"
-    return (f"Download {entry.file} {where} on a machine with network access, then run "
-            f"`vidswap weights import {entry.file} --as {entry.name}`.")
+    return f"Download {entry.file} {where} on a machine with network access, then run {import_command(entry)}."
+
+
+def refuse_non_commercial(names: list[str] | tuple[str, ...], manifest: Manifest) -> None:
+    """Refuse, before anything is downloaded, the manifest entries of ``names`` whose licence does not
+    allow commercial use (a commercial-only run or fetch); names not in the manifest pass.
+
+    Raises:
+        WeightsError: naming each refused entry with its licence (setting ``commercial_only``).
+    """
+    refused = [manifest.get(name) for name in names if name in manifest and not manifest.get(name).commercial]
+    if refused:
+        raise WeightsError("commercial_only: these weights' licences do not allow commercial use; nothing was "
+                           "downloaded:\n" + "\n".join(f"  {entry.name} ({entry.role}, {entry.file}): licence "
+                                                         f"{entry.licence}" for entry in refused),
+                           setting="commercial_only")
 
 
 def fetch(name: str, *, cache: CacheSettings, manifest: Manifest, offline: bool = False, force: bool = False,

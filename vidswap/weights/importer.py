@@ -31,6 +31,7 @@ from vidswap.weights.cache import (
     check_writable,
     install,
     resolve,
+    tidy,
     utc_now,
 )
 from vidswap.weights.download import sha256_of
@@ -85,6 +86,7 @@ def import_file(src: Path, *, name: str, cache: CacheSettings, manifest: Manifes
                            licence=licence, role=role)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when installed
+        tidy(cache)
 
 
 def _import_original(src: Path, *, name: str, staging: Path, cache: CacheSettings, manifest: Manifest,

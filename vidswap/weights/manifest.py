@@ -68,6 +68,8 @@ class WeightEntry(_Frozen):
             pinned); ``None`` checks the format only.
         redirect_origins: origins (``https://host``) a download may be redirected to besides the
             URL's own; any other redirect (another host, a downgrade to http, ftp://) is refused.
+        commercial: whether the licence allows commercial use (False: research-only or
+            non-commercial, or not said; a commercial-only run refuses the entry).
     """
 
     name: str = Field(pattern=_NAME)
@@ -81,6 +83,7 @@ class WeightEntry(_Frozen):
     architecture: Architecture | None = None
     redirect_origins: tuple[str, ...] = ()
     licence: str = Field(min_length=1)
+    commercial: bool = False
     source: str = Field(min_length=1)
     notes: str = ""
     files: tuple[PackFile, ...] = ()
