@@ -23,7 +23,7 @@ __all__ = ["COMMANDS", "main"]
 #: name -> (module:attribute, one-line help). Add a line here when a command module is added.
 COMMANDS: dict[str, tuple[str, str]] = {
     "faces": ("vidswap.cli.faces:faces", "Detect, track and smooth faces in a video or photo."),
-    "weights": ("vidswap.cli.weights:weights", "List, fetch, verify and import model weights."),
+    "weights": ("vidswap.cli.weights:weights", "List, fetch, verify, remove and import model weights."),
     "doctor": ("vidswap.cli.doctor:doctor", "Check the installation: torch, CUDA, codecs, weights."),
     "model": ("vidswap.cli.model:model", "Inspect FaceShifter model sizes; write random-weight model files."),
     "probe": ("vidswap.cli.probe:probe", "Show streams, timing, rotation, colour and timecode of a video."),
