@@ -74,8 +74,11 @@ class TestFacesCommand:
         (frame,) = json.loads(result.stdout)["frames"]
         assert frame["index"] == 0 and frame["pts"] is None and len(frame["faces"]) == 2
         for face in frame["faces"]:
-            assert set(face) == {"track", "box", "score", "landmarks", "smoothed", "interpolated"}
+            assert set(face) == {"track", "box", "score", "landmarks", "smoothed", "interpolated", "face"}
             assert len(face["box"]) == 4 and np.shape(face["landmarks"]) == (5, 2)
             assert face["smoothed"] == face["landmarks"] and face["interpolated"] is False
         assert {f["track"] for f in frame["faces"]} == {0, 1}
+        # A photo's faces carry the number --source-face gives them: 0 = leftmost.
+        assert [f["face"] for f in sorted(frame["faces"], key=lambda f: f["box"][0])] == [0, 1]
         assert overlay.is_file()
+

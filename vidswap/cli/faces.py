@@ -33,15 +33,25 @@ def _read_frames(path: Path) -> tuple[Iterator[tuple[float | None, np.ndarray]],
     return ((frame.time, frame.rgb) for frame in reader), reader.info.video.frame_count
 
 
-def _draw(frame: np.ndarray, faces: Sequence[AnalyzedFace]) -> np.ndarray:
+def _photo_numbers(faces: Sequence[AnalyzedFace]) -> dict[int, int]:
+    """id of each face of a photo -> the number ``--source-face`` / ``face: N`` gives it."""
+    from vidswap.pipeline.identity import left_to_right
+
+    return {id(f): n for n, f in enumerate(left_to_right(faces, lambda f: f.face.box))}
+
+
+def _draw(frame: np.ndarray, faces: Sequence[AnalyzedFace], *, photo: bool = False) -> np.ndarray:
+    """Boxes and labels: a video's track ids, or a photo's face numbers (as ``--source-face`` counts)."""
     import cv2
 
     out = frame.copy()
+    numbers = _photo_numbers(faces) if photo else {}
     for f in faces:
         colour = (255, 160, 0) if f.interpolated else (0, 220, 0)
         x0, y0, x1, y1 = (round(v) for v in f.face.box)
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, 2)
-        cv2.putText(out, f"{f.track}", (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2)
+        label = f"face {numbers[id(f)]}" if photo else f"{f.track}"
+        cv2.putText(out, label, (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2)
         for x, y in f.smoothed:
             cv2.circle(out, (round(x), round(y)), 2, (255, 0, 0), -1)
     return out
@@ -52,7 +62,7 @@ def _write_overlay(source: Path, out: Path, analysis: Sequence[AnalyzedFrame], *
     if source.suffix.lower() in IMAGE_SUFFIXES:
         from vidswap.io.sequence import read_image, write_image
 
-        write_image(out, _draw(read_image(source), analysis[0].faces))
+        write_image(out, _draw(read_image(source), analysis[0].faces, photo=True))
         return
     from vidswap.io import EncodeSettings, VideoReader, VideoWriter
 
@@ -68,14 +78,18 @@ def _r(values: Iterable[float], digits: int = 2) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
-def to_json(analysis: Sequence[AnalyzedFrame]) -> dict[str, Any]:
-    """The documented JSON form of an analysis (see ``vidswap faces --help``)."""
-    return {"frames": [{
-        "index": a.index, "pts": a.pts,
-        "faces": [{"track": f.track, "box": _r(f.face.box), "score": round(f.face.score, 4),
-                   "landmarks": [_r(p) for p in f.face.landmarks], "smoothed": [_r(p) for p in f.smoothed],
-                   "interpolated": f.interpolated} for f in a.faces],
-    } for a in analysis]}
+def to_json(analysis: Sequence[AnalyzedFrame], *, photo: bool = False) -> dict[str, Any]:
+    """The documented JSON form of an analysis (see ``vidswap faces --help``); a photo's faces
+    also carry ``face``, the number ``--source-face`` gives them."""
+    def entry(f: AnalyzedFace, numbers: dict[int, int]) -> dict[str, Any]:
+        item = {"track": f.track, "box": _r(f.face.box), "score": round(f.face.score, 4),
+                "landmarks": [_r(p) for p in f.face.landmarks], "smoothed": [_r(p) for p in f.smoothed],
+                "interpolated": f.interpolated}
+        return {**item, "face": numbers[id(f)]} if photo else item
+
+    return {"frames": [{"index": a.index, "pts": a.pts,
+                        "faces": [entry(f, _photo_numbers(a.faces) if photo else {}) for f in a.faces]}
+                       for a in analysis]}
 
 
 @click.command("faces")
@@ -97,6 +111,9 @@ def to_json(analysis: Sequence[AnalyzedFrame]) -> dict[str, Any]:
 def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, overlay: Path | None,
           overwrite: bool) -> None:
     """Detect, track and smooth the faces of FILE (a video or a photo), to check before a render.
+
+    On a photo, faces are numbered as --source-face numbers them (0 = leftmost): the overlay
+    labels them "face N" and the JSON gives "face": N.
 
     The JSON is {"frames": [{"index": i, "pts": t, "faces": [{"track": id, "box": [x0, y0, x1, y1],
     "score": s, "landmarks": [[x, y] x5], "smoothed": [[x, y] x5], "interpolated": bool}]}]} in frame
@@ -122,7 +139,7 @@ def faces(file: Path, backend: str, long_side: int, device: str, as_json: bool, 
         _write_overlay(file, overlay, analysis, overwrite=overwrite)
         click.echo(f"wrote {overlay}", err=True)
     if as_json:
-        click.echo(json.dumps(to_json(analysis)))
+        click.echo(json.dumps(to_json(analysis, photo=file.suffix.lower() in IMAGE_SUFFIXES)))
         return
     tracks: dict[int, list] = {}
     for a in analysis:

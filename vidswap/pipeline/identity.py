@@ -13,8 +13,8 @@ encoder crops RGB in [-1, 1].
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -27,7 +27,16 @@ if TYPE_CHECKING:
     from vidswap.models.family import SwapModel, SwapModelConfig
     from vidswap.pipeline.spec import PhotoRef
 
-__all__ = ["pick_face", "embed_faces", "photo_embeddings", "source_identity", "mean_identity"]
+__all__ = ["left_to_right", "pick_face", "embed_faces", "photo_embeddings", "source_identity", "mean_identity"]
+
+
+T = TypeVar("T")
+
+
+def left_to_right(items: Sequence[T], box: Callable[[T], Sequence[float]]) -> list[T]:
+    """The faces of one photo in the order ``face: N`` (``--source-face N``) counts them, 0 = the
+    leftmost (``box`` gives an item's ``(x0, y0, x1, y1)``)."""
+    return sorted(items, key=lambda item: box(item)[0])
 
 
 def pick_face(faces: Sequence[Face], photo: PhotoRef) -> Face:
@@ -39,7 +48,7 @@ def pick_face(faces: Sequence[Face], photo: PhotoRef) -> Face:
     if not faces:
         raise NoFaceError(f"{photo.path}: no face found; use a photo where the face is clearly visible "
                           f"(frontal, at least ~64 pixels wide)")
-    ordered = sorted(faces, key=lambda f: f.box[0])
+    ordered = left_to_right(faces, lambda f: f.box)
     if photo.face is None:
         if len(ordered) > 1:
             raise NoFaceError(f"{photo.path}: {len(ordered)} faces found, expected one; say which with "
