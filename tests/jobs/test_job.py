@@ -238,7 +238,7 @@ class TestRenderCommand:
 
 
 class TestRay:
-    def test_local_cluster_renders_the_same_frames(self, media, reference, tmp_path: Path) -> None:
+    def test_local_cluster_renders_the_same_frames(self, media, reference, tmp_path: Path, capsys) -> None:
         ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'vidswap[ray]' to run this test")
         import torch
 
@@ -253,11 +253,13 @@ class TestRay:
         try:
             out = tmp_path / "out.mkv"
             summary = run_job(_spec(media, out), tmp_path / "job", segment_frames=SEGMENT,
-                              executor=RayExecutor(), options=_options())
+                              executor=RayExecutor(progress=True), options=_options())
         finally:
             ray.shutdown()
         assert sorted(summary.rendered) == list(range(FRAMES // SEGMENT))
         assert _same_frames(out, reference)
+        # Off a terminal, the frames the actors finished, with frames/s, as plain lines.
+        assert f"render: {FRAMES}/{FRAMES} frames, " in capsys.readouterr().err
 
 
 class TestRerunKeepsWork:

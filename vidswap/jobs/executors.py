@@ -82,12 +82,16 @@ class RayExecutor:
     """
 
     def __init__(self, *, address: str | None = None, workers: int | None = None,
-                 cpus_per_worker: int = 1) -> None:
+                 cpus_per_worker: int = 1, progress: bool = False) -> None:
         self.address, self.workers, self.cpus_per_worker = address, workers, cpus_per_worker
+        self.progress = progress
 
     def render(self, job: Job, indices: Sequence[int], *,
                session: RenderSession | None = None) -> list[SegmentResult]:
-        """Render on the cluster's actors; ``session`` is not used (each actor opens its own)."""
+        """Render on the cluster's actors; ``session`` is not used (each actor opens its own). The
+        progress counts each segment's frames as its actor finishes it (frames/s, ETA)."""
+        from vidswap.progress import Meter
+
         ray = _import_ray()
         if not ray.is_initialized():
             # Workers import vidswap from where this process does (a checkout works as well as an install).
@@ -101,8 +105,14 @@ class RayExecutor:
         actor = ray.remote(num_gpus=1 if gpus else 0, num_cpus=self.cpus_per_worker)(_Worker)
         actors = [actor.remote(str(job.store.root)) for _ in range(count)]
         pool = ray.util.ActorPool(actors)
+        total = sum(job.segments[i].stop - job.segments[i].start for i in indices)
         try:
-            return list(pool.map(lambda a, i: a.render.remote(i), list(indices)))
+            with Meter(total, description="render", disable=not self.progress) as meter:
+                results = []
+                for result in pool.map_unordered(lambda a, i: a.render.remote(i), list(indices)):
+                    meter.advance(job.segments[result.index].stop - job.segments[result.index].start)
+                    results.append(result)
+            return sorted(results, key=lambda r: r.index)
         finally:
             for a in actors:
                 ray.kill(a)
@@ -133,5 +143,5 @@ def make_executor(name: str, *, address: str | None = None, progress: bool = Fal
             raise ConfigError("address names a Ray cluster: use it with executor ray", setting="address")
         return LocalExecutor(progress=progress)
     if name == "ray":
-        return RayExecutor(address=address)
+        return RayExecutor(address=address, progress=progress)
     raise ConfigError(f"executor: expected {' or '.join(EXECUTORS)}, found {name!r}", setting="executor")
