@@ -206,3 +206,12 @@ def test_dry_run_offline_stops_where_the_run_would(media: dict[str, Path], tmp_p
     assert_weights_error(result, "ghost_unet_2blocks", "--model", output=out)
     assert invoke(media["clip"], "-s", media["photo"], "--model", media["model"], "-o", out, "--offline",
                   "--dry-run").exit_code == 0
+
+
+def test_commercial_only_refuses_a_non_commercial_detector(media: dict[str, Path], tmp_path: Path) -> None:
+    """insightface's packs are for non-commercial research: a commercial-only run refuses them
+    before anything is decoded, naming the backend and its licence."""
+    out = tmp_path / "out.mp4"
+    result = invoke(media["clip"], "-s", media["photo"], "--model", media["model"], "-o", out, "--detector",
+                    "insightface", "--commercial-only")
+    assert_one_error(result, "--commercial-only", "detector.backend insightface", "non-commercial", output=out)

@@ -17,7 +17,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Protocol
 
 from pydantic import Field, Strict
 
@@ -35,6 +35,7 @@ __all__ = [
     "Detector",
     "RawDetections",
     "create_detector",
+    "backend_licence",
     "nms",
     "detect_resized",
 ]
@@ -126,13 +127,30 @@ class RawDetections:
 
 
 class Detector(Protocol):
-    """What every detection backend offers."""
+    """What every detection backend offers.
+
+    Attributes:
+        config: its settings.
+        licence: the licence of the model it runs (said before a run, refused by a
+            commercial-only run where ``commercial`` is false).
+        commercial: whether that licence allows commercial use.
+    """
 
     config: DetectorConfig
+    licence: ClassVar[str]
+    commercial: ClassVar[bool]
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Face]]:
         """Detect faces in each frame (``H x W x 3`` uint8 RGB); faces sorted by score."""
         ...
+
+
+def backend_licence(backend: str) -> tuple[str, bool]:
+    """The licence of a backend's model and whether it allows commercial use (imports the
+    backend's module, not its model)."""
+    module_name, attr = BACKENDS[backend].split(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    return cls.licence, cls.commercial
 
 
 def create_detector(config: DetectorConfig, *, device: str = "cpu") -> Detector:

@@ -33,6 +33,9 @@ class InsightFaceDetector:
         WeightsError: insightface is not installed, or the pack is missing and cannot be downloaded.
     """
 
+    licence = "non-commercial research only (insightface model packs)"
+    commercial = False
+
     def __init__(self, config: DetectorConfig, *, device: str = "cpu") -> None:
         try:
             from insightface.app import FaceAnalysis

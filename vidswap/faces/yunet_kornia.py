@@ -24,6 +24,9 @@ class YuNetKorniaDetector:
         DownloadError: the weights are not in the torch hub cache and cannot be downloaded.
     """
 
+    licence = "MIT (YuNet, kornia's weights)"
+    commercial = True
+
     def __init__(self, config: DetectorConfig, *, device: str = "cpu") -> None:
         import torch
         from kornia.contrib import FaceDetector

