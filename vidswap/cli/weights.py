@@ -166,6 +166,10 @@ def remove(obj: _Context, name: str) -> None:
     """Delete the cache entry NAME (its files and record), saying what was removed and the space freed.
 
     A manifest entry is fetched again on the next run that needs it.
+
+    \b
+    Example:
+      vidswap weights remove ghost_arcface_backbone
     """
     from vidswap.weights.cache import remove as remove_entry
 
