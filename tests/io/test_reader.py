@@ -143,5 +143,5 @@ class TestImageSequences:
             writer.write(frame_image(0, 8, 8))
         with pytest.raises(OutputExistsError, match="overwrite"):
             ImageSequenceWriter(tmp_path / "a.%02d.png")
-        with pytest.raises(ConfigError, match="uint8 RGB"):
+        with pytest.raises(ConfigError, match="uint8, uint16 or float32 RGB"):
             ImageSequenceWriter(tmp_path / "b.%02d.png").write(np.zeros((8, 8), np.uint8))

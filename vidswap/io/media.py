@@ -5,9 +5,10 @@ The pipeline schema, the CLI's choices, probe, the sequence reader and writer, `
 and ``doctor`` all read these tables, so what ``vidswap validate`` accepts is what
 ``vidswap run`` can read and write. Importing this module imports neither PyAV nor numpy.
 
-Every image type here is both read and written by the FFmpeg in the PyAV wheel (8.1); frames
-are 8-bit RGB in memory, so deeper images (16-bit PNG/TIFF, 10-bit DPX, float EXR) are read
-rounded to 8 bits, and EXR values 0..1 map to 0..255 with no transfer curve.
+Every image type here is both read and written by the FFmpeg in the PyAV wheel (8.1), at the
+sample depths its :class:`ImageFormat` lists (10-bit DPX, half and float EXR, 16-bit PNG and TIFF);
+:mod:`vidswap.io.sequence` reads them at their own depth and writes them back at it. EXR values
+0..1 are the 0..255 (or 0..65535) of the integer types, with no transfer curve.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 __all__ = [
-    "ImageFormat", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "VIDEO_OUTPUT_SUFFIXES",
-    "is_sequence_pattern", "sequence_files", "sequence_path", "sequence_stem",
+    "StoredDepth", "ImageFormat", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "VIDEO_OUTPUT_SUFFIXES",
+    "is_sequence_pattern", "sequence_files", "sequence_number", "sequence_path", "sequence_stem",
     "VideoCodec", "VIDEO_CODECS", "AUTO", "AUTO_PICKS", "CODEC_CHOICES", "DEFAULT_CODEC",
     "MATTE_CODEC", "codec_info", "CRF_RANGE", "BIT_DEPTHS", "PRORES_PROFILES",
 ]
@@ -29,35 +30,59 @@ __all__ = [
 # -- images and image sequences ------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class StoredDepth:
+    """One sample depth an image type is written at.
+
+    Args:
+        bits: bits per sample as stored (EXR: 16 is half, 32 is float).
+        pix_fmt: the encoder's pixel format for it.
+        float: the samples are floating point (EXR), 0..1 being the integer types' full range.
+        options: the encoder's private options for it.
+    """
+
+    bits: int
+    pix_fmt: str
+    float: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ImageFormat:
     """How one image type is read and written.
 
     Args:
         decoder: FFmpeg decoder name (what probe reports as the sequence's codec).
         encoder: FFmpeg encoder that writes it.
-        pix_fmt: pixel format an 8-bit RGB frame is written in.
-        options: the encoder's private options.
+        depths: the depths it is written at, integer ones from the fewest bits, then float.
+        options: the encoder's private options at every depth.
     """
 
     decoder: str
     encoder: str
-    pix_fmt: str
+    depths: tuple[StoredDepth, ...]
     options: dict[str, str] = field(default_factory=dict)
 
 
-_JPEG = ImageFormat(decoder="mjpeg", encoder="mjpeg", pix_fmt="yuvj444p")
-_TIFF = ImageFormat(decoder="tiff", encoder="tiff", pix_fmt="rgb24")
+def _ints(*formats: tuple[int, str]) -> tuple[StoredDepth, ...]:
+    return tuple(StoredDepth(bits=bits, pix_fmt=pix_fmt) for bits, pix_fmt in formats)
+
+
+_JPEG = ImageFormat(decoder="mjpeg", encoder="mjpeg", depths=_ints((8, "yuvj444p")))
+_TIFF = ImageFormat(decoder="tiff", encoder="tiff", depths=_ints((8, "rgb24"), (16, "rgb48le")))
 #: Image types by lower-case extension; each is read and written.
 IMAGE_FORMATS: dict[str, ImageFormat] = {
-    ".png": ImageFormat(decoder="png", encoder="png", pix_fmt="rgb24"),
+    ".png": ImageFormat(decoder="png", encoder="png", depths=_ints((8, "rgb24"), (16, "rgb48be"))),
     ".jpg": _JPEG,
     ".jpeg": _JPEG,
     ".tif": _TIFF,
     ".tiff": _TIFF,
-    ".exr": ImageFormat(decoder="exr", encoder="exr", pix_fmt="gbrpf32le"),
-    ".dpx": ImageFormat(decoder="dpx", encoder="dpx", pix_fmt="rgb24"),
-    ".bmp": ImageFormat(decoder="bmp", encoder="bmp", pix_fmt="bgr24"),
-    ".webp": ImageFormat(decoder="webp", encoder="libwebp", pix_fmt="bgra", options={"lossless": "1"}),
+    ".exr": ImageFormat(decoder="exr", encoder="exr", depths=tuple(
+        StoredDepth(bits=bits, pix_fmt="gbrpf32le", float=True, options={"format": name})
+        for bits, name in ((16, "half"), (32, "float")))),
+    ".dpx": ImageFormat(decoder="dpx", encoder="dpx",
+                        depths=_ints((8, "rgb24"), (10, "gbrp10le"), (12, "gbrp12le"), (16, "rgb48le"))),
+    ".bmp": ImageFormat(decoder="bmp", encoder="bmp", depths=_ints((8, "bgr24"))),
+    ".webp": ImageFormat(decoder="webp", encoder="libwebp", depths=_ints((8, "bgra")), options={"lossless": "1"}),
 }
 IMAGE_SUFFIXES = frozenset(IMAGE_FORMATS)
 
@@ -77,6 +102,17 @@ def is_sequence_pattern(path: str | Path) -> bool:
     return _field(Path(path)) is not None and not Path(path).is_file()
 
 
+def _number_regex(pattern: Path) -> re.Pattern[str] | None:
+    """A regular expression matching the file names of a sequence, its group 1 the number."""
+    match = _field(pattern)
+    if match is None:
+        return None
+    zero, width, hashes = match.groups()
+    digits = len(hashes) if hashes else int(width) if zero and width else 1
+    name = pattern.name
+    return re.compile(re.escape(name[: match.start()]) + rf"(\d{{{digits},}})" + re.escape(name[match.end():]) + "$")
+
+
 def sequence_files(pattern: str | Path) -> list[tuple[int, Path]]:
     """The existing files of a sequence as ``(frame number, path)``, in number order.
 
@@ -85,17 +121,25 @@ def sequence_files(pattern: str | Path) -> list[tuple[int, Path]]:
     folder or a name without one field holds no files.
     """
     pattern = Path(pattern)
-    match = _field(pattern)
-    if match is None or not pattern.parent.is_dir():
+    regex = _number_regex(pattern)
+    if regex is None or not pattern.parent.is_dir():
         return []
-    zero, width, hashes = match.groups()
-    digits = len(hashes) if hashes else int(width) if zero and width else 1
-    name = pattern.name
-    regex = re.compile(re.escape(name[: match.start()]) + rf"(\d{{{digits},}})"
-                       + re.escape(name[match.end():]) + "$")
     found = [(int(m.group(1)), pattern.parent / entry)
              for entry in os.listdir(pattern.parent) if (m := regex.match(entry))]
     return sorted(found)
+
+
+def sequence_number(pattern: str | Path, path: str | Path) -> int:
+    """The frame number of one file of a sequence (``a.%04d.png``, ``a.1001.png`` -> 1001).
+
+    Raises:
+        ValueError: the file's name is not one of the pattern's.
+    """
+    regex = _number_regex(Path(pattern))
+    found = regex.match(Path(path).name) if regex else None
+    if found is None:
+        raise ValueError(f"{Path(path).name} is not a file of the sequence {Path(pattern).name}")
+    return int(found.group(1))
 
 
 def sequence_path(pattern: str | Path, number: int) -> Path:

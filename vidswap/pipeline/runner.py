@@ -116,7 +116,7 @@ def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
 
     from vidswap.io.codecs import EncodeSettings
     from vidswap.io.media import is_sequence_pattern
-    from vidswap.io.sequence import ImageSequenceWriter
+    from vidswap.io.sequence import ImageSequenceWriter, plate_number
     from vidswap.io.writer import VideoWriter
 
     spec, info, frames = session.spec, session.info, session.schedule.frames
@@ -129,12 +129,12 @@ def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
         sinks.append(lambda frame, done: video.write(frame.pts, done.rgb))
     if spec.output.sequence is not None:
         sequence = stack.enter_context(ImageSequenceWriter(spec.output.sequence, overwrite=overwrite,
-                                                           start_number=frames.start))
+                                                           start_number=plate_number(info, frames.start)))
         sinks.append(lambda frame, done: sequence.write(done.rgb))
     if spec.matte is not None:
         if is_sequence_pattern(spec.matte):
             mattes = stack.enter_context(ImageSequenceWriter(spec.matte, overwrite=overwrite,
-                                                             start_number=frames.start))
+                                                             start_number=plate_number(info, frames.start)))
             sinks.append(lambda frame, done: mattes.write(np.repeat(_matte(done)[..., None], 3, axis=2)))
         else:
             matte = stack.enter_context(VideoWriter(spec.matte, like=info, frames=frames,
