@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,7 +22,8 @@ import numpy as np
 import pytest
 
 __all__ = ["require_tools", "ffprobe", "video", "audio", "frame_times", "start_time", "Planes", "planes",
-           "ffmpeg", "h264_bframes_mp4", "prores_hq_mov", "vfr_mkv", "audio_first_mp4", "image_sequence"]
+           "ffmpeg", "h264_bframes_mp4", "prores_hq_mov", "vfr_mkv", "audio_first_mp4", "image_sequence",
+           "exr_channel_types"]
 
 
 def require_tools() -> None:
@@ -186,3 +188,26 @@ def image_sequence(pattern: Path, codec: str, pix_fmt: str, *, first: int = 1001
     ffmpeg(*_source(size, "24", frames / 24), "-frames:v", str(frames), "-c:v", codec, "-pix_fmt", pix_fmt,
            *options, "-start_number", str(first), str(pattern))
     return pattern
+
+
+def exr_channel_types(path: Path) -> dict[str, str]:
+    """The sample type of each channel of an OpenEXR file (``{"R": "half", ...}``), read from its
+    header by the file format's specification (Debian's FFmpeg 5.1 decodes half and float alike)."""
+    data = path.read_bytes()
+    assert data[:4] == b"\x76\x2f\x31\x01", f"{path}: not an OpenEXR file"
+    at = 8
+    while data[at] != 0:  # attributes: name\0 type\0 int32 size, value
+        name_end = data.index(b"\0", at)
+        type_end = data.index(b"\0", name_end + 1)
+        size = struct.unpack_from("<i", data, type_end + 1)[0]
+        value = data[type_end + 5:type_end + 5 + size]
+        if data[at:name_end] == b"channels":
+            types, offset = {}, 0
+            while value[offset] != 0:  # chlist: name\0 int32 type, uint8 linear, 3 reserved, int32 x, y sampling
+                end = value.index(b"\0", offset)
+                kind = struct.unpack_from("<i", value, end + 1)[0]
+                types[value[offset:end].decode()] = {0: "uint", 1: "half", 2: "float"}[kind]
+                offset = end + 1 + 16
+            return types
+        at = type_end + 5 + size
+    raise AssertionError(f"{path}: no channels attribute in the OpenEXR header")

@@ -95,7 +95,7 @@ def _header_size(path: Path) -> tuple[int, int] | None:
 NATIVE_PIX_FMTS: dict[str, str] = {"uint8": "rgb24", "uint16": "rgb48le", "float32": "rgbf32le"}
 
 # FFmpeg's planar RGB and grey formats, read plane by plane: gbrp10le, gbrpf16le, gray16be ...
-_PLANAR = re.compile(r"(gbrap?|gray|ya)(f?)(\d*)(le|be)?")
+_PLANAR = re.compile(r"(gbra?p|gray|ya)(f?)(\d*)(le|be)?")
 
 
 def _decode(path: Path) -> av.VideoFrame:
