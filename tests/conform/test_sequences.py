@@ -192,6 +192,8 @@ def render_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "photo": write_photo(folder / "me.png", frame_image(3, 128, 128))}
 
 
+# A frame range counts frame indices from 0, whatever the plate's numbers: frames 1-3 (inclusive) of a
+# plate numbered from 1001 are its files 1002-1004, and the output keeps those numbers.
 @pytest.mark.parametrize(("name", "frames", "numbers"), [("dpx10", None, range(FIRST, FIRST + FRAMES)),
                                                          ("exr_half", "1-3", range(FIRST + 1, FIRST + 4))])
 def test_a_render_keeps_the_plate_numbers(plates: dict[str, Path], render_media: dict[str, Path], tmp_path: Path,

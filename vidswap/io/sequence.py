@@ -95,7 +95,7 @@ def _header_size(path: Path) -> tuple[int, int] | None:
 NATIVE_PIX_FMTS: dict[str, str] = {"uint8": "rgb24", "uint16": "rgb48le", "float32": "rgbf32le"}
 
 # FFmpeg's planar RGB and grey formats, read plane by plane: gbrp10le, gbrpf16le, gray16be ...
-_PLANAR = re.compile(r"(gbra?p|gray|ya)(f?)(\d*)(le|be)?")
+_PLANAR = re.compile(r"(gbra?p|gray)(f?)(\d*)(le|be)?")
 
 
 def _decode(path: Path) -> av.VideoFrame:
@@ -117,7 +117,7 @@ def _planar(frame: av.VideoFrame) -> np.ndarray | None:
     """A planar RGB or grey frame as ``(H, W, 3)`` RGB samples as stored (uint8, uint16 holding
     ``bits`` bits, float16 or float32), alpha dropped; None for other layouts."""
     found = _PLANAR.fullmatch(frame.format.name)
-    if found is None or found.group(1) == "ya":
+    if found is None:
         return None
     kind, is_float, bits, endian = found.groups()
     size = int(bits or 8)
@@ -125,7 +125,7 @@ def _planar(frame: av.VideoFrame) -> np.ndarray | None:
         ">" if endian == "be" else "<")
     planes = [np.frombuffer(bytes(plane), dtype).reshape(plane.height, -1)[:, : plane.width] for plane in frame.planes]
     rgb = [planes[0]] * 3 if kind == "gray" else [planes[2], planes[0], planes[1]]  # FFmpeg's order: G, B, R
-    return np.stack(rgb, axis=-1).astype(dtype.newbyteorder("="))
+    return np.stack(rgb, axis=-1).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _to16(samples: np.ndarray, bits: int) -> np.ndarray:
@@ -146,17 +146,23 @@ def read_native(path: Path) -> np.ndarray:
     Raises:
         MediaError: not an image FFmpeg can read.
     """
-    frame = _decode(path)
-    name = frame.format.name
+    return _native(_decode(path))
+
+
+def _native(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded image's samples as :func:`read_native` gives them."""
     planar = _planar(frame)
-    if planar is not None and planar.dtype.kind == "f":
+    depth = pixel_format_depth(frame.format.name)
+    if planar is None:
+        # Packed 16-bit RGB(A) (PNG, TIFF) comes as stored; JPEG's YUV, BMP, WebP and palettes as 8-bit RGB.
+        return frame.reformat(format="rgb48le").to_ndarray() if depth > 8 else frame.to_ndarray(format="rgb24")
+    if planar.dtype.kind == "f":
         return planar.astype(np.float32)
-    depth = pixel_format_depth(name)
-    if planar is not None and depth in (8, 9, 10, 12, 14, 16):
-        return planar if depth == 8 else _to16(planar, depth)
-    if depth > 8:
-        return frame.reformat(format="rgb48le").to_ndarray()  # packed 16-bit RGB(A): as stored
-    return frame.to_ndarray(format="rgb24")
+    return planar if depth == 8 else _to16(planar, depth)
+
+
+#: round(x * 255 / 65535) for every 16-bit x: a lookup is exact and faster than the arithmetic.
+_UINT8_OF_16 = ((np.arange(65536, dtype=np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -165,7 +171,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         return image
     if image.dtype == np.uint16:
-        return ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        return np.take(_UINT8_OF_16, image)
     return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
 
 
@@ -216,7 +222,7 @@ def probe_sequence(pattern: str | Path, *, rate: Fraction | None = None) -> Medi
         raise InputError(f"{pattern}: no file matches this image sequence pattern")
     _gaps(pattern, files)
     first = _decode(files[0][1])
-    samples = read_native(files[0][1])
+    samples = _native(first)
     height, width, _ = samples.shape
     video = VideoInfo(
         index=0,
