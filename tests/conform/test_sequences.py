@@ -178,6 +178,12 @@ def test_a_gap_is_reported_by_name(tmp_path: Path) -> None:
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "4 of frames 1001-1010 missing" in lines[0]
     assert "plate.1005.dpx, plate.1007.dpx, plate.1008.dpx ..." in lines[0]
+    for number in (1005, 1007, 1008, 1009):
+        (folder / f"plate.{number}.dpx").write_bytes((folder / "plate.1001.dpx").read_bytes())
+    (folder / "plate.01001.dpx").write_bytes((folder / "plate.1001.dpx").read_bytes())
+    for pattern in ("plate.%d.dpx", "plate.%04d.dpx"):  # 01001 is frame 1001 to both
+        with pytest.raises(InputError, match=r"plate\.01001\.dpx and plate\.1001\.dpx are both frame 1001"):
+            probe(folder / pattern)
 
 
 def test_a_video_numbers_files_from_its_frame_index(tmp_path: Path) -> None:
