@@ -166,13 +166,13 @@ _UINT8_OF_16 = ((np.arange(65536, dtype=np.uint32) * 255 + 32767) // 65535).asty
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """:func:`read_native` samples rounded to 8 bits (float: ``round(value * 255)``, clipped to 0..255;
-    16-bit: ``round(x * 255 / 65535)``, which gives ``v`` back for ``v * 257``)."""
+    """:func:`read_native` samples rounded to 8 bits (float: ``round(value * 255)``, clipped to 0..255,
+    NaN as 0; 16-bit: ``round(x * 255 / 65535)``, which gives ``v`` back for ``v * 257``)."""
     if image.dtype == np.uint8:
         return image
     if image.dtype == np.uint16:
         return np.take(_UINT8_OF_16, image)
-    return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
+    return np.rint(np.clip(np.nan_to_num(image), 0, 1) * 255).astype(np.uint8)
 
 
 def read_image(path: Path, *, orient: bool = True) -> np.ndarray:
@@ -333,7 +333,7 @@ def _frame(samples: np.ndarray, stored: media.StoredDepth) -> av.VideoFrame:
         return av.VideoFrame.from_ndarray(np.divide(samples, np.float32(scale), dtype=np.float32),
                                           format=stored.pix_fmt)
     if samples.dtype == np.float32:
-        samples = np.rint(np.clip(samples, 0, 1) * 65535).astype(np.uint16)
+        samples = np.rint(np.clip(np.nan_to_num(samples), 0, 1) * 65535).astype(np.uint16)
     if stored.bits == 8:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(to_uint8(samples)), format="rgb24")
         if stored.pix_fmt != "rgb24":
@@ -375,7 +375,7 @@ def write_image(path: Path, image: np.ndarray, *, depth: int | None = None) -> P
     means EXR half). The file is stored at the fewest bits its type has holding that depth: DPX 8,
     10, 12 or 16 (10 stores ``x >> 6``); PNG and TIFF 8 or 16; EXR half for float samples of depth
     16, float otherwise; JPEG, BMP and WebP 8. A depth its type cannot hold (16-bit into JPEG, float
-    into DPX/PNG/TIFF, as 16-bit integers clipped to 0..1) is written and logged as one warning.
+    into DPX/PNG/TIFF, as 16-bit integers clipped to 0..1, NaN as 0) is written and logged as one warning.
 
     Raises:
         ConfigError: not an image type vidswap writes, or not such an array.
