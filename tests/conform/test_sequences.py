@@ -178,6 +178,11 @@ def test_a_gap_is_reported_by_name(tmp_path: Path) -> None:
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "4 of frames 1001-1010 missing" in lines[0]
     assert "plate.1005.dpx, plate.1007.dpx, plate.1008.dpx ..." in lines[0]
+    pipeline = tmp_path / "gap.yaml"  # validate refuses it too, with the pipeline's line
+    pipeline.write_text(f"version: 1\ninput: {{path: '{folder / 'plate.%04d.dpx'}', fps: 24}}\n"
+                        "sources: {me: [me.png]}\noutput: out.mov\n")
+    result = CliRunner().invoke(main, ["validate", str(pipeline)])
+    assert result.exit_code == 1 and "4 of frames 1001-1010 missing" in result.output, result.output
     for number in (1005, 1007, 1008, 1009):
         (folder / f"plate.{number}.dpx").write_bytes((folder / "plate.1001.dpx").read_bytes())
     (folder / "plate.01001.dpx").write_bytes((folder / "plate.1001.dpx").read_bytes())

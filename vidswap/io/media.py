@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 __all__ = [
     "StoredDepth", "ImageFormat", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "VIDEO_OUTPUT_SUFFIXES",
-    "is_sequence_pattern", "sequence_files", "sequence_number", "sequence_path", "sequence_stem",
+    "is_sequence_pattern", "sequence_files", "sequence_number", "sequence_path", "sequence_problem", "sequence_stem",
     "VideoCodec", "VIDEO_CODECS", "AUTO", "AUTO_PICKS", "CODEC_CHOICES", "DEFAULT_CODEC",
     "MATTE_CODEC", "codec_info", "CRF_RANGE", "BIT_DEPTHS", "PRORES_PROFILES",
 ]
@@ -140,6 +141,26 @@ def sequence_number(pattern: str | Path, path: str | Path) -> int:
     if found is None:
         raise ValueError(f"{Path(path).name} is not a file of the sequence {Path(pattern).name}")
     return int(found.group(1))
+
+
+def sequence_problem(pattern: str | Path, files: Sequence[tuple[int, Path]]) -> str | None:
+    """What is wrong with a sequence's files (:func:`sequence_files`), or None: a number missing
+    between the first and the last, or given twice (``%d`` matches ``a.7.png`` and ``a.07.png``).
+    A sequence is read without gaps: frame index ``i`` is the file numbered ``first + i``."""
+    named: dict[int, Path] = {}
+    for number, path in files:
+        if number in named:
+            return f"{named[number].name} and {path.name} are both frame {number}; keep one"
+        named[number] = path
+    if not files:
+        return None
+    first, last = files[0][0], files[-1][0]
+    missing = [n for n in range(first, last + 1) if n not in named]
+    if not missing:
+        return None
+    names = ", ".join(sequence_path(pattern, n).name for n in missing[:3])
+    return (f"{len(missing)} of frames {first}-{last} missing (first {names}{' ...' if len(missing) > 3 else ''}); "
+            "a sequence is read without gaps: render or copy them in")
 
 
 def sequence_path(pattern: str | Path, number: int) -> Path:

@@ -189,23 +189,6 @@ def read_image(path: Path, *, orient: bool = True) -> np.ndarray:
     return exif.orient(rgb, exif.exif_orientation(path.read_bytes())) if orient else rgb
 
 
-def _contiguous(pattern: Path, files: list[tuple[int, Path]]) -> None:
-    """Refuse a sequence with a number missing or given twice (``%d`` matches ``a.7.png`` and
-    ``a.07.png``): frame index ``i`` must be the file numbered ``first + i``."""
-    named: dict[int, Path] = {}
-    for number, path in files:
-        if number in named:
-            raise InputError(f"{pattern}: {named[number].name} and {path.name} are both frame {number}; keep one")
-        named[number] = path
-    first, last = files[0][0], files[-1][0]
-    missing = [n for n in range(first, last + 1) if n not in named]
-    if missing:
-        names = ", ".join(media.sequence_path(pattern, n).name for n in missing[:3])
-        raise InputError(f"{pattern}: {len(missing)} of frames {first}-{last} missing (first {names}"
-                         f"{' ...' if len(missing) > 3 else ''}); a sequence is read without gaps: render or "
-                         f"copy them in")
-
-
 def probe_sequence(pattern: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
     """A :class:`MediaInfo` for an image sequence, from its first image.
 
@@ -225,7 +208,9 @@ def probe_sequence(pattern: str | Path, *, rate: Fraction | None = None) -> Medi
     files = sequence_files(pattern)
     if not files:
         raise InputError(f"{pattern}: no file matches this image sequence pattern")
-    _contiguous(pattern, files)
+    problem = media.sequence_problem(pattern, files)
+    if problem is not None:
+        raise InputError(f"{pattern}: {problem}")
     first = _decode(files[0][1])
     samples = _native(first)
     height, width, _ = samples.shape

@@ -37,6 +37,7 @@ from vidswap.io.media import (
     codec_info,
     is_sequence_pattern,
     sequence_files,
+    sequence_problem,
 )
 from vidswap.pipeline.compat import CURRENT_VERSION
 from vidswap.pipeline.values import (
@@ -127,9 +128,13 @@ class InputSpec(_PathFirst):
             if self.path.suffix.lower() not in IMAGE_SUFFIXES:
                 raise SpecProblem(f"image sequences are {', '.join(sorted(IMAGE_SUFFIXES))} files, "
                                   f"found {self.path.name}", "path")
-            if not sequence_files(self.path):
+            files = sequence_files(self.path)
+            if not files:
                 raise SpecProblem(f"no image of the sequence {self.path.name} found in "
                                   f"{self.path.parent}", "path")
+            problem = sequence_problem(self.path, files)
+            if problem is not None:
+                raise SpecProblem(f"{self.path.name}: {problem}", "path")
             if self.fps is None:
                 raise SpecProblem("an image sequence needs its frame rate, e.g. fps: 24", "fps")
         elif self.path.is_dir():
