@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from vidswap.errors import MediaError
 from vidswap.io.probe import MediaInfo, open_input
 from vidswap.io.ranges import FrameRange
-from vidswap.io.writer import PacketCopy, kept_metadata, range_pts, temporary_path
+from vidswap.io.writer import PacketCopy, keep_timestamps, kept_metadata, range_pts, temporary_path
 
 if TYPE_CHECKING:
     import av.container
@@ -70,6 +70,7 @@ def concat_segments(
             stream.codec_context.framerate = video.rate
             if video.rotation:
                 stream.set_display_rotation(video.rotation)
+            keep_timestamps(out)
             with open_input(info.path) as source:
                 out.metadata.update(kept_metadata(source.metadata))
                 stream.metadata.update(kept_metadata(source.streams[video.index].metadata))
@@ -88,22 +89,11 @@ def concat_segments(
             out.metadata.update(metadata or {})
             if outputs:
                 copy = PacketCopy(info.path, outputs, times=times, base=base)
-            offsets = [times.offset(part.start) for part in ranges]
-            pts = [_pts(path, offset, base) for path, offset in zip(files, offsets, strict=True)]
-            dts = _decode_times(pts)
-            for path, part, offset, decode in zip(files, ranges, offsets, dts, strict=True):
-                count = (video.frame_count if part.stop is None else part.stop) - part.start
-                _copy_segment(
-                    path,
-                    count,
-                    out,
-                    stream,
-                    offset=offset,
-                    decode_times=decode,
-                    base=base,
-                    copy=copy,
-                    shift=times.shift,
-                )
+            pts = [_frame_pts(path, part, times.frame_pts, times.shift, video.frame_count)
+                   for path, part in zip(files, ranges, strict=True)]
+            for path, stamps, decode in zip(files, pts, _decode_times(pts), strict=True):
+                _copy_segment(path, out, stream, pts=stamps, decode_times=decode, base=base, copy=copy,
+                              shift=times.shift)
             if copy is not None:
                 copy.until(out, None)
         os.replace(temp, output)
@@ -115,16 +105,21 @@ def concat_segments(
         temp.unlink(missing_ok=True)
 
 
-def _pts(path: Path, offset: int, base: Fraction) -> list[int]:
-    """A segment's video pts in decode order, in ticks of ``base`` moved by ``offset``."""
+def _frame_pts(path: Path, part: FrameRange, frame_pts: Sequence[int], shift: int, count: int) -> list[int]:
+    """The output pts of a segment's video packets, in decode order: the packet with the k-th smallest
+    pts is the part's k-th frame, whose pts is the source's moved back by the range's ``shift``. Taken
+    from the source, not the segment, whose muxer may have moved it (NUT starts at the B-frame delay)
+    or rounded it to its own time base."""
     import av
 
     with av.open(str(path)) as container:
-        return [
-            round(p.pts * p.time_base / base) + offset
-            for p in container.demux(container.streams.video[0])
-            if p.size
-        ]
+        stored = [p.pts for p in container.demux(container.streams.video[0]) if p.size]
+    expected = (count if part.stop is None else part.stop) - part.start
+    if len(stored) != expected:
+        raise MediaError(f"{path}: holds {len(stored)} frames, expected {expected}; render the job again "
+                         f"(the segment is redone)")
+    rank = {stamp: k for k, stamp in enumerate(sorted(stored))}
+    return [frame_pts[part.start + rank[stamp]] - shift for stamp in stored]
 
 
 def _decode_times(pts: list[list[int]]) -> list[list[int]]:
@@ -139,36 +134,19 @@ def _decode_times(pts: list[list[int]]) -> list[list[int]]:
     return [[s - delay for s in sort] for sort in ordered]
 
 
-def _copy_segment(
-    path: Path,
-    frames: int,
-    out: av.container.OutputContainer,
-    stream: Any,
-    *,
-    offset: int,
-    decode_times: list[int],
-    base: Fraction,
-    copy: PacketCopy | None,
-    shift: int,
-) -> None:
-    """Mux one segment's ``frames`` video packets, moved by ``offset`` ticks of ``base``, with the audio
-    up to them."""
+def _copy_segment(path: Path, out: av.container.OutputContainer, stream: Any, *, pts: list[int],
+                  decode_times: list[int], base: Fraction, copy: PacketCopy | None, shift: int) -> None:
+    """Mux one segment's video packets with the output ``pts`` and ``decode_times`` (ticks of ``base``,
+    in decode order; each duration moved to ``base`` too), with the audio up to them."""
     import av
 
-    count = 0
     with av.open(str(path)) as container:
         source = container.streams.video[0]
-        for packet in container.demux(source):
-            if not packet.size:
-                continue
-            pts = round(packet.pts * packet.time_base / base) + offset
+        packets = (packet for packet in container.demux(source) if packet.size)
+        for packet, stamp, decode in zip(packets, pts, decode_times, strict=True):
+            duration = packet.duration and round(packet.duration * packet.time_base / base)
             packet.stream, packet.time_base = stream, base
-            packet.pts, packet.dts = pts, decode_times[count]
+            packet.pts, packet.dts, packet.duration = stamp, decode, duration
             out.mux(packet)  # video first, as the writer does: a muxer shifts a file that starts negative
             if copy is not None:
-                copy.until(out, (decode_times[count] + shift) * base)
-            count += 1
-    if count != frames:
-        raise MediaError(
-            f"{path}: holds {count} frames, expected {frames}; render the job again (the segment is redone)"
-        )
+                copy.until(out, (decode + shift) * base)

@@ -47,6 +47,7 @@ __all__ = [
     "stale_temporaries",
     "stale_temporaries_in",
     "check_output",
+    "keep_timestamps",
 ]
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,14 @@ def check_output(path: Path, *, source: Path | None, overwrite: bool) -> None:
         raise OutputExistsError(f"{path}: exists; with overwrite it is replaced", setting="overwrite")
     if not path.parent.is_dir():
         raise InputError(f"{path}: output folder {path.parent} does not exist; create it first")
+
+
+def keep_timestamps(output: av.container.OutputContainer) -> None:
+    """Make ``output`` store the timestamps it is given. Matroska's muxer otherwise moves every stream
+    so that the earliest packet (an AAC priming packet: -21 ms at 48 kHz, -64 ms at 16 kHz) starts at
+    0, so the video starts that late; its blocks hold negative times. MP4/MOV keep them (edit lists)."""
+    if "matroska" in output.format.name:
+        output.container_options["avoid_negative_ts"] = "disabled"
 
 
 class PacketCopy:
@@ -227,6 +236,7 @@ class VideoWriter:
         self._output: av.container.OutputContainer | None = None  # None once closed
         try:
             output = self._output = av.open(str(self._temp), "w")
+            keep_timestamps(output)
         except (av.FFmpegError, ValueError) as err:
             raise MediaError(
                 f"{self.path}: cannot write this kind of file ({err}); use {', '.join(VIDEO_OUTPUT_SUFFIXES)}"
