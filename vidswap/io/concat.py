@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 from vidswap.errors import MediaError
 from vidswap.io.probe import MediaInfo, open_input
 from vidswap.io.ranges import FrameRange
-from vidswap.io.writer import PacketCopy, keep_timestamps, kept_metadata, range_pts, temporary_path
+from vidswap.io.writer import (
+    PacketCopy,
+    add_source_streams,
+    keep_timestamps,
+    range_pts,
+    tag_video_stream,
+    temporary_path,
+)
 
 if TYPE_CHECKING:
     import av.container
@@ -63,26 +70,17 @@ def concat_segments(
     try:
         with av.open(str(temp), "w") as out, av.open(str(files[0])) as first:
             template = first.streams.video[0]
-            stream = out.add_stream_from_template(template)
-            stream.time_base = base
-            # The frame rate the writer gives its stream: a template from a segment has none, and the
-            # MP4/MOV muxer refuses a timecode track without one (EINVAL, "Invalid argument").
-            stream.codec_context.framerate = video.rate
-            if video.rotation:
-                stream.set_display_rotation(video.rotation)
             keep_timestamps(out)
+
+            def add_video() -> Any:
+                stream = out.add_stream_from_template(template)
+                # The source's tags: a segment's container may not hold them (NUT keeps no colour tags).
+                tag_video_stream(stream, video)
+                return stream
+
             with open_input(info.path) as source:
-                out.metadata.update(kept_metadata(source.metadata))
-                stream.metadata.update(kept_metadata(source.streams[video.index].metadata))
-                outputs = {}
-                for track in source.streams if copy_streams else ():
-                    if (
-                        track.type in ("audio", "subtitle")
-                        and track.codec_context is not None
-                        and track.codec_context.name in out.supported_codecs
-                    ):
-                        outputs[track.index] = out.add_stream_from_template(track)
-                        outputs[track.index].metadata.update(kept_metadata(track.metadata))
+                stream, outputs = add_source_streams(out, source, info, add_video, tracks=copy_streams,
+                                                     path=output, dropped=[])
             timecode = times.timecode(info)
             if timecode is not None:
                 out.metadata["timecode"] = timecode
