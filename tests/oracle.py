@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 __all__ = ["require_tools", "ffprobe", "video", "audio", "frame_times", "start_time", "Planes", "planes",
-           "ffmpeg", "h264_bframes_mp4", "prores_hq_mov", "vfr_mkv", "audio_first_mp4", "image_sequence"]
+           "ffmpeg", "h264_bframes_mp4", "prores_hq_mov", "vfr_mkv", "audio_first_mp4", "image_sequence",
+           "packet_times", "streams"]
 
 
 def require_tools() -> None:
@@ -63,6 +64,20 @@ def start_time(path: Path, stream: str = "v:0") -> Fraction:
     probed = ffprobe(path, "-select_streams", stream, "-show_entries", "stream=start_pts,time_base")
     entry = probed["streams"][0]
     return int(entry["start_pts"]) * Fraction(entry["time_base"])
+
+
+def packet_times(path: Path, stream: str = "a:0") -> list[Fraction]:
+    """Every packet's presentation time in seconds, exactly, in file order (for audio: where each
+    packet lies, priming included, whatever start time the container reports)."""
+    probed = ffprobe(path, "-select_streams", stream, "-show_entries", "stream=time_base:packet=pts,dts",
+                     "-show_packets")
+    base = Fraction(probed["streams"][0]["time_base"])
+    return [int(p["pts"] if "pts" in p else p["dts"]) * base for p in probed["packets"]]
+
+
+def streams(path: Path) -> list[dict[str, Any]]:
+    """Every stream's ffprobe entry, in file order."""
+    return list(ffprobe(path)["streams"])
 
 
 @dataclass(frozen=True)
@@ -186,3 +201,4 @@ def image_sequence(pattern: Path, codec: str, pix_fmt: str, *, first: int = 1001
     ffmpeg(*_source(size, "24", frames / 24), "-frames:v", str(frames), "-c:v", codec, "-pix_fmt", pix_fmt,
            *options, "-start_number", str(first), str(pattern))
     return pattern
+
