@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests import oracle
@@ -54,8 +55,23 @@ def make_spec(media: dict[str, Path], clip: str, out: Path, codec: str, matte: P
                                   "model.batch_size": 4, "encode.codec": codec, **extra, **options})
 
 
+class _FirstFaces(StubDetector):
+    """The stub's face in the first images it is shown only (the source photo, then the first frames):
+    faces are swapped and the matte is not empty, at a fraction of the tiny model's CPU time."""
+
+    def __init__(self, images: int = 6) -> None:
+        super().__init__()
+        self.left = images
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list[Any]]:
+        found = super().detect(frames)
+        kept = [faces if i < self.left else [] for i, faces in enumerate(found)]
+        self.left = max(0, self.left - len(frames))
+        return kept
+
+
 def run_options() -> RunOptions:
-    return RunOptions(progress=False, detector=StubDetector())
+    return RunOptions(progress=False, detector=_FirstFaces())
 
 
 class _NoRender:
@@ -128,6 +144,7 @@ def test_timing_is_the_inputs(media: dict[str, Path], tmp_path: Path, clip: str,
     if matte_path is not None and matte_path.suffix == ".png":
         files = sorted(tmp_path.glob("matte.*.png"))
         assert [f.name for f in files] == [f"matte.{i:04d}.png" for i in range(len(oracle.frame_times(out)))]
-    elif matte_path is not None:
-        assert oracle.frame_times(matte_path) == oracle.frame_times(out)  # the matte's pts are the video's
+    elif matte_path is not None:  # the matte's pts are the video's
+        precision = max(PRECISION[out.suffix], PRECISION[matte_path.suffix])
+        assert_close(oracle.frame_times(matte_path), oracle.frame_times(out), precision, "matte pts")
     assert not list(tmp_path.glob(".*vidswap-tmp*"))  # nothing half-written is left
