@@ -1,12 +1,14 @@
 """Join separately encoded runs of a source's frames (no re-encode) and the source's audio into one file.
 
-Each part was written from its exact first frame with timestamps moved to start where the
-source starts (as :class:`~vidswap.io.writer.VideoWriter` does for a range). The join moves
-every packet back to where its frame lies in the rendered range (:func:`~vidswap.io.writer.range_pts`,
-the writer's own range timing), so the output has the source's pts (and time base), the start
-timecode of the range, rotation, colour tags (carried by the parts' codec parameters), the
-source's metadata and the given tags; audio and subtitle packets of the range are copied as the
-writer copies them. The file is written under a temporary name and renamed: the output path
+Each part was written from its exact first frame (as :class:`~vidswap.io.writer.VideoWriter`
+does for a range). The join gives every packet the pts of its frame in the rendered range, taken
+from the source (:func:`~vidswap.io.writer.range_pts`, the writer's own range timing), never from
+the part, whose container may have moved it (NUT starts a part with B-frames at the reorder delay)
+or rounded it; so the output has the source's pts (and time base), the start timecode of the
+range, and the video tags, stream order and metadata the writer gives (``add_source_streams``
+and ``tag_video_stream`` of :mod:`vidswap.io.writer`: a part's container may hold no colour tags)
+and the given tags; audio and subtitle packets of the range are copied as the writer
+copies them. The file is written under a temporary name and renamed: the output path
 never holds a partial file.
 """
 

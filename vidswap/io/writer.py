@@ -1,9 +1,12 @@
 """Streaming video writer: encode frames, copy audio and subtitles packet for packet.
 
 What the writer keeps from the source (``like``): every frame's pts and the stream's time
-base (variable frame rate survives), rotation, colour tags (primaries, transfer, matrix,
-range), the start timecode (moved to the first written frame), and every audio packet (and
-subtitle packet where the container takes the codec) without re-encoding. When a frame range
+base (variable frame rate survives; Matroska is told not to shift streams, so the video still
+starts where the source's does beside AAC priming), rotation, colour tags (primaries, transfer,
+matrix, range), pixel aspect, field order, the start timecode (moved to the first written frame),
+the order of the streams, their metadata (languages, handler names, creation time), and every
+audio packet (and subtitle packet where the container takes the codec) without re-encoding.
+What a container cannot keep is logged as one warning line. When a frame range
 is rendered, only the audio of that range is copied and every timestamp moves by the same
 amount, so sync holds. The file is written under a temporary name in the output's folder
 and renamed when complete; on an error nothing is left at the output path.
