@@ -22,7 +22,7 @@ import pytest
 
 __all__ = ["require_tools", "ffprobe", "video", "audio", "frame_times", "start_time", "Planes", "planes",
            "ffmpeg", "h264_bframes_mp4", "prores_hq_mov", "vfr_mkv", "audio_first_mp4", "image_sequence",
-           "packet_times", "streams"]
+           "packet_times", "streams", "interlaced_mp4"]
 
 
 def require_tools() -> None:
@@ -202,3 +202,11 @@ def image_sequence(pattern: Path, codec: str, pix_fmt: str, *, first: int = 1001
            *options, "-start_number", str(first), str(pattern))
     return pattern
 
+
+
+def interlaced_mp4(path: Path, *, size: str = "160x120", rate: str = "25", seconds: float = 1.2) -> Path:
+    """Interlaced H.264, top field first (field order ``tt``), with AAC audio, in MP4."""
+    ffmpeg(*_source(size, rate, seconds), *_tone(seconds), "-vf", "setfield=tff", "-flags", "+ildct+ilme",
+           "-c:v", "libx264", "-preset", "medium", "-x264-params", "tff=1", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-shortest", str(path))
+    return path

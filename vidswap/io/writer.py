@@ -119,6 +119,18 @@ def keep_timestamps(output: av.container.OutputContainer) -> None:
         output.container_options["avoid_negative_ts"] = "disabled"
 
 
+#: x264's field order for each interlaced AVFieldOrder (2 tt, 3 bb, 4 tb, 5 bt): the field shown first.
+_FIELD_FIRST = {2: "tff", 3: "bff", 4: "bff", 5: "tff"}
+
+
+def _field_options(codec: str, field_order: int) -> dict[str, str]:
+    """Encoder options that code an interlaced source as interlaced in its field order: x264's (with
+    the interlaced flags), whose stream is where H.264 says it. Other encoders code progressive
+    pictures, so the field order is only the container's tag (:func:`_losses`)."""
+    first = _FIELD_FIRST.get(field_order)
+    return {"x264-params": f"{first}=1"} if first is not None and codec == "libx264" else {}
+
+
 def tag_video_stream(stream: Any, video: VideoInfo) -> None:
     """Give an output video stream the source's time base, frame rate, colour tags, pixel shape,
     field order and rotation (the writer's encoder stream, or the join's copied one)."""
@@ -164,14 +176,21 @@ def add_source_streams(output: av.container.OutputContainer, source: av.containe
             copied = outputs[track.index] = output.add_stream_from_template(track)
         copied.metadata.update(kept_metadata(track.metadata))
         copied.disposition = track.disposition
-    for loss in _matroska_losses(source, info) if "matroska" in output.format.name else ():
+    for loss in _losses(output.format.name, video.codec_context.name, source, info):
         log.warning("%s: %s", path, loss)
     return video, outputs
 
 
-def _matroska_losses(source: av.container.InputContainer, info: MediaInfo) -> list[str]:
-    """What a Matroska output cannot keep of ``source`` (one line each, for the run-time warning)."""
+def _losses(container: str, codec: str, source: av.container.InputContainer, info: MediaInfo) -> list[str]:
+    """What an output of ``container`` with the video ``codec`` cannot keep of ``source`` (one line
+    each, for the run-time warning)."""
     losses = []
+    first = _FIELD_FIRST.get(info.video.field_order)
+    if first is not None and codec not in ("libx264", "h264") and container in ("mp4", "ipod"):
+        losses.append(f"{codec} codes progressive pictures and MP4 has no field-order tag: the source's field "
+                      f"order ({first} first) is lost; use .mov or .mkv, or libx264")
+    if "matroska" not in container:
+        return losses
     if any("creation_time" in {key.lower() for key in track.metadata} for track in source.streams):
         losses.append("Matroska keeps no per-stream creation_time (the file's creation_time is kept)")
     aspect = info.video.sample_aspect_ratio
@@ -329,11 +348,15 @@ class VideoWriter:
             raise
 
     def _add_video(self, output: av.container.OutputContainer) -> av.video.stream.VideoStream:
+        import av.codec.context
         import av.video.stream
 
         video, encode = self.info.video, self.encode
-        stream = output.add_stream(encode.codec, rate=video.rate, options=dict(encode.options))
+        options = {**encode.options, **_field_options(encode.codec, video.field_order)}
+        stream = output.add_stream(encode.codec, rate=video.rate, options=options)
         assert isinstance(stream, av.video.stream.VideoStream)  # resolve_encode picks video codecs only
+        if video.field_order in _FIELD_FIRST and encode.codec == "libx264":
+            stream.codec_context.flags |= av.codec.context.Flags.interlaced_dct | av.codec.context.Flags.interlaced_me
         stream.width, stream.height, stream.pix_fmt = video.width, video.height, encode.pix_fmt
         # The encoder's time base must be the source's, or timestamps drift (and VFR is lost).
         stream.codec_context.time_base = video.time_base
