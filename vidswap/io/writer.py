@@ -123,12 +123,16 @@ def keep_timestamps(output: av.container.OutputContainer) -> None:
 _FIELD_FIRST = {2: "tff", 3: "bff", 4: "bff", 5: "tff"}
 
 
-def _field_options(codec: str, field_order: int) -> dict[str, str]:
-    """Encoder options that code an interlaced source as interlaced in its field order: x264's (with
-    the interlaced flags), whose stream is where H.264 says it. Other encoders code progressive
+def _code_fields(stream: Any, codec: str, field_order: int) -> None:
+    """Have x264 code an interlaced source's frames as interlaced, in its field order: H.264 says
+    the order in its stream (MP4 has no other place for it). Other encoders code progressive
     pictures, so the field order is only the container's tag (:func:`_losses`)."""
+    import av.codec.context
+
     first = _FIELD_FIRST.get(field_order)
-    return {"x264-params": f"{first}=1"} if first is not None and codec == "libx264" else {}
+    if first is not None and codec == "libx264":
+        stream.codec_context.flags |= av.codec.context.Flags.interlaced_dct | av.codec.context.Flags.interlaced_me
+        stream.codec_context.options["x264-params"] = f"{first}=1"
 
 
 def tag_video_stream(stream: Any, video: VideoInfo) -> None:
@@ -348,15 +352,12 @@ class VideoWriter:
             raise
 
     def _add_video(self, output: av.container.OutputContainer) -> av.video.stream.VideoStream:
-        import av.codec.context
         import av.video.stream
 
         video, encode = self.info.video, self.encode
-        options = {**encode.options, **_field_options(encode.codec, video.field_order)}
-        stream = output.add_stream(encode.codec, rate=video.rate, options=options)
+        stream = output.add_stream(encode.codec, rate=video.rate, options=dict(encode.options))
         assert isinstance(stream, av.video.stream.VideoStream)  # resolve_encode picks video codecs only
-        if video.field_order in _FIELD_FIRST and encode.codec == "libx264":
-            stream.codec_context.flags |= av.codec.context.Flags.interlaced_dct | av.codec.context.Flags.interlaced_me
+        _code_fields(stream, encode.codec, video.field_order)
         stream.width, stream.height, stream.pix_fmt = video.width, video.height, encode.pix_fmt
         # The encoder's time base must be the source's, or timestamps drift (and VFR is lost).
         stream.codec_context.time_base = video.time_base
