@@ -23,7 +23,7 @@ import pytest
 
 __all__ = ["require_tools", "ffprobe", "video", "audio", "frame_times", "start_time", "Planes", "planes",
            "ffmpeg", "h264_bframes_mp4", "prores_hq_mov", "vfr_mkv", "audio_first_mp4", "image_sequence",
-           "exr_channel_types"]
+           "exr_channel_types", "packet_times", "streams", "interlaced_mp4"]
 
 
 def require_tools() -> None:
@@ -65,6 +65,20 @@ def start_time(path: Path, stream: str = "v:0") -> Fraction:
     probed = ffprobe(path, "-select_streams", stream, "-show_entries", "stream=start_pts,time_base")
     entry = probed["streams"][0]
     return int(entry["start_pts"]) * Fraction(entry["time_base"])
+
+
+def packet_times(path: Path, stream: str = "a:0") -> list[Fraction]:
+    """Every packet's presentation time in seconds, exactly, in file order (for audio: where each
+    packet lies, priming included, whatever start time the container reports)."""
+    probed = ffprobe(path, "-select_streams", stream, "-show_entries", "stream=time_base:packet=pts,dts",
+                     "-show_packets")
+    base = Fraction(probed["streams"][0]["time_base"])
+    return [int(p["pts"] if "pts" in p else p["dts"]) * base for p in probed["packets"]]
+
+
+def streams(path: Path) -> list[dict[str, Any]]:
+    """Every stream's ffprobe entry, in file order."""
+    return list(ffprobe(path)["streams"])
 
 
 @dataclass(frozen=True)
@@ -211,3 +225,11 @@ def exr_channel_types(path: Path) -> dict[str, str]:
             return types
         at = type_end + 5 + size
     raise AssertionError(f"{path}: no channels attribute in the OpenEXR header")
+
+
+def interlaced_mp4(path: Path, *, size: str = "160x120", rate: str = "25", seconds: float = 1.2) -> Path:
+    """Interlaced H.264, top field first (field order ``tt``), with AAC audio, in MP4."""
+    ffmpeg(*_source(size, rate, seconds), *_tone(seconds), "-vf", "setfield=tff", "-flags", "+ildct+ilme",
+           "-c:v", "libx264", "-preset", "medium", "-x264-params", "tff=1", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-shortest", str(path))
+    return path

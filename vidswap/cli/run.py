@@ -181,7 +181,8 @@ def _weights_status(spec: Any) -> list[str]:
               help="Constant quality for x264/x265/nvenc, lower is better.")
 @click.option("--preset", help="Encoder speed preset (x264/x265: ultrafast … veryslow; nvenc: p1 … p7).")
 @click.option("--matte", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also write the soft face mask as a lossless greyscale video (.mkv or .avi) or image pattern.")
+              help="Also write the soft face mask as a lossless greyscale video (.mkv or .avi) or image pattern "
+                   "(jobs too: each segment renders its matte, the mux joins them).")
 @click.option("--watermark", is_flag=True, help="Burn a visible 'SYNTHETIC' mark into every frame.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (the input is never replaced).")
 @click.option("--offline", is_flag=True, help="Never download weights; stop if any is missing.")
@@ -204,7 +205,7 @@ def _weights_status(spec: Any) -> list[str]:
 @click.option("--force", is_flag=True,
               help="Render a job whose input, photos or weights changed since it was made.")
 @click.option("--no-job", is_flag=True, help="Stream straight to the output, without a job directory "
-                                              "(no resume; matte and image-sequence outputs always do).")
+                                              "(no resume; image-sequence outputs always do).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or, with --dry-run, the resolved "
                                                       "pipeline) as one JSON document on stdout.")
 def run(input_or_pipeline: Path, **params: Any) -> None:

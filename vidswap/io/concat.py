@@ -1,12 +1,14 @@
 """Join separately encoded runs of a source's frames (no re-encode) and the source's audio into one file.
 
-Each part was written from its exact first frame with timestamps moved to start where the
-source starts (as :class:`~vidswap.io.writer.VideoWriter` does for a range). The join moves
-every packet back to where its frame lies in the rendered range (:func:`~vidswap.io.writer.range_pts`,
-the writer's own range timing), so the output has the source's pts (and time base), the start
-timecode of the range, rotation, colour tags (carried by the parts' codec parameters), the
-source's metadata and the given tags; audio and subtitle packets of the range are copied as the
-writer copies them. The file is written under a temporary name and renamed: the output path
+Each part was written from its exact first frame (as :class:`~vidswap.io.writer.VideoWriter`
+does for a range). The join gives every packet the pts of its frame in the rendered range, taken
+from the source (:func:`~vidswap.io.writer.range_pts`, the writer's own range timing), never from
+the part, whose container may have moved it (NUT starts a part with B-frames at the reorder delay)
+or rounded it; so the output has the source's pts (and time base), the start timecode of the
+range, and the video tags, stream order and metadata the writer gives (``add_source_streams``
+and ``tag_video_stream`` of :mod:`vidswap.io.writer`: a part's container may hold no colour tags)
+and the given tags; audio and subtitle packets of the range are copied as the writer
+copies them. The file is written under a temporary name and renamed: the output path
 never holds a partial file.
 """
 
@@ -21,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 from vidswap.errors import MediaError
 from vidswap.io.probe import MediaInfo, open_input
 from vidswap.io.ranges import FrameRange
-from vidswap.io.writer import PacketCopy, kept_metadata, range_pts, temporary_path
+from vidswap.io.writer import (
+    PacketCopy,
+    add_source_streams,
+    keep_timestamps,
+    range_pts,
+    tag_video_stream,
+    temporary_path,
+)
 
 if TYPE_CHECKING:
     import av.container
@@ -63,47 +72,28 @@ def concat_segments(
     try:
         with av.open(str(temp), "w") as out, av.open(str(files[0])) as first:
             template = first.streams.video[0]
-            stream = out.add_stream_from_template(template)
-            stream.time_base = base
-            # The frame rate the writer gives its stream: a template from a segment has none, and the
-            # MP4/MOV muxer refuses a timecode track without one (EINVAL, "Invalid argument").
-            stream.codec_context.framerate = video.rate
-            if video.rotation:
-                stream.set_display_rotation(video.rotation)
+            keep_timestamps(out)
+
+            def add_video() -> Any:
+                stream = out.add_stream_from_template(template)
+                # The source's tags: a segment's container may not hold them (NUT keeps no colour tags).
+                tag_video_stream(stream, video)
+                return stream
+
             with open_input(info.path) as source:
-                out.metadata.update(kept_metadata(source.metadata))
-                stream.metadata.update(kept_metadata(source.streams[video.index].metadata))
-                outputs = {}
-                for track in source.streams if copy_streams else ():
-                    if (
-                        track.type in ("audio", "subtitle")
-                        and track.codec_context is not None
-                        and track.codec_context.name in out.supported_codecs
-                    ):
-                        outputs[track.index] = out.add_stream_from_template(track)
-                        outputs[track.index].metadata.update(kept_metadata(track.metadata))
+                stream, outputs = add_source_streams(out, source, info, add_video, tracks=copy_streams,
+                                                     path=output, dropped=[])
             timecode = times.timecode(info)
             if timecode is not None:
                 out.metadata["timecode"] = timecode
             out.metadata.update(metadata or {})
             if outputs:
                 copy = PacketCopy(info.path, outputs, times=times, base=base)
-            offsets = [times.offset(part.start) for part in ranges]
-            pts = [_pts(path, offset, base) for path, offset in zip(files, offsets, strict=True)]
-            dts = _decode_times(pts)
-            for path, part, offset, decode in zip(files, ranges, offsets, dts, strict=True):
-                count = (video.frame_count if part.stop is None else part.stop) - part.start
-                _copy_segment(
-                    path,
-                    count,
-                    out,
-                    stream,
-                    offset=offset,
-                    decode_times=decode,
-                    base=base,
-                    copy=copy,
-                    shift=times.shift,
-                )
+            pts = [_frame_pts(path, part, times.frame_pts, times.shift, video.frame_count)
+                   for path, part in zip(files, ranges, strict=True)]
+            for path, stamps, decode in zip(files, pts, _decode_times(pts), strict=True):
+                _copy_segment(path, out, stream, pts=stamps, decode_times=decode, base=base, copy=copy,
+                              shift=times.shift)
             if copy is not None:
                 copy.until(out, None)
         os.replace(temp, output)
@@ -115,16 +105,21 @@ def concat_segments(
         temp.unlink(missing_ok=True)
 
 
-def _pts(path: Path, offset: int, base: Fraction) -> list[int]:
-    """A segment's video pts in decode order, in ticks of ``base`` moved by ``offset``."""
+def _frame_pts(path: Path, part: FrameRange, frame_pts: Sequence[int], shift: int, count: int) -> list[int]:
+    """The output pts of a segment's video packets, in decode order: the packet with the k-th smallest
+    pts is the part's k-th frame, whose pts is the source's moved back by the range's ``shift``. Taken
+    from the source, not the segment, whose muxer may have moved it (NUT starts at the B-frame delay)
+    or rounded it to its own time base."""
     import av
 
     with av.open(str(path)) as container:
-        return [
-            round(p.pts * p.time_base / base) + offset
-            for p in container.demux(container.streams.video[0])
-            if p.size
-        ]
+        stored = [p.pts for p in container.demux(container.streams.video[0]) if p.size]
+    expected = (count if part.stop is None else part.stop) - part.start
+    if len(stored) != expected:
+        raise MediaError(f"{path}: holds {len(stored)} frames, expected {expected}; render the job again "
+                         f"(the segment is redone)")
+    rank = {stamp: k for k, stamp in enumerate(sorted(stored))}
+    return [frame_pts[part.start + rank[stamp]] - shift for stamp in stored]
 
 
 def _decode_times(pts: list[list[int]]) -> list[list[int]]:
@@ -139,36 +134,19 @@ def _decode_times(pts: list[list[int]]) -> list[list[int]]:
     return [[s - delay for s in sort] for sort in ordered]
 
 
-def _copy_segment(
-    path: Path,
-    frames: int,
-    out: av.container.OutputContainer,
-    stream: Any,
-    *,
-    offset: int,
-    decode_times: list[int],
-    base: Fraction,
-    copy: PacketCopy | None,
-    shift: int,
-) -> None:
-    """Mux one segment's ``frames`` video packets, moved by ``offset`` ticks of ``base``, with the audio
-    up to them."""
+def _copy_segment(path: Path, out: av.container.OutputContainer, stream: Any, *, pts: list[int],
+                  decode_times: list[int], base: Fraction, copy: PacketCopy | None, shift: int) -> None:
+    """Mux one segment's video packets with the output ``pts`` and ``decode_times`` (ticks of ``base``,
+    in decode order; each duration moved to ``base`` too), with the audio up to them."""
     import av
 
-    count = 0
     with av.open(str(path)) as container:
         source = container.streams.video[0]
-        for packet in container.demux(source):
-            if not packet.size:
-                continue
-            pts = round(packet.pts * packet.time_base / base) + offset
+        packets = (packet for packet in container.demux(source) if packet.size)
+        for packet, stamp, decode in zip(packets, pts, decode_times, strict=True):
+            duration = packet.duration and round(packet.duration * packet.time_base / base)
             packet.stream, packet.time_base = stream, base
-            packet.pts, packet.dts = pts, decode_times[count]
+            packet.pts, packet.dts, packet.duration = stamp, decode, duration
             out.mux(packet)  # video first, as the writer does: a muxer shifts a file that starts negative
             if copy is not None:
-                copy.until(out, (decode_times[count] + shift) * base)
-            count += 1
-    if count != frames:
-        raise MediaError(
-            f"{path}: holds {count} frames, expected {frames}; render the job again (the segment is redone)"
-        )
+                copy.until(out, (decode + shift) * base)

@@ -113,6 +113,8 @@ class VideoInfo:
     ``time_base`` is the stream's tick (pts are integers in it); ``rate`` is the average
     frame rate, exact (``30000/1001``); ``vfr`` says the frame durations vary.
     ``rotation`` is the display rotation in degrees counter-clockwise (PyAV's convention).
+    ``sample_aspect_ratio`` is the pixel shape (``15/16``; None: unset, square is assumed);
+    ``field_order`` is FFmpeg's AVFieldOrder (0 unknown, 1 progressive, 2 tt, 3 bb, 4 tb, 5 bt).
     """
 
     index: int
@@ -128,6 +130,8 @@ class VideoInfo:
     start_pts: int
     rotation: int
     color: ColorInfo
+    sample_aspect_ratio: Fraction | None = None
+    field_order: int = 0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -180,6 +184,7 @@ class MediaInfo:
             rate=str(self.video.rate),
             fps=round(float(self.video.rate), 3),
             color=self.video.color.names(),
+            sample_aspect_ratio=None if self.video.sample_aspect_ratio is None else str(self.video.sample_aspect_ratio),
         )
         return {
             "path": str(self.path),
@@ -364,6 +369,8 @@ def probe(path: str | Path, *, rate: Fraction | None = None) -> MediaInfo:
                 matrix=int(first.colorspace),
                 range=int(first.color_range),
             ),
+            sample_aspect_ratio=Fraction(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else None,
+            field_order=int(ctx.field_order or 0),
         )
         audio = tuple(
             AudioInfo(

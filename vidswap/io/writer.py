@@ -1,9 +1,12 @@
 """Streaming video writer: encode frames, copy audio and subtitles packet for packet.
 
 What the writer keeps from the source (``like``): every frame's pts and the stream's time
-base (variable frame rate survives), rotation, colour tags (primaries, transfer, matrix,
-range), the start timecode (moved to the first written frame), and every audio packet (and
-subtitle packet where the container takes the codec) without re-encoding. When a frame range
+base (variable frame rate survives; Matroska is told not to shift streams, so the video still
+starts where the source's does beside AAC priming), rotation, colour tags (primaries, transfer,
+matrix, range), pixel aspect, field order, the start timecode (moved to the first written frame),
+the order of the streams, their metadata (languages, handler names, creation time), and every
+audio packet (and subtitle packet where the container takes the codec) without re-encoding.
+What a container cannot keep is logged as one warning line. When a frame range
 is rendered, only the audio of that range is copied and every timestamp moves by the same
 amount, so sync holds. The file is written under a temporary name in the output's folder
 and renamed when complete; on an error nothing is left at the output path.
@@ -15,7 +18,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +30,7 @@ from vidswap.errors import ConfigError, InputError, MediaError, OutputExistsErro
 from vidswap.io.codecs import EncodeSettings, ResolvedEncode, resolve_encode
 from vidswap.io.color import conversion
 from vidswap.io.media import VIDEO_OUTPUT_SUFFIXES
-from vidswap.io.probe import MediaInfo, open_input, packet_timestamps, video_stream
+from vidswap.io.probe import MediaInfo, VideoInfo, open_input, packet_timestamps, video_stream
 from vidswap.io.ranges import FrameRange
 from vidswap.io.reader import REORDER_MARGIN, VideoReader, stored
 from vidswap.io.timecode import shift_timecode
@@ -47,6 +50,9 @@ __all__ = [
     "stale_temporaries",
     "stale_temporaries_in",
     "check_output",
+    "keep_timestamps",
+    "tag_video_stream",
+    "add_source_streams",
 ]
 
 log = logging.getLogger(__name__)
@@ -103,6 +109,100 @@ def check_output(path: Path, *, source: Path | None, overwrite: bool) -> None:
         raise OutputExistsError(f"{path}: exists; with overwrite it is replaced", setting="overwrite")
     if not path.parent.is_dir():
         raise InputError(f"{path}: output folder {path.parent} does not exist; create it first")
+
+
+def keep_timestamps(output: av.container.OutputContainer) -> None:
+    """Make ``output`` store the timestamps it is given. Matroska's muxer otherwise moves every stream
+    so that the earliest packet (an AAC priming packet: -21 ms at 48 kHz, -64 ms at 16 kHz) starts at
+    0, so the video starts that late; its blocks hold negative times. MP4/MOV keep them (edit lists)."""
+    if "matroska" in output.format.name:
+        output.container_options["avoid_negative_ts"] = "disabled"
+
+
+#: x264's field order for each interlaced AVFieldOrder (2 tt, 3 bb, 4 tb, 5 bt): the field shown first.
+_FIELD_FIRST = {2: "tff", 3: "bff", 4: "bff", 5: "tff"}
+
+
+def _code_fields(stream: Any, codec: str, field_order: int) -> None:
+    """Have x264 code an interlaced source's frames as interlaced, in its field order: H.264 says
+    the order in its stream (MP4 has no other place for it). Other encoders code progressive
+    pictures, so the field order is only the container's tag (:func:`_losses`)."""
+    import av.codec.context
+
+    first = _FIELD_FIRST.get(field_order)
+    if first is not None and codec == "libx264":
+        stream.codec_context.flags |= av.codec.context.Flags.interlaced_dct | av.codec.context.Flags.interlaced_me
+        stream.codec_context.options["x264-params"] = f"{first}=1"
+
+
+def tag_video_stream(stream: Any, video: VideoInfo) -> None:
+    """Give an output video stream the source's time base, frame rate, colour tags, pixel shape,
+    field order and rotation (the writer's encoder stream, or the join's copied one)."""
+    stream.time_base = video.time_base
+    context = stream.codec_context
+    context.framerate = video.rate  # the MP4/MOV muxer refuses a timecode track without one
+    color = video.color
+    context.color_primaries, context.color_trc = color.primaries, color.transfer
+    context.colorspace, context.color_range = color.matrix, color.range
+    if video.sample_aspect_ratio is not None:
+        context.sample_aspect_ratio = video.sample_aspect_ratio
+    context.field_order = video.field_order
+    if video.rotation:
+        stream.set_display_rotation(video.rotation)
+
+
+def add_source_streams(output: av.container.OutputContainer, source: av.container.InputContainer, info: MediaInfo,
+                       add_video: Callable[[], Any], *, tracks: bool, path: Path,
+                       dropped: list[str]) -> tuple[Any, dict[int, Any]]:
+    """Add the output's streams in the source's order (an audio-first file stays audio-first): the
+    video from ``add_video``, and (when ``tracks``) a copy of each audio and subtitle track the
+    container holds; each with the source stream's metadata and disposition, the file's metadata too.
+    A track the container cannot hold is named in ``dropped`` and logged; so is metadata it loses.
+
+    Returns:
+        The video stream, and the output stream of each copied source stream index.
+    """
+    output.metadata.update(kept_metadata(source.metadata))
+    video: Any = None
+    outputs: dict[int, Any] = {}
+    for track in source.streams:
+        if track.index == info.video.index:
+            video = add_video()
+            copied = video
+        elif not tracks or track.type not in ("audio", "subtitle"):
+            continue  # data tracks (tmcd) are rebuilt from metadata by the muxer
+        else:
+            codec = track.codec_context.name if track.codec_context else "unknown"
+            if codec not in output.supported_codecs:
+                dropped.append(f"{track.type} track {track.index} ({codec}): {output.format.name} cannot hold it")
+                log.warning("%s: not copying %s", path, dropped[-1])
+                continue
+            copied = outputs[track.index] = output.add_stream_from_template(track)
+        copied.metadata.update(kept_metadata(track.metadata))
+        copied.disposition = track.disposition
+    for loss in _losses(output.format.name, video.codec_context.name, source, info):
+        log.warning("%s: %s", path, loss)
+    return video, outputs
+
+
+def _losses(container: str, codec: str, source: av.container.InputContainer, info: MediaInfo) -> list[str]:
+    """What an output of ``container`` with the video ``codec`` cannot keep of ``source`` (one line
+    each, for the run-time warning)."""
+    losses = []
+    first = _FIELD_FIRST.get(info.video.field_order)
+    if first is not None and codec not in ("libx264", "h264") and container in ("mp4", "ipod"):
+        losses.append(f"{codec} codes progressive pictures and MP4 has no field-order tag: the source's field "
+                      f"order ({first} first) is lost; use .mov or .mkv, or libx264")
+    if "matroska" not in container:
+        return losses
+    if any("creation_time" in {key.lower() for key in track.metadata} for track in source.streams):
+        losses.append("Matroska keeps no per-stream creation_time (the file's creation_time is kept)")
+    aspect = info.video.sample_aspect_ratio
+    if aspect is not None and aspect != 1:
+        losses.append(f"the pixel aspect {aspect.numerator}:{aspect.denominator} is not written as Matroska's "
+                      f"display size (PyAV cannot set it): only codecs that store it themselves keep it (H.264, "
+                      f"HEVC, ProRes; not FFV1); use .mov or .mp4 to keep it")
+    return losses
 
 
 class PacketCopy:
@@ -227,6 +327,7 @@ class VideoWriter:
         self._output: av.container.OutputContainer | None = None  # None once closed
         try:
             output = self._output = av.open(str(self._temp), "w")
+            keep_timestamps(output)
         except (av.FFmpegError, ValueError) as err:
             raise MediaError(
                 f"{self.path}: cannot write this kind of file ({err}); use {', '.join(VIDEO_OUTPUT_SUFFIXES)}"
@@ -238,8 +339,9 @@ class VideoWriter:
                 container_codecs=output.supported_codecs,
                 output=str(self.path),
             )
-            self._stream = self._add_video(output)
-            if not self.info.sequence:
+            if self.info.sequence:
+                self._stream = self._add_video(output)
+            else:
                 self._add_copies(output, tracks=copy_streams)
             timecode = self._times.timecode(self.info)
             if timecode is not None:
@@ -255,42 +357,20 @@ class VideoWriter:
         video, encode = self.info.video, self.encode
         stream = output.add_stream(encode.codec, rate=video.rate, options=dict(encode.options))
         assert isinstance(stream, av.video.stream.VideoStream)  # resolve_encode picks video codecs only
+        _code_fields(stream, encode.codec, video.field_order)
         stream.width, stream.height, stream.pix_fmt = video.width, video.height, encode.pix_fmt
         # The encoder's time base must be the source's, or timestamps drift (and VFR is lost).
         stream.codec_context.time_base = video.time_base
-        stream.time_base = video.time_base
         stream.codec_context.thread_count = self.settings.threads
-        color = video.color
-        context = stream.codec_context
-        context.color_primaries, context.color_trc = color.primaries, color.transfer
-        context.colorspace, context.color_range = color.matrix, color.range
-        if video.rotation:
-            stream.set_display_rotation(video.rotation)
+        tag_video_stream(stream, video)
         return stream
 
     def _add_copies(self, output: av.container.OutputContainer, *, tracks: bool) -> None:
-        """Copy the source's metadata (file and video stream) and, when ``tracks``, set up the
-        audio and subtitle tracks to copy."""
-        outputs: dict[int, Any] = {}
+        """Add the video and (when ``tracks``) the audio and subtitle tracks to copy, in the source's
+        order, with the source's metadata (file and streams)."""
         with open_input(self.info.path) as source:
-            output.metadata.update(kept_metadata(source.metadata))
-            video = source.streams[self.info.video.index]
-            self._stream.metadata.update(kept_metadata(video.metadata))
-            self._stream.disposition = video.disposition
-            for track in source.streams if tracks else ():
-                if track.type not in ("audio", "subtitle"):
-                    continue  # data tracks (tmcd) are rebuilt from metadata by the muxer
-                codec = track.codec_context.name if track.codec_context else "unknown"
-                if codec not in output.supported_codecs:
-                    self.dropped.append(
-                        f"{track.type} track {track.index} ({codec}): {output.format.name} cannot hold it"
-                    )
-                    log.warning("%s: not copying %s", self.path, self.dropped[-1])
-                    continue
-                copied = output.add_stream_from_template(track)
-                copied.metadata.update(kept_metadata(track.metadata))
-                copied.disposition = track.disposition
-                outputs[track.index] = copied
+            self._stream, outputs = add_source_streams(output, source, self.info, lambda: self._add_video(output),
+                                                       tracks=tracks, path=self.path, dropped=self.dropped)
         if outputs:
             base = self.info.video.time_base
             self._copy = PacketCopy(self.info.path, outputs, times=self._times, base=base)

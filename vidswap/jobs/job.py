@@ -61,8 +61,6 @@ def stream_only(spec: PipelineSpec) -> str | None:
     """Why ``spec`` cannot render as a job (its outputs stream straight through), or None."""
     if spec.output.path is None or spec.output.sequence is not None:
         return "image-sequence outputs are"
-    if spec.matte is not None:
-        return "matte outputs are"
     return None
 
 
@@ -177,9 +175,11 @@ def _check_absolute(pipeline: Any, job_file: Path, where: str = "pipeline") -> N
 
 def _job(store: JobStore, spec: PipelineSpec, schedule: Schedule, data: Mapping[str, Any]) -> Job:
     """A job from its already validated pipeline and resolved schedule."""
+    from vidswap.io.sequence import plate_number
     from vidswap.jobs.render import faces_from_arrays, segment_fingerprint
 
-    store = JobStore(store.root, codec=spec.encode.codec)
+    store = JobStore(store.root, codec=spec.encode.codec, matte=spec.matte,
+                     first_number=plate_number(schedule.info, 0))
     faces = faces_from_arrays(store.load_arrays(store.faces_file))
     segments = plan_segments(schedule.frames, data["segment_frames"])
     fingerprints = [segment_fingerprint(schedule, faces, s, data["base"]) for s in segments]
@@ -365,7 +365,7 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
     """Make or resume the job of ``spec`` in ``root`` and render it (steps: module docstring).
 
     Args:
-        spec: the pipeline (a video output; matte and image-sequence outputs are not jobs).
+        spec: the pipeline (a video output, and a matte; image-sequence outputs are not jobs).
         root: the job directory (made when missing).
         segment_frames: frames per segment (None: the job's, or :data:`DEFAULT_SEGMENT_FRAMES`).
         force: accept changed inputs or weights (the stale segments are rendered again).
@@ -379,6 +379,8 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
         JobLockedError: another process works on the job. JobChangedError: inputs changed.
         VidswapError: any other problem; the output path never holds a partial file.
     """
+    from vidswap.io.media import is_sequence_pattern
+    from vidswap.io.sequence import ImageSequenceWriter
     from vidswap.pipeline.session import RunOptions, check_outputs
 
     options = options or RunOptions()
@@ -387,11 +389,13 @@ def run_job(spec: PipelineSpec, root: Path, *, segment_frames: int | None = None
         raise ConfigError(f"a job renders one video output: {reason} rendered without a job "
                           f"(vidswap.pipeline.runner.run_pipeline)")
     started = time.perf_counter()
-    store = JobStore(root, codec=spec.encode.codec)
+    store = JobStore(root, codec=spec.encode.codec, matte=spec.matte)
     # Before the job directory is made (beside the output): the output folder must be there. The
-    # output file may be replaced only when it is this job's own.
+    # outputs may be replaced only when they are this job's own.
     assert spec.output.path is not None  # stream_only refused the others
     check_outputs(spec, replace=store.exists() and store.muxed(spec.output.path) is not None)
+    if not store.exists() and spec.matte is not None and is_sequence_pattern(spec.matte):
+        ImageSequenceWriter(spec.matte, overwrite=spec.output.overwrite)  # refuses another's files
     fresh = not root.exists()
     store.create()
     try:
@@ -473,35 +477,39 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
 
 
 def mux_job(job: Job) -> Path:
-    """Join the job's segments and the input's audio of the rendered range into the output.
+    """Join the job's segments and the input's audio of the rendered range into the output, and
+    the segments' mattes into the matte video (an image-sequence matte is already in place).
 
-    Skipped when the output already holds exactly these segments (``mux.json``, checked against
-    the output's size and sha256). A file at the output path that is not this job's last mux (someone
+    Skipped when the outputs already hold exactly these segments (``mux.json``, checked against
+    their size and sha256). A file at the output path that is not this job's last mux (someone
     else's, or a damaged one) is replaced only with ``output.overwrite``.
     """
     from vidswap.io.concat import concat_segments
     from vidswap.pipeline.session import provenance_tags
 
-    output = job.output
+    output, store = job.output, job.store
+    matte = job.spec.matte if store.matte_video() else None
     hashes = []
     for segment in job.segments:
-        marker = job.store.marker(segment)
-        if marker is None:
-            raise MediaError(f"{job.store.segment_file(segment)}: not rendered (no marker); "
-                             f"render the job again")
-        hashes.append(marker["sha256"])
-    with job.store.mux_lock():
-        muxed = job.store.muxed(output)
-        if muxed == hashes:
+        digest = store.segment_digest(segment)
+        if digest is None:
+            raise MediaError(f"{store.segment_file(segment)}: not rendered (no marker); render the job again")
+        hashes.append(digest)
+    with store.mux_lock():
+        if store.muxed(output, matte) == hashes:
             return output
-        if output.exists() and muxed is None and not job.spec.output.overwrite:
-            raise OutputExistsError(f"{output}: exists and is not what job {job.store.root} last wrote there (another "
+        if output.exists() and store.muxed(output) is None and not job.spec.output.overwrite:
+            raise OutputExistsError(f"{output}: exists and is not what job {store.root} last wrote there (another "
                                     f"file, or a damaged one); with output.overwrite it is replaced",
                                     setting="output.overwrite")
-        concat_segments([job.store.segment_file(s) for s in job.segments], [s.frames for s in job.segments],
-                        info=job.schedule.info, frames=job.schedule.frames, output=output,
-                        copy_streams=job.spec.encode.audio == "copy", metadata=provenance_tags())
-        job.store.record_mux(output, hashes)
+        ranges = [s.frames for s in job.segments]
+        concat_segments([store.segment_file(s) for s in job.segments], ranges, info=job.schedule.info,
+                        frames=job.schedule.frames, output=output, copy_streams=job.spec.encode.audio == "copy",
+                        metadata=provenance_tags())
+        if matte is not None:
+            concat_segments([store.matte_file(s) for s in job.segments], ranges, info=job.schedule.info,
+                            frames=job.schedule.frames, output=matte, copy_streams=False, metadata=provenance_tags())
+        store.record_mux(output, hashes, matte)
     return output
 
 
@@ -559,12 +567,11 @@ def _output_state(job: Job, changed: Mapping[str, str]) -> str:
         return "inputs changed"
     if not job.output.exists():
         return "missing"
-    muxed = job.store.muxed(job.output)
+    muxed = job.store.muxed(job.output, job.spec.matte if job.store.matte_video() else None)
     if muxed is None:
         return "differs"
-    markers = [job.store.marker(s) for s in job.segments]
     done = all(state == "done" for state in job.states())
-    return "done" if done and muxed == [m["sha256"] for m in markers if m is not None] else "stale"
+    return "done" if done and muxed == [job.store.segment_digest(s) for s in job.segments] else "stale"
 
 
 def clean_job(root: Path, *, force: bool = False) -> int:

@@ -22,10 +22,12 @@ from vidswap.jobs.segments import Segment
 from vidswap.jobs.store import count_video_frames
 
 if TYPE_CHECKING:
+    from contextlib import ExitStack
+
     from vidswap.jobs.job import Job
     from vidswap.pipeline.analysis import FaceToSwap
     from vidswap.pipeline.schedule import Schedule
-    from vidswap.pipeline.session import RenderSession, RunOptions
+    from vidswap.pipeline.session import FrameSink, RenderSession, RunOptions
     from vidswap.progress import Meter
 
 __all__ = ["SegmentResult", "SegmentRenderer", "faces_to_arrays", "faces_from_arrays", "segment_fingerprint"]
@@ -140,23 +142,40 @@ class SegmentRenderer:
             self.store.discard(segment)
             frames, swapped = self._encode(segment, meter)
             expected, found = segment.stop - segment.start, count_video_frames(self.store.segment_file(segment))
-            if frames != expected or found != expected:
+            mattes = count_video_frames(self.store.matte_file(segment)) if self.store.matte_video() else expected
+            if frames != expected or found != expected or mattes != expected:
                 self.store.discard(segment)
+                note = f", its matte {mattes}" if self.store.matte_video() else ""
                 raise MediaError(f"{self.store.segment_file(segment)}: expected {expected} frames, wrote {frames} "
-                                 f"and the file holds {found}; render the job again")
+                                 f"and the file holds {found}{note}; render the job again")
             self.store.mark_done(segment, frames=frames, fingerprint=fingerprint)
         return SegmentResult(index, frames, swapped, time.perf_counter() - started)
 
     def _encode(self, segment: Segment, meter: Meter | None) -> tuple[int, int]:
+        from contextlib import ExitStack
+
         from vidswap.io.writer import VideoWriter
         from vidswap.pipeline.session import provenance_tags
         from vidswap.progress import Meter
 
         session, spec = self.session, self.job.spec
-        with VideoWriter(self.store.segment_file(segment), like=session.info, frames=segment.frames,
-                         settings=spec.encode.settings(), overwrite=True, copy_streams=False,
-                         metadata=provenance_tags(), turn_upright=True) as writer:  # the render is upright
+        with ExitStack() as stack, VideoWriter(
+                self.store.segment_file(segment), like=session.info, frames=segment.frames,
+                settings=spec.encode.settings(), overwrite=True, copy_streams=False,
+                metadata=provenance_tags(), turn_upright=True) as writer:  # the render is upright
+            mattes = self._matte_sinks(segment, stack)
             count = session.render(segment.frames, self.job.faces, self.identities,
-                                   [lambda frame, done: writer.write(frame.pts, done.rgb)],
-                                   meter=meter or Meter(None, disable=True))
+                                   [lambda frame, done: writer.write(frame.pts, done.rgb), *mattes],
+                                   meter=meter or Meter(None, disable=True), matte=bool(mattes))
         return count.frames, count.faces_swapped
+
+    def _matte_sinks(self, segment: Segment, stack: ExitStack) -> list[FrameSink]:
+        """The writer of the segment's matte (none when the job has no matte): a matte video beside
+        the segment's video, or the segment's files of an image-sequence matte."""
+        from vidswap.pipeline.runner import matte_sink
+
+        matte = self.job.spec.matte
+        if matte is None:
+            return []
+        path = self.store.matte_file(segment) if self.store.matte_video() else matte
+        return [matte_sink(stack, path, info=self.session.info, frames=segment.frames, overwrite=True)]

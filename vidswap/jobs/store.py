@@ -9,6 +9,8 @@ Layout::
       identities.npz     z_id of each source set
       segments/00000.nut a segment: its frames encoded on their own (closed GOP); NUT keeps
                          the input's time base exactly (.mov for ProRes, which NUT cannot hold)
+      segments/00000.matte.nut  its matte (FFV1 greyscale), when the job writes a matte video (an
+                         image-sequence matte is written straight to its own files, one per frame)
       segments/00000.json  its completion marker (frames, fingerprint), written after the
                          segment is complete and verified, atomically
       lock               flock: one ``run`` at a time; ``render`` slices share it
@@ -35,14 +37,14 @@ from typing import Any
 import numpy as np
 
 from vidswap.errors import ConfigError, InputError, JobLockedError
-from vidswap.io.media import codec_info
+from vidswap.io.media import MATTE_CODEC, codec_info, is_sequence_pattern, sequence_path
 from vidswap.io.writer import stale_temporaries, stale_temporaries_in, temporary_path
 from vidswap.jobs.segments import Segment
 
 __all__ = ["JOB_VERSION", "JobStore", "SegmentState", "sha256_file", "write_atomic", "count_video_frames"]
 
 #: The stem of a segment's files (``00042.nut``, ``00042.json``): :attr:`Segment.name`.
-_SEGMENT_STEM = re.compile(r"\d{5,}")
+_SEGMENT_STEM = re.compile(r"\d{5,}(\.matte)?")
 
 #: The keys of ``job.json`` and their types (checked when it is read: it may have been edited).
 _JOB_KEYS: dict[str, type] = {"pipeline": dict, "hashes": dict, "analysis": str, "base": str, "segment_frames": int}
@@ -97,11 +99,19 @@ class JobStore:
     Args:
         root: the job directory (created by :meth:`create`).
         codec: the video codec of the segments (picks their container).
+        matte: the job's matte output (a video, or an image-sequence pattern; None: no matte): a
+            segment is done only with its matte.
+        first_number: the file number of frame 0 in an image-sequence matte (the input's
+            :func:`~vidswap.io.sequence.plate_number` of 0: a plate's own numbering).
     """
 
-    def __init__(self, root: str | Path, *, codec: str = "ffv1") -> None:
+    def __init__(self, root: str | Path, *, codec: str = "ffv1", matte: Path | None = None,
+                 first_number: int = 0) -> None:
         self.root = Path(root)
+        self.first_number = first_number
         self.suffix = codec_info(codec).segment_container
+        self.matte = matte
+        self.matte_suffix = codec_info(MATTE_CODEC).segment_container
 
     job_file = property(lambda self: self.root / "job.json")
     faces_file = property(lambda self: self.root / "faces.npz")
@@ -123,7 +133,7 @@ class JobStore:
             return []
         own = (self.job_file, self.faces_file, self.identities_file, self.root / "mux.json")
         deleted = [temp for path in own for temp in stale_temporaries(path)]
-        deleted += stale_temporaries_in(self.segments_dir, _SEGMENT_STEM, (self.suffix, ".json"))
+        deleted += stale_temporaries_in(self.segments_dir, _SEGMENT_STEM, (self.suffix, self.matte_suffix, ".json"))
         for temp in deleted:
             temp.unlink(missing_ok=True)
         return deleted
@@ -188,22 +198,25 @@ class JobStore:
     # the mux ---------------------------------------------------------------------------------
     mux_file = property(lambda self: self.root / "mux.json")
 
-    def record_mux(self, output: Path, segments: list[str]) -> None:
-        """Record that ``output`` now holds these segments (their sha256), with its own size and
-        sha256, so a later run can tell it is still this job's render."""
-        write_atomic(self.mux_file, json.dumps({"output": str(output), "segments": segments,
-                                                "size": output.stat().st_size, "sha256": sha256_file(output)}).encode())
+    def record_mux(self, output: Path, segments: list[str], matte: Path | None = None) -> None:
+        """Record that ``output`` (and the matte video ``matte``) now hold these segments (their
+        digests), with their own size and sha256, so a later run can tell they are still this job's."""
+        record: dict[str, Any] = {"output": str(output), "segments": segments, **_file_record(output)}
+        if matte is not None:
+            record["matte"] = {"output": str(matte), **_file_record(matte)}
+        write_atomic(self.mux_file, json.dumps(record).encode())
 
-    def muxed(self, output: Path) -> list[str] | None:
-        """The segments ``output`` holds when it is this job's last mux byte for byte (size and
-        sha256 as recorded); None when it is missing, damaged, replaced, or was never muxed."""
+    def muxed(self, output: Path, matte: Path | None = None) -> list[str] | None:
+        """The segments ``output`` holds when it (and the matte video ``matte``) are this job's last
+        mux byte for byte (size and sha256 as recorded); None when one is missing, damaged,
+        replaced, or was never muxed."""
         try:
             record = json.loads(self.mux_file.read_bytes())
         except (OSError, ValueError, RecursionError):
             return None
-        if not isinstance(record, dict) or record.get("output") != str(output) or not output.is_file():
+        if not isinstance(record, dict) or not _is_recorded(record, output):
             return None
-        if output.stat().st_size != record.get("size") or sha256_file(output) != record.get("sha256"):
+        if matte is not None and not (isinstance(record.get("matte"), dict) and _is_recorded(record["matte"], matte)):
             return None
         segments = record.get("segments")
         return segments if isinstance(segments, list) else None
@@ -217,11 +230,28 @@ class JobStore:
         """Where a segment's completion marker lies."""
         return self.segments_dir / f"{segment.name}.json"
 
+    def matte_file(self, segment: Segment) -> Path:
+        """Where a segment's matte video lies (when the job's matte is a video)."""
+        return self.segments_dir / f"{segment.name}.matte{self.matte_suffix}"
+
+    def matte_video(self) -> bool:
+        """Whether the job's matte is a video (muxed from a matte segment beside each segment)."""
+        return self.matte is not None and not is_sequence_pattern(self.matte)
+
+    def segment_digest(self, segment: Segment) -> str | None:
+        """What the mux joins of a segment, hashed (its video's sha256, and its matte's); None: not done."""
+        marker = self.marker(segment)
+        if marker is None:
+            return None
+        return f"{marker['sha256']}+{marker['matte']}" if self.matte_video() and "matte" in marker else marker["sha256"]
+
     def mark_done(self, segment: Segment, *, frames: int, fingerprint: str) -> None:
-        """Record that a segment's file is complete (call after verifying it)."""
-        write_atomic(self.marker_file(segment), json.dumps(
-            {"start": segment.start, "stop": segment.stop, "frames": frames, "fingerprint": fingerprint,
-             "sha256": sha256_file(self.segment_file(segment))}).encode())
+        """Record that a segment's file (and its matte) is complete (call after verifying it)."""
+        marker = {"start": segment.start, "stop": segment.stop, "frames": frames, "fingerprint": fingerprint,
+                  "sha256": sha256_file(self.segment_file(segment))}
+        if self.matte_video():
+            marker["matte"] = sha256_file(self.matte_file(segment))
+        write_atomic(self.marker_file(segment), json.dumps(marker).encode())
 
     def marker(self, segment: Segment) -> dict[str, Any] | None:
         """A segment's marker, or None when absent or unreadable (a torn write)."""
@@ -240,15 +270,24 @@ class JobStore:
             return SegmentState(segment, "torn")
         if count_video_frames(path) != marker["frames"]:
             return SegmentState(segment, "torn")
+        if self.matte_video() and (not self.matte_file(segment).is_file() or "matte" not in marker):
+            return SegmentState(segment, "missing")  # e.g. a matte asked for since the segment was rendered
+        if self.matte_video() and count_video_frames(self.matte_file(segment)) != marker["frames"]:
+            return SegmentState(segment, "torn")
+        if self.matte is not None and not self.matte_video() and not all(
+                sequence_path(str(self.matte), self.first_number + index).is_file()
+                for index in range(segment.start, segment.stop)):
+            return SegmentState(segment, "missing")
         return SegmentState(segment, "done" if marker.get("fingerprint") == fingerprint else "stale")
 
     def discard(self, segment: Segment) -> None:
-        """Remove a segment's marker, then its file.
+        """Remove a segment's marker, then its files (video and matte video).
 
-        The marker goes first: never a marker without its file.
+        The marker goes first: never a marker without its files.
         """
         self.marker_file(segment).unlink(missing_ok=True)
         self.segment_file(segment).unlink(missing_ok=True)
+        self.matte_file(segment).unlink(missing_ok=True)
 
     # locks ------------------------------------------------------------------------------------
     @contextmanager
@@ -297,6 +336,16 @@ def _flock(path: Path, *, shared: bool, what: str, hint: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+
+
+def _file_record(path: Path) -> dict[str, Any]:
+    return {"size": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def _is_recorded(record: Mapping[str, Any], path: Path) -> bool:
+    """Whether ``record`` (of :meth:`JobStore.record_mux`) is of ``path`` as it is now."""
+    return (record.get("output") == str(path) and path.is_file() and path.stat().st_size == record.get("size")
+            and sha256_file(path) == record.get("sha256"))
 
 
 def count_video_frames(path: Path) -> int:

@@ -27,11 +27,13 @@ from vidswap.pipeline.session import RenderSession, RunOptions, check_outputs, p
 if TYPE_CHECKING:
     import numpy as np
 
+    from vidswap.io.probe import MediaInfo
+    from vidswap.io.ranges import FrameRange
     from vidswap.pipeline.composite import Composited
     from vidswap.pipeline.session import FrameSink
     from vidswap.pipeline.spec import PipelineSpec
 
-__all__ = ["RunSummary", "run_pipeline"]
+__all__ = ["RunSummary", "run_pipeline", "matte_sink"]
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,6 @@ def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
     The render's frames are upright (:meth:`RenderSession.reader`): a video or matte video is written
     in the input's stored orientation with its rotation tag; an image sequence has no rotation tag,
     so its files are written upright, as the video is shown."""
-    import numpy as np
-
-    from vidswap.io.codecs import EncodeSettings
-    from vidswap.io.media import is_sequence_pattern
     from vidswap.io.sequence import ImageSequenceWriter, plate_number
     from vidswap.io.writer import VideoWriter
 
@@ -132,17 +130,29 @@ def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
                                                            start_number=plate_number(info, frames.start)))
         sinks.append(lambda frame, done: sequence.write(done.rgb))
     if spec.matte is not None:
-        if is_sequence_pattern(spec.matte):
-            mattes = stack.enter_context(ImageSequenceWriter(spec.matte, overwrite=overwrite,
-                                                             start_number=plate_number(info, frames.start)))
-            sinks.append(lambda frame, done: mattes.write(np.repeat(_matte(done)[..., None], 3, axis=2)))
-        else:
-            matte = stack.enter_context(VideoWriter(spec.matte, like=info, frames=frames,
-                                                    settings=EncodeSettings.matte(), overwrite=overwrite,
-                                                    copy_streams=False, metadata=provenance_tags(),
-                                                    turn_upright=True))
-            sinks.append(lambda frame, done: matte.write(frame.pts, _matte(done)))
+        sinks.append(matte_sink(stack, spec.matte, info=info, frames=frames, overwrite=overwrite))
     return sinks
+
+
+def matte_sink(stack: ExitStack, path: Path, *, info: MediaInfo, frames: FrameRange, overwrite: bool) -> FrameSink:
+    """The writer of a matte (a lossless greyscale video with the video's timing, or an image sequence
+    numbered with the input's frame numbers, one file at a time) as a sink of a render made with
+    ``matte=True``; closed with ``stack``. A job's segments write theirs with it too."""
+    import numpy as np
+
+    from vidswap.io.codecs import EncodeSettings
+    from vidswap.io.media import is_sequence_pattern
+    from vidswap.io.sequence import ImageSequenceWriter, plate_number
+    from vidswap.io.writer import VideoWriter
+
+    if is_sequence_pattern(path):
+        mattes = stack.enter_context(ImageSequenceWriter(path, overwrite=overwrite,
+                                                         start_number=plate_number(info, frames.start)))
+        return lambda frame, done: mattes.write(np.repeat(_matte(done)[..., None], 3, axis=2))
+    matte = stack.enter_context(VideoWriter(path, like=info, frames=frames, settings=EncodeSettings.matte(),
+                                            overwrite=overwrite, copy_streams=False, metadata=provenance_tags(),
+                                            turn_upright=True))
+    return lambda frame, done: matte.write(frame.pts, _matte(done))
 
 
 def _matte(done: Composited) -> np.ndarray:

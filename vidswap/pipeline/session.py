@@ -101,7 +101,7 @@ class RenderCount:
 
 def check_outputs(spec: PipelineSpec, *, replace: bool = False) -> None:
     """Check that every output of ``spec`` can be written (``replace``: an existing file at the
-    video output path is this render's own earlier output, e.g. its job's, and may be replaced).
+    video or matte output path is this render's own earlier output, e.g. its job's, and may be replaced).
 
     Raises:
         OutputExistsError: an output exists (without ``output.overwrite``) or is the input.
@@ -119,7 +119,8 @@ def check_outputs(spec: PipelineSpec, *, replace: bool = False) -> None:
         if not os.access(path.parent, os.W_OK):
             raise InputError(f"{path}: output folder {path.parent} is not writable; choose another output path")
         if not is_sequence_pattern(path):
-            check_output(path, source=source, overwrite=spec.output.overwrite or (replace and path == spec.output.path))
+            check_output(path, source=source,
+                         overwrite=spec.output.overwrite or (replace and path in (spec.output.path, spec.matte)))
 
 
 def check_plan(spec: PipelineSpec, *, replace: bool = False) -> Schedule:
