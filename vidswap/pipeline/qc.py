@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from vidswap.pipeline.analysis import FaceToSwap
     from vidswap.pipeline.model import ModelFiles
 
-__all__ = ["FACE_QC_FILE", "THUMB_WIDTH", "FaceStats", "face_stats", "RenderQC", "RenderQCData",
-           "segment_qc_file", "load_render_qc", "random_weights"]
+__all__ = ["FACE_QC_FILE", "THUMB_WIDTH", "SHEET_ROWS", "FaceStats", "face_stats", "load_face_stats", "RenderQC",
+           "RenderQCData", "segment_qc_file", "load_render_qc", "random_weights", "sheet_frames"]
 
 #: The face pass's QC arrays in a job folder (beside ``faces.npz``).
 FACE_QC_FILE = "qc-faces.npz"
@@ -224,15 +224,16 @@ class RenderQCData:
 
 
 class RenderQC:
-    """Measures the render, one call per frame: identity of each swapped crop to its source (the
-    model's own encoder, as FaceShifter's ID retrieval), matte coverage, and matte thumbnails of
-    the contact sheet's frames.
+    """Measures the render: identity of each swapped crop to its source (the model's own encoder,
+    as FaceShifter's ID retrieval), matte coverage, and matte thumbnails of the contact sheet's
+    frames. A render calls :meth:`swaps` once per frame with its swapped crops (or one
+    :meth:`add` with both), and :meth:`matte` once per frame with its matte; then :meth:`save`.
 
     Args:
         model: the swap model (its :meth:`~vidswap.models.family.SwapModel.embed`).
         identities: source name -> ``(c_id,)`` z_id, on the model's device.
         random_weights: the model is a random initialisation (see :func:`random_weights`).
-        thumbs: frames whose matte thumbnail to keep (:func:`vidswap.report.sheet.sheet_frames`).
+        thumbs: frames whose matte thumbnail to keep (:func:`sheet_frames`).
     """
 
     def __init__(self, model: SwapModel, identities: Mapping[str, torch.Tensor], *, random_weights: bool,
@@ -240,44 +241,61 @@ class RenderQC:
         self.model, self.identities, self.random = model, identities, random_weights
         self.thumb_at = set(thumbs)
         self.started = time.perf_counter()
-        self._faces: list[tuple[int, int, str, float, float]] = []
+        self._faces: list[tuple[int, int, str, float]] = []
+        self._face_coverage: dict[tuple[int, int], float] = {}
         self._frames: list[tuple[int, float]] = []
         self._thumbs: list[tuple[int, np.ndarray]] = []
 
     def add(self, index: int, faces: Sequence[FaceToSwap], swapped: torch.Tensor | None,
             matte: np.ndarray | None) -> None:
-        """Measure one rendered frame.
+        """:meth:`swaps` and :meth:`matte` of one frame."""
+        self.swaps(index, faces, swapped)
+        self.matte(index, faces, matte)
+
+    def swaps(self, index: int, faces: Sequence[FaceToSwap], swapped: torch.Tensor | None) -> None:
+        """Measure the identity of one frame's swapped faces.
 
         Args:
             index: the frame's input index.
             faces: the faces swapped there (empty: the frame passed through).
             swapped: ``(B, 3, S, S)`` their swapped crops in [-1, 1] (None without faces).
-            matte: ``(H, W)`` uint8 matte of the frame (None when the render made none).
         """
         import torch
         import torch.nn.functional as F
 
-        similarity = [float("nan")] * len(faces)
-        if faces and swapped is not None:
-            with torch.inference_mode():
-                embedded = self.model.embed(swapped.float())
-                sources = torch.stack([self.identities[f.source] for f in faces]).to(embedded)
-                similarity = F.cosine_similarity(embedded, sources, dim=-1).tolist()
-        soft = matte.astype(np.float32) / 255 if matte is not None else None
+        if not faces or swapped is None:
+            return
+        with torch.inference_mode():
+            embedded = self.model.embed(swapped.float())
+            sources = torch.stack([self.identities[f.source] for f in faces]).to(embedded)
+            similarity = F.cosine_similarity(embedded, sources, dim=-1).tolist()
         for face, value in zip(faces, similarity, strict=True):
-            self._faces.append((index, face.track, face.source, value, _box_mean(soft, face.landmarks)))
+            self._faces.append((index, face.track, face.source, value))
+
+    def matte(self, index: int, faces: Sequence[FaceToSwap], matte: np.ndarray | None) -> None:
+        """Measure one rendered frame's matte.
+
+        Args:
+            index: the frame's input index.
+            faces: the faces swapped there.
+            matte: ``(H, W)`` uint8 matte of the frame (None when the render made none).
+        """
+        soft = matte.astype(np.float32) / 255 if matte is not None else None
+        for face in faces:
+            self._face_coverage[index, face.track] = _box_mean(soft, face.landmarks)
         self._frames.append((index, float(soft.mean()) if soft is not None else float("nan")))
         if matte is not None and index in self.thumb_at:
             self._thumbs.append((index, _thumbnail(matte)))
 
     def data(self, fingerprint: str = "") -> RenderQCData:
         """What was measured so far."""
-        faces = list(zip(*self._faces, strict=True)) if self._faces else [()] * 5
+        faces = list(zip(*self._faces, strict=True)) if self._faces else [()] * 4
         frames = list(zip(*self._frames, strict=True)) if self._frames else [()] * 2
+        coverage = [self._face_coverage.get((i, t), float("nan")) for i, t, _, _ in self._faces]
         thumbs = np.stack([t for _, t in self._thumbs]) if self._thumbs else np.zeros((0, 1, THUMB_WIDTH), np.uint8)
         return RenderQCData(face_frame=np.array(faces[0], np.int64), face_track=np.array(faces[1], np.int64),
                             face_source=np.array(faces[2], np.str_), identity=np.array(faces[3], np.float64),
-                            face_coverage=np.array(faces[4], np.float64), frame=np.array(frames[0], np.int64),
+                            face_coverage=np.array(coverage, np.float64), frame=np.array(frames[0], np.int64),
                             coverage=np.array(frames[1], np.float64),
                             thumb_frame=np.array([i for i, _ in self._thumbs], np.int64), thumbs=thumbs,
                             random_weights=self.random, seconds=time.perf_counter() - self.started,
@@ -288,6 +306,26 @@ class RenderQC:
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
         np.savez(temp, **self.data(fingerprint).to_arrays())  # type: ignore[arg-type]
         os.replace(temp, path)
+
+
+#: Contact-sheet rows aimed at when no spacing is given (plus one at every scene cut).
+SHEET_ROWS = 24
+
+
+def sheet_frames(start: int, stop: int, cuts: Collection[int] = (), every: int | None = None) -> list[int]:
+    """The contact sheet's frames: every ``every`` frames from ``start`` (None: spaced for about
+    :data:`SHEET_ROWS` rows), and each frame in ``cuts`` (input indices where a shot starts)."""
+    step = every or max(1, -(-(stop - start) // SHEET_ROWS))
+    return sorted({*range(start, stop, step), *(c for c in cuts if start <= c < stop)})
+
+
+def load_face_stats(root: Path) -> FaceStats | None:
+    """The face pass's counts a job stored (:data:`FACE_QC_FILE` in its folder ``root``), or None."""
+    path = root / FACE_QC_FILE
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return FaceStats.from_arrays({key: data[key] for key in data.files})
 
 
 def load_render_qc(path: Path) -> RenderQCData:
