@@ -310,6 +310,7 @@ def _made_with(output: Path) -> str | None:
 
     try:
         with av.open(str(output)) as container:
-            return container.metadata.get("encoder_software")
+            tags = {key.lower(): value for key, value in container.metadata.items()}  # Matroska: upper case
+            return tags.get("encoder_software")
     except (OSError, av.error.FFmpegError):
         return None

@@ -53,7 +53,8 @@ class Check:
 
 
 def frames_to_check(data: ReportData, worst: int = WORST) -> list[Check]:
-    """The worst ``worst`` frames by each measure the report has, then every fallback and filled run."""
+    """The worst ``worst`` frames by each measure the report has (none where the measure is the same
+    on every frame: nothing stands out), then every fallback and filled run."""
     checks: list[Check] = []
     swapped = data.per_frame("swapped")
     for measure, (column, low_bad, colour, note) in _MEASURES.items():
@@ -61,6 +62,8 @@ def frames_to_check(data: ReportData, worst: int = WORST) -> list[Check]:
         if measure == "coverage":
             values = np.where(swapped > 0, values, np.nan) if data.stats is not None else values
         known = np.flatnonzero(~np.isnan(values))
+        if not known.size or np.ptp(values[known]) == 0:
+            continue
         order = known[np.argsort(values[known] if low_bad else -values[known], kind="stable")][:worst]
         for position in order:
             index = data.header.first + int(position)
