@@ -245,6 +245,10 @@ class RenderQC:
         self._face_coverage: dict[tuple[int, int], float] = {}
         self._frames: list[tuple[int, float]] = []
         self._thumbs: list[tuple[int, np.ndarray]] = []
+        self._pending: list[tuple[int, tuple[FaceToSwap, ...], torch.Tensor]] = []
+
+    #: Swapped crops embedded per identity-encoder call.
+    batch_size = 32
 
     def add(self, index: int, faces: Sequence[FaceToSwap], swapped: torch.Tensor | None,
             matte: np.ndarray | None) -> None:
@@ -253,23 +257,34 @@ class RenderQC:
         self.matte(index, faces, matte)
 
     def swaps(self, index: int, faces: Sequence[FaceToSwap], swapped: torch.Tensor | None) -> None:
-        """Measure the identity of one frame's swapped faces.
+        """Measure the identity of one frame's swapped faces (embedded in batches of
+        :attr:`batch_size` crops across frames: one encoder call per crop costs more than the rest
+        of the measures together).
 
         Args:
             index: the frame's input index.
             faces: the faces swapped there (empty: the frame passed through).
             swapped: ``(B, 3, S, S)`` their swapped crops in [-1, 1] (None without faces).
         """
+        if not faces or swapped is None:
+            return
+        self._pending.append((index, tuple(faces), swapped))
+        if sum(len(f) for _, f, _ in self._pending) >= self.batch_size:
+            self._embed_pending()
+
+    def _embed_pending(self) -> None:
         import torch
         import torch.nn.functional as F
 
-        if not faces or swapped is None:
+        if not self._pending:
             return
+        faces = [(index, face) for index, fs, _ in self._pending for face in fs]
         with torch.inference_mode():
-            embedded = self.model.embed(swapped.float())
-            sources = torch.stack([self.identities[f.source] for f in faces]).to(embedded)
+            embedded = self.model.embed(torch.cat([crops for _, _, crops in self._pending]).float())
+            sources = torch.stack([self.identities[face.source] for _, face in faces]).to(embedded)
             similarity = F.cosine_similarity(embedded, sources, dim=-1).tolist()
-        for face, value in zip(faces, similarity, strict=True):
+        self._pending.clear()
+        for (index, face), value in zip(faces, similarity, strict=True):
             self._faces.append((index, face.track, face.source, value))
 
     def matte(self, index: int, faces: Sequence[FaceToSwap], matte: np.ndarray | None) -> None:
@@ -289,6 +304,7 @@ class RenderQC:
 
     def data(self, fingerprint: str = "") -> RenderQCData:
         """What was measured so far."""
+        self._embed_pending()
         faces = list(zip(*self._faces, strict=True)) if self._faces else [()] * 4
         frames = list(zip(*self._frames, strict=True)) if self._frames else [()] * 2
         coverage = [self._face_coverage.get((i, t), float("nan")) for i, t, _, _ in self._faces]
