@@ -23,7 +23,7 @@ from tests.report.wiring import MissingDetector, qc_wired
 from vidswap import __version__
 from vidswap.cli import main
 from vidswap.io.timecode import shift_timecode
-from vidswap.jobs.job import JobSummary, default_job_dir, run_job
+from vidswap.jobs.job import JobSummary, default_job_dir, run_job, with_range_override
 from vidswap.pipeline import pipeline_from_options
 from vidswap.pipeline.qc import load_render_qc, segment_qc_file, sheet_frames
 from vidswap.pipeline.session import RunOptions
@@ -153,6 +153,40 @@ def test_missing_render_data_is_named(media: dict[str, Path], tmp_path: Path) ->
     assert all(line.replace("'", "&#x27;") in text for line in written.missing)
     frames = report_json(summary.job)["frames"]
     assert len(frames) == FRAMES and all(f["swapped"] is None and f["coverage"] is None for f in frames)
+
+
+def test_segments_rendered_again_without_measures_are_named(media: dict[str, Path], tmp_path: Path) -> None:
+    """A range re-rendered by a render that does not measure drops those segments' old measures."""
+    out = tmp_path / "out.mkv"
+    with qc_wired():
+        run_job(_spec(media, out), default_job_dir(out), segment_frames=SEGMENT,
+                options=RunOptions(progress=False, detector=StubDetector()))
+    changed = with_range_override(_spec(media, out), "9-10", {"mask.blur": 0.2})
+    summary = run_job(changed, default_job_dir(out), options=RunOptions(progress=False, detector=StubDetector()))
+    assert summary.rendered == [1]
+    data = report_json(out)
+    assert "segment(s) 1 " in data["missing"]["render"]
+    coverage = [f["coverage"] for f in data["frames"]]
+    assert all(c is None for c in coverage[SEGMENT:2 * SEGMENT]) and all(c is not None for c in coverage[:SEGMENT])
+
+
+def test_identity_shown_with_trained_weights(media: dict[str, Path], tmp_path: Path) -> None:
+    """With weights that are not a random test model, the identity figures are the render's."""
+    out = tmp_path / "out.mkv"
+    with qc_wired(trained=True):
+        run_job(_spec(media, out), default_job_dir(out), segment_frames=SEGMENT,
+                options=RunOptions(progress=False, detector=StubDetector()))
+    data = report_json(out)
+    measured = np.concatenate([load_render_qc(segment_qc_file(default_job_dir(out) / "segments" / f"0000{i}.nut"))
+                               .identity for i in range(FRAMES // SEGMENT)])
+    assert [f["identity"] for f in data["faces"]] == pytest.approx(measured.tolist(), abs=1e-6)
+    assert [f["identity"] for f in data["frames"]] == pytest.approx(measured.tolist(), abs=1e-6)  # one face each
+    assert data["header"]["identity_note"] is None and data["tracks"][0]["identity_min"] == pytest.approx(
+        measured.min(), abs=1e-6)
+    identity = [r for r in data["to_check"] if r["measure"] == "identity"]
+    assert [r["frame"] for r in identity] == np.argsort(measured, kind="stable")[:5].tolist()
+    text = write_report(out).page.read_text()
+    assert RANDOM_NOTE not in text and 'alt="Identity similarity' in text
 
 
 def _chromium() -> str | None:

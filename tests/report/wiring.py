@@ -39,9 +39,10 @@ class MissingDetector(StubDetector):
 
 
 @contextmanager
-def qc_wired() -> Iterator[None]:
+def qc_wired(*, trained: bool | None = None) -> Iterator[None]:
     """Patch in the QC wiring: the job stores the face pass's counts beside ``faces.npz``; each
-    segment's render measures every frame (:class:`RenderQC`) and saves it beside the segment."""
+    segment's render measures every frame (:class:`RenderQC`) and saves it beside the segment.
+    ``trained``: record the weights as trained (True) whatever their file says (None: as it says)."""
     from vidswap.jobs.render import SegmentRenderer
     from vidswap.jobs.store import JobStore
     from vidswap.pipeline import render as stages
@@ -64,14 +65,14 @@ def qc_wired() -> Iterator[None]:
     def encode_measured(self, segment, meter):  # type: ignore[no-untyped-def]
         stats = load_face_stats(self.store.root)  # lead: in SegmentRenderer.__init__ / _encode
         frames = self.job.schedule.frames
-        cuts = [] if stats is None else [stats.first + int(p) for p in np.flatnonzero(stats.cut)]
         swapper = self.session.swapper
         qc = RenderQC(swapper.model, {k: v.to(swapper.device) for k, v in self.identities.items()},
-                      random_weights=random_weights(self.session.files),
-                      thumbs=sheet_frames(frames.start, frames.stop, cuts))
+                      random_weights=random_weights(self.session.files) if trained is None else not trained,
+                      thumbs=sheet_frames(frames.start, frames.stop, stats.cut_frames() if stats else ()))
         current["qc"] = qc
         result = encode(self, segment, meter)
-        qc.save(segment_qc_file(self.store.segment_file(segment)), self.job.fingerprints[segment.index])
+        self.store.save_arrays(segment_qc_file(self.store.segment_file(segment)),
+                               qc.data(self.job.fingerprints[segment.index]).to_arrays())
         return result
 
     def composite_measured(**kwargs):  # type: ignore[no-untyped-def]

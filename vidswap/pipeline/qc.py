@@ -85,6 +85,10 @@ class FaceStats:
         """Tracked faces per frame that the render leaves as they are."""
         return self.tracked - self.swapped
 
+    def cut_frames(self) -> list[int]:
+        """The input indices where a new shot starts."""
+        return [self.first + int(p) for p in np.flatnonzero(self.cut)]
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Flat arrays for :meth:`~vidswap.jobs.store.JobStore.save_arrays`."""
         return {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}

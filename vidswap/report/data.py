@@ -263,6 +263,9 @@ def _render_qc(job: Job, missing: dict[str, str]) -> RenderQCData | None:
     parts, absent = [], []
     for segment, fingerprint in zip(job.segments, job.fingerprints, strict=True):
         path = segment_qc_file(job.store.segment_file(segment))
+        if job.store.state(segment, fingerprint).state != "done":
+            absent.append(segment.index)
+            continue
         try:
             part = load_render_qc(path)
         except (OSError, ValueError, KeyError):
@@ -277,8 +280,8 @@ def _render_qc(job: Job, missing: dict[str, str]) -> RenderQCData | None:
         missing["render"] = f"{what}: not measured by the render of this job (its render recorded no QC data)"
         return None
     if absent:
-        missing["render"] = (f"{what}: not measured in segment(s) {', '.join(map(str, absent))} (rendered without "
-                             f"QC data, or rendered again since)")
+        missing["render"] = (f"{what}: not measured in segment(s) {', '.join(map(str, absent))} (not rendered, "
+                             f"rendered without QC data, or rendered again since)")
     return RenderQCData.join(parts)
 
 

@@ -80,7 +80,7 @@ def contact_sheet(data: ReportData, job: Job, every: int | None = None) -> tuple
     from vidswap.io.probe import probe
 
     first, stop = data.header.first, data.header.first + data.header.frames
-    cuts = [first + int(p) for p in np.flatnonzero(np.nan_to_num(data.per_frame("cut")) > 0)]
+    cuts = data.stats.cut_frames() if data.stats is not None else []
     frames = sheet_frames(first, stop, cuts, every)
     mattes = {} if data.render is None else dict(zip(data.render.thumb_frame.tolist(), data.render.thumbs,
                                                      strict=True))
