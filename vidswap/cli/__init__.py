@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vidswap.cli.run:run", "Swap faces in a video (options or a pipeline YAML); the main command."),
     "render": ("vidswap.cli.render:render", "Render a slice of a job's segments (render farm node) and mux."),
     "job": ("vidswap.cli.job:job", "Show a render job (segments, overrides, their state) or clean it up."),
+    "report": ("vidswap.cli.report:report", "Write the QC report (HTML, markers, JSON) of a render from its job."),
 }
 
 

@@ -72,11 +72,12 @@ def init(preset: str, output: Path, seed: int, discriminator: bool, force: bool)
     import torch
 
     from vidswap.models.checkpoint import build_bundle, save_checkpoint
+    from vidswap.weights.metadata import RANDOM_WEIGHTS_LICENCE
 
     torch.manual_seed(seed)
     bundle = build_bundle(FaceShifterConfig.preset(preset), discriminator=discriminator,
                           metadata={"source": f"random initialisation (vidswap model init --seed {seed})",
-                                    "licence": "none (random weights)"})
+                                    "licence": RANDOM_WEIGHTS_LICENCE})
     save_checkpoint(output, bundle, overwrite=force)
     total = sum(p.numel() for m in bundle.parts().values() for p in m.parameters())
     click.echo(f"wrote {output} ({preset} preset, {total:,} parameters)", err=True)

@@ -24,6 +24,7 @@ from vidswap.faces.cuts import CutConfig, CutDetector
 from vidswap.faces.detect import Detector, Face
 from vidswap.faces.smooth import SmootherConfig, smooth_landmarks
 from vidswap.faces.track import SelectConfig, Track, TrackedFace, TrackerConfig, select_tracks, track_faces
+from vidswap.pipeline.qc import FaceStats, face_stats
 from vidswap.pipeline.schedule import Schedule
 
 __all__ = ["FACE_PASS_SECTIONS", "FaceToSwap", "FaceAnalysis", "detect_frames", "analyse_faces"]
@@ -65,12 +66,15 @@ class FaceAnalysis:
         detected: frames in which at least one face was tracked (swapped or not).
         tracks: number of face tracks found.
         frames: number of frames analysed.
+        stats: the pass counted per frame and per track, for the QC report (a job stores
+            ``stats.to_arrays()`` as :data:`~vidswap.pipeline.qc.FACE_QC_FILE`).
     """
 
     faces: Mapping[int, tuple[FaceToSwap, ...]]
     detected: int
     tracks: int
     frames: int
+    stats: FaceStats | None = None
 
 
 def detect_frames(frames: Iterable[tuple[int, np.ndarray]], detector_for: Callable[[int], Detector], *,
@@ -202,6 +206,7 @@ def analyse_faces(frames: Iterable[tuple[int, np.ndarray]], schedule: Schedule, 
               for spec in schedule.variants() for swap in spec.swaps}
     faces: dict[int, tuple[FaceToSwap, ...]] = {}
     detected: set[int] = set()
+    swapped: dict[int, set[int]] = {}
     for track in tracks:
         for position in track.faces:
             index = first + position
@@ -213,5 +218,8 @@ def analyse_faces(frames: Iterable[tuple[int, np.ndarray]], schedule: Schedule, 
                     face = FaceToSwap(track=track.id, landmarks=smoothed[track.id, position],
                                       source=swap.source)
                     faces[index] = (*faces.get(index, ()), face)
+                    swapped.setdefault(index, set()).add(track.id)
                     break
-    return FaceAnalysis(faces=faces, detected=len(detected), tracks=len(tracks), frames=len(detections))
+    stats = face_stats(detections, tracks, cut_at, smoothed, swapped, first)
+    return FaceAnalysis(faces=faces, detected=len(detected), tracks=len(tracks), frames=len(detections),
+                        stats=stats)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HEADER_KEY",
     "Provenance",
+    "RANDOM_WEIGHTS_LICENCE",
     "add_provenance",
     "read_metadata",
     "read_provenance",
@@ -37,6 +38,11 @@ __all__ = [
 
 #: The one entry of a safetensors header's ``__metadata__`` that vidswap writes (JSON).
 HEADER_KEY = "vidswap"
+
+
+#: The licence a random-initialisation model file records (``vidswap model init``): its swaps
+#: and identity figures mean nothing.
+RANDOM_WEIGHTS_LICENCE = "none (random weights)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +65,11 @@ class Provenance:
     original_name: str | None = None
     converted_from: str | None = None
     created: str | None = None
+
+    @property
+    def random(self) -> bool:
+        """Whether the weights are a random initialisation (a test model), not trained."""
+        return self.licence == RANDOM_WEIGHTS_LICENCE
 
     def to_metadata(self) -> dict[str, str]:
         """The provenance as the string entries of a file's vidswap ``metadata``."""

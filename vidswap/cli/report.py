@@ -1,0 +1,45 @@
+"""``vidswap report JOB_OR_OUTPUT``: the QC report of a render, from its job's stored state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["report"]
+
+
+@click.command()
+@click.argument("target", metavar="JOB_OR_OUTPUT", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "page", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="The HTML page to write (default: OUTPUT.report.html beside the render); the markers go "
+                   "beside it as FILE's name with .edl and .csv.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the report's numbers (header, per frame, per track, frames to check) as one JSON "
+                   "document on stdout instead of writing the page.")
+@click.option("--every", type=click.IntRange(min=1), metavar="N",
+              help="Contact-sheet row every N frames (default: about 24 rows), plus one at every scene cut.")
+def report(target: Path, page: Path | None, as_json: bool, every: int | None) -> None:
+    """Make (or remake) the QC report of a render from its job, without rendering again.
+
+    \b
+    JOB_OR_OUTPUT is a job folder or the video a job rendered. The page is one self-contained
+    HTML file (header, plots, frames to check, contact sheet); the frames to check are also
+    written as markers an editor imports (EDL locators, CSV):
+      vidswap report shot.swapped.mov
+      vidswap report shot.swapped.mov -o qc/shot.html
+      vidswap report shot.swapped.mov --json > shot.qc.json
+    Sections the render did not record are named on the page, one line each.
+    """
+    if as_json:
+        from vidswap.report.build import report_json
+
+        click.echo(json.dumps(report_json(target), indent=1))
+        return
+    from vidswap.report.build import write_report
+
+    written = write_report(target, page, every=every)
+    for line in written.missing:
+        click.echo(f"note: {line}", err=True)
+    click.echo(f"wrote {written.page} (markers {written.edl.name}, {written.csv.name})", err=True)

@@ -1,0 +1,76 @@
+"""Make a report: the page with its markers, or the JSON of the same numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vidswap.report.data import ReportData, load_report
+from vidswap.report.markers import csv_text, edl_text, frames_to_check
+
+__all__ = ["ReportFiles", "write_report", "report_json", "default_report_path"]
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What :func:`write_report` wrote, and the lines saying which sections are missing."""
+
+    page: Path
+    edl: Path
+    csv: Path
+    missing: tuple[str, ...]
+
+
+def default_report_path(output: Path) -> Path:
+    """``OUTPUT.report.html`` beside the output."""
+    return output.with_name(output.name + ".report.html")
+
+
+def write_report(target: Path, page: Path | None = None, *, every: int | None = None) -> ReportFiles:
+    """Write the report of the job of ``target`` (job folder or output) to ``page`` (None:
+    :func:`default_report_path`), with its markers beside it (``.edl``, ``.csv``).
+
+    Raises:
+        InputError: no job. ConfigError: an unreadable job.
+    """
+    from vidswap.jobs.store import write_atomic
+    from vidswap.report.page import report_page
+    from vidswap.report.plots import plots
+    from vidswap.report.sheet import contact_sheet
+
+    data, job = load_report(target)
+    page = page or default_report_path(job.output)
+    checks = frames_to_check(data)
+    edl, csv = page.with_suffix(".edl"), page.with_suffix(".csv")
+    rows, note = contact_sheet(data, job, every)
+    write_atomic(edl, edl_text(data, checks).encode())
+    write_atomic(csv, csv_text(data, checks).encode())
+    write_atomic(page, report_page(data, plots(data), checks, rows, note, (edl, csv)).encode())
+    return ReportFiles(page, edl, csv, tuple(data.missing.values()))
+
+
+def report_json(target: Path) -> dict[str, Any]:
+    """The report's numbers: header, per frame, per track, the frames to check, what is missing."""
+    data, _ = load_report(target)
+    return {"header": data.header_json(), "missing": data.missing, "frames": data.frame_rows(),
+            "tracks": data.track_rows(),
+            "faces": _face_rows(data),
+            "to_check": [{"frame": c.frame, "last_frame": c.last, "timecode": data.timecode(c.frame),
+                          "measure": c.measure, "value": c.value, "note": c.note} for c in frames_to_check(data)]}
+
+
+def _face_rows(data: ReportData) -> list[dict[str, Any]]:
+    """Per swapped face the render measured: frame, track, source, identity (None with random
+    weights), coverage of its box."""
+    import math
+
+    render = data.render
+    if render is None:
+        return []
+    hide = bool(data.header.random_weights)
+    return [{"frame": int(f), "track": int(t), "source": str(s),
+             "identity": None if hide or math.isnan(i) else round(float(i), 6),
+             "face_coverage": None if math.isnan(c) else round(float(c), 6)}
+            for f, t, s, i, c in zip(render.face_frame, render.face_track, render.face_source, render.identity,
+                                     render.face_coverage, strict=True)]
