@@ -442,12 +442,15 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
         analysed = old is None or old.get("analysis") != key or not store.faces_file.is_file()
         if analysed:
             from vidswap.jobs.render import faces_to_arrays
+            from vidswap.pipeline.qc import FACE_QC_FILE
 
             identities, references = session.embed_photos()
             analysis = session.face_pass(references)
             arrays = {k: v.float().cpu().numpy() for k, v in identities.items()}
             store.save_arrays(store.identities_file, arrays)
             store.save_arrays(store.faces_file, faces_to_arrays(analysis.faces))
+            if analysis.stats is not None:  # the QC report's face-pass measures
+                store.save_arrays(store.root / FACE_QC_FILE, analysis.stats.to_arrays())
         ids = store.load_arrays(store.identities_file)
         base = hashlib.sha256(json.dumps([sorted(hashes.items()), key]).encode()
                               + b"".join(ids[k].tobytes() for k in sorted(ids))).hexdigest()
