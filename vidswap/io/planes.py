@@ -1,0 +1,385 @@
+"""Frames as their native planes, and the conversions of a region of one to and from float RGB.
+
+A :class:`Picture` holds a frame in the pixel format it was stored in (8 to 16-bit integer or
+32-bit float samples, any chroma subsampling), so a render changes only the samples it means to
+change: a region is converted to float RGB on the swapper's device (:func:`region_rgb`), blended
+there, converted back to the format's samples (:func:`rgb_samples`) and pasted under the matte
+(:func:`paste`); every other sample is the input's, bit for bit.
+
+The format facts (bit depth, chroma subsampling, RGB, YUV or grey, alpha) come from FFmpeg's
+own pixel-format descriptor (``av.VideoFormat(name).components``). Formats not held plane by
+plane (nv12, p010le, yuyv422, packed RGBA, big-endian ...) are held as their planar equivalent
+(:func:`held_format`); chroma is upsampled by repeating each sample over its footprint of luma
+pixels and downsampled by the footprint's mean.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from vidswap.errors import ConfigError
+from vidswap.io.color import FULL_RANGE, Conversion, luma_weights
+
+if TYPE_CHECKING:
+    import av
+    import torch
+
+__all__ = ["Box", "Layout", "Picture", "layout", "held_format", "align_box", "region_rgb", "rgb_samples",
+           "paste", "picture_rgb"]
+
+#: A region ``(x0, y0, x1, y1)`` in luma pixels, ``x1``/``y1`` exclusive.
+Box = tuple[int, int, int, int]
+
+#: Packed RGB formats held as one ``(h, w, 3)`` array (what image files give).
+_PACKED = ("rgb24", "rgb48le", "rgbf32le")
+# Chroma subsampling (log2 width, log2 height) -> the name FFmpeg's planar YUV formats use.
+_SUBSAMPLING = {(1, 1): "420", (1, 0): "422", (0, 0): "444", (0, 1): "440", (2, 0): "411", (2, 2): "410"}
+_DEPTHS = (8, 9, 10, 12, 14, 16)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a pixel format holds its samples (from FFmpeg's descriptor).
+
+    Attributes:
+        name: the FFmpeg pix_fmt.
+        kind: ``yuv``, ``rgb`` or ``gray``.
+        depth: bits per sample (32: float).
+        is_float: samples are float32 (nominal range [0, 1]).
+        shift: chroma subsampling, ``(log2 horizontal, log2 vertical)`` (0, 0 for RGB and grey).
+        colour: the planes of the colour components: Y, Cb, Cr; G, B, R... in component order
+            (R, G, B for RGB; Y, Cb, Cr for YUV; Y for grey).
+        alpha: the alpha plane, or None.
+        packed: one ``(h, w, 3)`` RGB array (rgb24, rgb48le, rgbf32le).
+    """
+
+    name: str
+    kind: Literal["yuv", "rgb", "gray"]
+    depth: int
+    is_float: bool
+    shift: tuple[int, int]
+    colour: tuple[int, ...]
+    alpha: int | None
+    packed: bool
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The samples' numpy type."""
+        return np.dtype(np.float32 if self.is_float else np.uint8 if self.depth <= 8 else np.uint16)
+
+    @property
+    def planes(self) -> int:
+        """The number of planes."""
+        return 1 if self.packed else len(self.colour) + (self.alpha is not None)
+
+    @property
+    def peak(self) -> float:
+        """The largest integer sample (1.0 for float)."""
+        return 1.0 if self.is_float else float(2**self.depth - 1)
+
+    def plane_shift(self, plane: int) -> tuple[int, int]:
+        """The subsampling of one plane (the chroma planes of YUV are subsampled)."""
+        return self.shift if self.kind == "yuv" and plane in self.colour[1:] else (0, 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _descriptor(name: str) -> tuple[Literal["yuv", "rgb", "gray"], int, bool, tuple[int, int], bool, bool]:
+    """``(kind, depth, float, shift, alpha, one component per plane)`` of any FFmpeg pix_fmt."""
+    import av
+
+    try:
+        described = av.VideoFormat(name, 64, 64)
+    except (ValueError, av.FFmpegError) as err:
+        raise ConfigError(f"pix_fmt {name!r} is not an FFmpeg pixel format ({err})") from err
+    components = described.components
+    colour = [c for c in components if not c.is_alpha]
+    kind: Literal["yuv", "rgb", "gray"] = "rgb" if described.is_rgb else "gray" if len(colour) == 1 else "yuv"
+    chroma = [c for c in colour if c.is_chroma]
+    shift = ((64 // chroma[0].width).bit_length() - 1, (64 // chroma[0].height).bit_length() - 1) if chroma else (0, 0)
+    depth = max(c.bits for c in components)
+    is_float = depth == 32 or "f16" in name or "f32" in name
+    planar = (len({c.plane for c in components}) == len(components) and not described.is_big_endian
+              and not described.has_palette and not described.is_bit_stream and not described.is_bayer)
+    return kind, 32 if is_float else depth, is_float, shift, any(c.is_alpha for c in components), planar
+
+
+@functools.lru_cache(maxsize=64)
+def layout(name: str) -> Layout:
+    """The layout of a format a :class:`Picture` holds.
+
+    Raises:
+        ConfigError: ``name`` is not a format held natively (see :func:`held_format`).
+    """
+    import av
+
+    kind, depth, is_float, shift, alpha, planar = _descriptor(name)
+    packed = name in _PACKED
+    if not (packed or (planar and (depth <= 16 or name.endswith("f32le")))):
+        raise ConfigError(f"pix_fmt {name} is not held plane by plane; hold it as {held_format(name)[0]}")
+    components = av.VideoFormat(name, 64, 64).components
+    colour = tuple(0 if packed else c.plane for c in components if not c.is_alpha)
+    alphas = [c.plane for c in components if c.is_alpha]
+    return Layout(name=name, kind=kind, depth=depth, is_float=is_float, shift=shift, colour=colour,
+                  alpha=alphas[0] if alphas else None, packed=packed)
+
+
+@functools.lru_cache(maxsize=64)
+def held_format(name: str) -> tuple[str, bool]:
+    """The format a frame of ``name`` is held in, and whether holding it so is lossless.
+
+    Planar formats (and packed rgb24, rgb48le, rgbf32le) are held as they are; others as the
+    planar format with the same components, subsampling and depth (nv12 -> yuv420p, p010le ->
+    yuv420p10le, yuyv422 -> yuv422p, rgba -> gbrap, rgbf16le -> gbrpf32le), or, where FFmpeg has
+    none, the nearest one that loses nothing (a higher depth; 4:4:4 for other subsamplings; RGB
+    for palette, Bayer or XYZ formats): then ``lossless`` is False, for a warning.
+    """
+    import av
+
+    kind, depth, is_float, shift, alpha, planar = _descriptor(name)
+    if name in _PACKED or (planar and (depth <= 16 or name.endswith("f32le"))):
+        return name, True
+    described = av.VideoFormat(name, 64, 64)
+    exact = not (described.has_palette or described.is_bayer or name.startswith("xyz"))
+    if not exact:
+        kind = "rgb"
+    if is_float:
+        base = {"rgb": "gbrap" if alpha else "gbrp", "gray": "gray", "yuv": "gbrap" if alpha else "gbrp"}[kind]
+        return f"{base}f32le", exact and kind != "yuv"
+    for bits in (d for d in _DEPTHS if d >= depth):
+        suffix = "" if bits == 8 else f"{bits}le"
+        if kind == "rgb":
+            candidate = f"gbr{'a' if alpha else ''}p{suffix}"
+        elif kind == "gray" and not alpha:
+            candidate = f"gray{suffix}"
+        else:
+            sub = _SUBSAMPLING.get(shift, "444") if kind == "yuv" else "444"
+            candidate = f"yuv{'a' if alpha else ''}{sub}p{suffix}"
+        try:
+            av.VideoFormat(candidate)
+        except ValueError:
+            continue
+        same = bits == depth and (kind != "yuv" or shift in _SUBSAMPLING) and kind == _descriptor(name)[0]
+        return candidate, exact and same
+    return ("gbrap16le" if alpha else "gbrp16le"), False
+
+
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """A frame as its native planes.
+
+    Attributes:
+        format: the FFmpeg pix_fmt (one :func:`layout` accepts).
+        planes: one ``(h_i, w_i)`` array per plane (``(h, w, 3)`` for packed RGB), uint8, uint16
+            (samples LSB-aligned, as ``*le`` formats store them) or float32, without line padding.
+    """
+
+    format: str
+    planes: tuple[np.ndarray, ...]
+
+    @property
+    def layout(self) -> Layout:
+        return layout(self.format)
+
+    @property
+    def height(self) -> int:
+        return int(self.planes[0].shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.planes[0].shape[1])
+
+    @classmethod
+    def from_frame(cls, frame: av.VideoFrame) -> Picture:
+        """The frame's planes, copied (``line_size`` padding dropped); a format not held plane by
+        plane is converted to :func:`held_format`'s first (losslessly, unless it says otherwise)."""
+        name = held_format(frame.format.name)[0]
+        if name != frame.format.name:
+            frame = frame.reformat(format=name)
+        held = layout(name)
+        planes = []
+        for plane in frame.planes:
+            channels = 3 if held.packed else 1
+            row = plane.width * channels * held.dtype.itemsize
+            raw = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, :row]
+            shape = (plane.height, plane.width, 3) if held.packed else (plane.height, plane.width)
+            planes.append(np.ascontiguousarray(raw).view(held.dtype).reshape(shape))
+        return cls(name, tuple(planes))
+
+    @classmethod
+    def from_rgb(cls, rgb: np.ndarray) -> Picture:
+        """An ``(H, W, 3)`` RGB image (uint8, uint16 at full 16-bit scale, or float32) as a packed
+        picture (rgb24, rgb48le, rgbf32le)."""
+        name = {np.dtype(np.uint8): "rgb24", np.dtype(np.uint16): "rgb48le",
+                np.dtype(np.float32): "rgbf32le"}.get(rgb.dtype)
+        if name is None or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ConfigError(f"expected (H, W, 3) uint8, uint16 or float32 RGB, got {rgb.shape} {rgb.dtype}")
+        return cls(name, (np.ascontiguousarray(rgb),))
+
+    def to_frame(self) -> av.VideoFrame:
+        """A new ``av.VideoFrame`` holding these samples."""
+        import av
+
+        frame = av.VideoFrame(self.width, self.height, self.format)
+        for plane, samples in zip(frame.planes, self.planes, strict=True):
+            data = np.ascontiguousarray(samples).view(np.uint8).reshape(samples.shape[0], -1)
+            np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, :data.shape[1]] = data
+        return frame
+
+    def replace(self, planes: dict[int, np.ndarray]) -> Picture:
+        """This picture with some planes replaced (by index)."""
+        return Picture(self.format, tuple(planes.get(i, p) for i, p in enumerate(self.planes)))
+
+
+def picture_rgb(picture: Picture, color: Conversion) -> np.ndarray:
+    """The whole picture as ``(H, W, 3)`` uint8 RGB, by swscale with the source's matrix and range
+    (for outputs that hold 8-bit RGB, such as image sequences)."""
+    if picture.format == "rgb24":
+        return picture.planes[0]
+    frame = picture.to_frame().reformat(format="rgb24", src_colorspace=color.matrix, src_color_range=color.range)
+    return np.asarray(frame.to_ndarray())
+
+
+def align_box(box: Box, held: Layout, width: int, height: int) -> Box:
+    """``box`` clipped to the frame and grown to whole chroma samples (each edge on the subsampling
+    grid, or at the frame's edge)."""
+    sx, sy = 1 << held.shift[0], 1 << held.shift[1]
+    x0, y0 = max(0, box[0]) // sx * sx, max(0, box[1]) // sy * sy
+    x1, y1 = min(width, -(-min(width, box[2]) // sx) * sx), min(height, -(-min(height, box[3]) // sy) * sy)
+    return x0, y0, max(x0, x1), max(y0, y1)
+
+
+def _plane_box(box: Box, shift: tuple[int, int]) -> Box:
+    x0, y0, x1, y1 = box
+    sx, sy = shift
+    return x0 >> sx, y0 >> sy, -(-x1 >> sx), -(-y1 >> sy)
+
+
+def _scale(held: Layout, color: Conversion) -> tuple[float, float, float]:
+    """``(luma offset, luma scale, chroma scale)``: sample = offset + scale * value (chroma around
+    the middle code)."""
+    if held.is_float:
+        return 0.0, 1.0, 1.0
+    if held.kind == "rgb" or color.range == FULL_RANGE:
+        return 0.0, held.peak, held.peak
+    unit = float(1 << (held.depth - 8))
+    return 16 * unit, 219 * unit, 224 * unit
+
+
+def _middle(held: Layout) -> float:
+    return 0.0 if held.is_float else float(1 << (held.depth - 1))
+
+
+def region_rgb(picture: Picture, box: Box, color: Conversion, device: torch.device | str | None = None
+               ) -> torch.Tensor:
+    """The picture's ``box`` (aligned, :func:`align_box`) as ``(3, h, w)`` float32 RGB in [0, 1]
+    (float formats unclamped), on ``device``, with the source's matrix and range."""
+    import torch
+
+    held = picture.layout
+    x0, y0, x1, y1 = box
+    h, w = y1 - y0, x1 - x0
+
+    def samples(plane: int) -> torch.Tensor:
+        px0, py0, px1, py1 = _plane_box(box, held.plane_shift(plane))
+        cut = picture.planes[plane][py0:py1, px0:px1]
+        return torch.from_numpy(cut.astype(np.float32)).to(device)
+
+    offset, luma, chroma = _scale(held, color)
+    if held.packed:
+        return samples(0).permute(2, 0, 1) / held.peak
+    if held.kind == "rgb":
+        return torch.stack([samples(p) for p in held.colour]) / held.peak
+    y = (samples(held.colour[0]) - offset) / luma
+    if held.kind == "gray":
+        return y[None].expand(3, -1, -1).clone()
+    sx, sy = held.shift
+    cb, cr = ((samples(p) - _middle(held)) / chroma for p in held.colour[1:])
+    # Each chroma sample over its footprint of luma pixels (cut at the frame's edge).
+    cb, cr = (c.repeat_interleave(1 << sy, 0).repeat_interleave(1 << sx, 1)[:h, :w] for c in (cb, cr))
+    kr, kb = luma_weights(color.matrix)
+    red = y + 2 * (1 - kr) * cr
+    blue = y + 2 * (1 - kb) * cb
+    green = (y - kr * red - kb * blue) / (1 - kr - kb)
+    return torch.stack([red, green, blue])
+
+
+def rgb_samples(rgb: torch.Tensor, held: Layout, color: Conversion) -> list[torch.Tensor]:
+    """``(3, h, w)`` float RGB of an aligned region -> the samples of each colour plane
+    (``held.colour`` order; chroma at its own resolution, the mean over each footprint), rounded
+    and clamped to the format's codes (float formats as they are), float32."""
+    import torch
+    import torch.nn.functional as F
+
+    offset, luma, chroma = _scale(held, color)
+
+    def code(values: torch.Tensor, at: float, scale: float) -> torch.Tensor:
+        out = values * scale + at
+        return out if held.is_float else out.round_().clamp_(0, held.peak)
+
+    if held.kind == "rgb":
+        return [code(channel, 0.0, luma) for channel in rgb]
+    kr, kb = luma_weights(color.matrix)
+    red, green, blue = rgb
+    y = kr * red + (1 - kr - kb) * green + kb * blue
+    if held.kind == "gray":
+        return [code(y, offset, luma)]
+    cb, cr = (blue - y) / (2 * (1 - kb)), (red - y) / (2 * (1 - kr))
+    sx, sy = held.shift
+    if sx or sy:
+        both = torch.stack([cb, cr])[None]
+        kernel = (1 << sy, 1 << sx)
+        pad = (0, -both.shape[-1] % kernel[1], 0, -both.shape[-2] % kernel[0])
+        ones = F.pad(torch.ones_like(both[:, :1]), pad)
+        sums = F.avg_pool2d(F.pad(both, pad), kernel)
+        cb, cr = (sums / F.avg_pool2d(ones, kernel))[0]
+    return [code(y, offset, luma), code(cb, _middle(held), chroma), code(cr, _middle(held), chroma)]
+
+
+def paste(picture: Picture, box: Box, rgb: torch.Tensor, matte: torch.Tensor, color: Conversion) -> Picture:
+    """``picture`` with the aligned ``box`` replaced by ``rgb`` where ``matte`` > 0.
+
+    A luma (or RGB) sample is replaced where its pixel's matte is > 0, a chroma sample where
+    the matte is > 0 anywhere in its footprint; alpha planes and every other sample stay as
+    they are, bit for bit.
+
+    Args:
+        picture: the frame.
+        box: the region (:func:`align_box`).
+        rgb: ``(3, h, w)`` float RGB of the region.
+        matte: ``(h, w)`` float weights of the region (only > 0 matters here).
+        color: the source's matrix and range.
+
+    Returns:
+        A new picture (planes not touched are shared).
+    """
+    import torch.nn.functional as F
+
+    held = picture.layout
+    touched = matte > 0
+    if not bool(touched.any()):
+        return picture
+    values = [v.cpu().numpy() for v in rgb_samples(rgb, held, color)]
+    x0, y0, x1, y1 = box
+    if held.packed:
+        packed = picture.planes[0].copy()
+        inside = touched.cpu().numpy()
+        packed[y0:y1, x0:x1][inside] = np.stack(values, axis=-1)[inside].astype(held.dtype)
+        return picture.replace({0: packed})
+    changed: dict[int, np.ndarray] = {}
+    for plane, samples in zip(held.colour, values, strict=True):
+        shift = held.plane_shift(plane)
+        where = touched
+        if shift != (0, 0):
+            kernel = (1 << shift[1], 1 << shift[0])
+            pad = (0, -where.shape[-1] % kernel[1], 0, -where.shape[-2] % kernel[0])
+            where = F.max_pool2d(F.pad(where[None, None].float(), pad), kernel)[0, 0] > 0
+        px0, py0, px1, py1 = _plane_box(box, shift)
+        out = picture.planes[plane].copy()
+        mask = where.cpu().numpy()
+        out[py0:py1, px0:px1][mask] = samples[mask].astype(held.dtype)
+        changed[plane] = out
+    return picture.replace(changed)
