@@ -157,6 +157,6 @@ class SegmentRenderer:
                          settings=spec.encode.settings(), overwrite=True, copy_streams=False,
                          metadata=provenance_tags(), turn_upright=True) as writer:  # the render is upright
             count = session.render(segment.frames, self.job.faces, self.identities,
-                                   [lambda frame, done: writer.write(frame.pts, done.rgb)],
+                                   [lambda frame, done: writer.write(frame.pts, done.picture)],
                                    meter=meter or Meter(None, disable=True))
         return count.frames, count.faces_swapped

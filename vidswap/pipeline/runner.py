@@ -109,38 +109,41 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions | None = None, *,
 def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
     """The writers of the video, image-sequence and matte outputs, as sinks of the render.
 
-    The render's frames are upright (:meth:`RenderSession.reader`): a video or matte video is written
-    in the input's stored orientation with its rotation tag; an image sequence has no rotation tag,
-    so its files are written upright, as the video is shown."""
+    The render's pictures and mattes are as stored (:meth:`RenderSession.render`): a video or matte
+    video is written so, in the source's pixel format, with its rotation tag; an image sequence has
+    no rotation tag, so its files are converted to RGB and written upright, as the video is shown."""
     import numpy as np
 
     from vidswap.io.codecs import EncodeSettings
     from vidswap.io.media import is_sequence_pattern
+    from vidswap.io.planes import picture_rgb
+    from vidswap.io.reader import upright
     from vidswap.io.sequence import ImageSequenceWriter
     from vidswap.io.writer import VideoWriter
 
     spec, info, frames = session.spec, session.info, session.schedule.frames
+    rotation, color = info.video.rotation, session.color
     overwrite = spec.output.overwrite
     sinks: list[FrameSink] = []
     if spec.output.path is not None:
         video = stack.enter_context(VideoWriter(
             spec.output.path, like=info, frames=frames, settings=spec.encode.settings(), overwrite=overwrite,
-            copy_streams=spec.encode.audio == "copy", metadata=provenance_tags(), turn_upright=True))
-        sinks.append(lambda frame, done: video.write(frame.pts, done.rgb))
+            copy_streams=spec.encode.audio == "copy", metadata=provenance_tags()))
+        sinks.append(lambda frame, done: video.write(frame.pts, done.picture))
     if spec.output.sequence is not None:
         sequence = stack.enter_context(ImageSequenceWriter(spec.output.sequence, overwrite=overwrite,
                                                            start_number=frames.start))
-        sinks.append(lambda frame, done: sequence.write(done.rgb))
+        sinks.append(lambda frame, done: sequence.write(upright(picture_rgb(done.picture, color), rotation)))
     if spec.matte is not None:
         if is_sequence_pattern(spec.matte):
             mattes = stack.enter_context(ImageSequenceWriter(spec.matte, overwrite=overwrite,
                                                              start_number=frames.start))
-            sinks.append(lambda frame, done: mattes.write(np.repeat(_matte(done)[..., None], 3, axis=2)))
+            sinks.append(lambda frame, done: mattes.write(np.repeat(upright(_matte(done), rotation)[..., None], 3,
+                                                                    axis=2)))
         else:
             matte = stack.enter_context(VideoWriter(spec.matte, like=info, frames=frames,
                                                     settings=EncodeSettings.matte(), overwrite=overwrite,
-                                                    copy_streams=False, metadata=provenance_tags(),
-                                                    turn_upright=True))
+                                                    copy_streams=False, metadata=provenance_tags()))
             sinks.append(lambda frame, done: matte.write(frame.pts, _matte(done)))
     return sinks
 
