@@ -163,7 +163,9 @@ class VideoReader:
         convert = conversion(self.info.video.color, height=self.info.video.height, pix_fmt=self.info.video.pix_fmt)
 
         def rgb(index: int, pts: int, frame: Any) -> Frame:
-            pixels = frame if isinstance(frame, np.ndarray) else frame.reformat(
+            from vidswap.io.sequence import read_image
+
+            pixels = read_image(frame, orient=False) if isinstance(frame, Path) else frame.reformat(
                 format="rgb24", src_colorspace=convert.matrix, src_color_range=convert.range).to_ndarray()
             return Frame(index=index, pts=pts, time=self._time(pts), rgb=upright(pixels, self._turn))
 
@@ -180,14 +182,17 @@ class VideoReader:
                         self.info.path, self.info.video.pix_fmt, name)
 
         def native(index: int, pts: int, frame: Any) -> NativeFrame:
-            # An image sequence's frames: 8-bit RGB files (the one place to read their own depth).
-            picture = Picture.from_rgb(frame) if isinstance(frame, np.ndarray) else Picture.from_frame(frame)
+            from vidswap.io.sequence import read_image
+
+            # An image sequence's file: read as 8-bit RGB (the one place to read its own depth).
+            picture = Picture.from_rgb(read_image(frame, orient=False)) if isinstance(frame, Path) \
+                else Picture.from_frame(frame)
             return NativeFrame(index=index, pts=pts, time=self._time(pts), picture=picture)
 
         return self._start(native)
 
     def _start(self, make: Callable[[int, int, Any], _T]) -> Iterator[_T]:
-        """The frames, decoded in a thread and made by ``make(index, pts, av frame or image)``."""
+        """The frames, decoded in a thread and made by ``make(index, pts, av frame or image file)``."""
         if self._stream is not None:
             raise MediaError(
                 f"{self.info.path}: a VideoReader is iterated once; open a new one to read again"
@@ -208,12 +213,10 @@ class VideoReader:
 
     # -- decode thread -------------------------------------------------------------------
 
-    def _sequence_frames(self) -> Iterator[tuple[int, int, np.ndarray]]:
-        from vidswap.io.sequence import read_image
-
+    def _sequence_frames(self) -> Iterator[tuple[int, int, Path]]:
         start, stop = self.frames.start, self.frames.stop
         for index, file in enumerate(self.info.sequence[start:stop], start=start):
-            yield index, index, read_image(file, orient=False)
+            yield index, index, file
 
     def _video_frames(self) -> Iterator[tuple[int, int, Any]]:
         import av
