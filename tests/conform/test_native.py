@@ -107,3 +107,33 @@ def test_a_lossless_render_is_the_input_outside_the_matte(assets: dict[str, Path
     assert len(segmented) == len(rendered)
     for a, b in zip(segmented, rendered, strict=True):
         assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("name", list(CLIPS))
+def test_pictures_are_the_oracle_s_planes(assets: dict[str, Path], name: str) -> None:
+    """The render's reader decodes each frame to the samples ffmpeg decodes, as stored."""
+    from vidswap.io.reader import VideoReader
+
+    folder = assets["folder"] / f"read-{name}"
+    folder.mkdir()
+    make, planar = CLIPS[name]
+    clip = make(folder)
+    with VideoReader(clip) as reader:
+        pictures = [frame.picture for frame in reader.pictures()]
+    want = oracle.planes(clip, planar).frames
+    assert len(pictures) == len(want) and all(p.format == planar for p in pictures)
+    for picture, planes in zip(pictures, want, strict=True):
+        assert all(np.array_equal(a, b) for a, b in zip(picture.planes, planes, strict=True))
+
+
+def test_stored_points_are_the_same_pixels() -> None:
+    """The face pass's upright landmarks land on the same pixels of the stored frame."""
+    from vidswap.io.reader import stored_points, upright
+
+    image = np.arange(5 * 7).reshape(5, 7)
+    for rotation in (0, 90, 180, 270, -90):
+        turned = upright(image, rotation)
+        ys, xs = np.mgrid[0:turned.shape[0], 0:turned.shape[1]]
+        points = np.stack([xs.ravel(), ys.ravel()], axis=-1)
+        at = stored_points(points, rotation, width=7, height=5).astype(int)
+        assert np.array_equal(image[at[:, 1], at[:, 0]], turned[ys.ravel(), xs.ravel()])
