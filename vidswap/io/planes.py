@@ -51,8 +51,8 @@ class Layout:
         depth: bits per sample (32: float).
         is_float: samples are float32 (nominal range [0, 1]).
         shift: chroma subsampling, ``(log2 horizontal, log2 vertical)`` (0, 0 for RGB and grey).
-        colour: the planes of the colour components: Y, Cb, Cr; G, B, R... in component order
-            (R, G, B for RGB; Y, Cb, Cr for YUV; Y for grey).
+        colour: the plane of each colour component, in the order R, G, B (RGB), Y, Cb, Cr (YUV)
+            or Y (grey); all 0 for packed RGB, whose one plane holds R, G, B.
         alpha: the alpha plane, or None.
         packed: one ``(h, w, 3)`` RGB array (rgb24, rgb48le, rgbf32le).
     """

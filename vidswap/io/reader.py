@@ -113,6 +113,9 @@ class VideoReader:
             for frame in reader:
                 ...  # frame.index, frame.pts, frame.rgb
 
+    or, for the frames in their own pixel format, ``for frame in reader.pictures()`` (a
+    :class:`NativeFrame`: ``frame.picture``).
+
     Args:
         path: a video file or an image-sequence pattern (``shot.%04d.png``).
         frames: the frames to read; None reads all. Checked against the video.
