@@ -206,7 +206,7 @@ class Picture:
             row = plane.width * channels * held.dtype.itemsize
             raw = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, :row]
             shape = (plane.height, plane.width, 3) if held.packed else (plane.height, plane.width)
-            planes.append(np.ascontiguousarray(raw).view(held.dtype).reshape(shape))
+            planes.append(raw.copy().view(held.dtype).reshape(shape))
         return cls(name, tuple(planes))
 
     @classmethod
@@ -269,8 +269,26 @@ def _scale(held: Layout, color: Conversion) -> tuple[float, float, float]:
     return 16 * unit, 219 * unit, 224 * unit
 
 
-def _middle(held: Layout) -> float:
-    return 0.0 if held.is_float else float(1 << (held.depth - 1))
+def _codes_from_rgb(held: Layout, color: Conversion) -> tuple[np.ndarray, np.ndarray]:
+    """``(M, b)``: the samples of a pixel (Y, Cb, Cr codes) are ``M @ rgb + b``."""
+    kr, kb = luma_weights(color.matrix)
+    kg = 1 - kr - kb
+    # Y' = kr R + kg G + kb B; Cb' = (B - Y') / (2 (1 - kb)); Cr' = (R - Y') / (2 (1 - kr)).
+    normalised = np.array([[kr, kg, kb],
+                           [-kr / (2 * (1 - kb)), -kg / (2 * (1 - kb)), 0.5],
+                           [0.5, -kg / (2 * (1 - kr)), -kb / (2 * (1 - kr))]])
+    offset, luma, chroma = _scale(held, color)
+    middle = 0.0 if held.is_float else float(1 << (held.depth - 1))
+    return normalised * np.array([[luma], [chroma], [chroma]]), np.array([offset, middle, middle])
+
+
+def _affine(matrix: np.ndarray, bias: np.ndarray, values: torch.Tensor) -> torch.Tensor:
+    """``matrix @ values + bias`` over the pixels of ``(3, h, w)`` values."""
+    import torch
+
+    m = torch.as_tensor(matrix, dtype=values.dtype, device=values.device)
+    b = torch.as_tensor(bias, dtype=values.dtype, device=values.device)
+    return torch.addmm(b[:, None], m, values.reshape(3, -1)).view(values.shape)
 
 
 def region_rgb(picture: Picture, box: Box, color: Conversion, device: torch.device | str | None = None
@@ -281,62 +299,49 @@ def region_rgb(picture: Picture, box: Box, color: Conversion, device: torch.devi
 
     held = picture.layout
     x0, y0, x1, y1 = box
-    h, w = y1 - y0, x1 - x0
 
     def samples(plane: int) -> torch.Tensor:
         px0, py0, px1, py1 = _plane_box(box, held.plane_shift(plane))
         cut = picture.planes[plane][py0:py1, px0:px1]
         return torch.from_numpy(cut.astype(np.float32)).to(device)
 
-    offset, luma, chroma = _scale(held, color)
     if held.packed:
         return samples(0).permute(2, 0, 1) / held.peak
     if held.kind == "rgb":
         return torch.stack([samples(p) for p in held.colour]) / held.peak
-    y = (samples(held.colour[0]) - offset) / luma
+    offset, luma, _ = _scale(held, color)
     if held.kind == "gray":
-        return y[None].expand(3, -1, -1).clone()
+        return ((samples(held.colour[0]) - offset) / luma)[None].expand(3, -1, -1).clone()
     sx, sy = held.shift
-    cb, cr = ((samples(p) - _middle(held)) / chroma for p in held.colour[1:])
     # Each chroma sample over its footprint of luma pixels (cut at the frame's edge).
-    cb, cr = (c.repeat_interleave(1 << sy, 0).repeat_interleave(1 << sx, 1)[:h, :w] for c in (cb, cr))
-    kr, kb = luma_weights(color.matrix)
-    red = y + 2 * (1 - kr) * cr
-    blue = y + 2 * (1 - kb) * cb
-    green = (y - kr * red - kb * blue) / (1 - kr - kb)
-    return torch.stack([red, green, blue])
+    chroma = torch.stack([samples(p) for p in held.colour[1:]])
+    chroma = chroma.repeat_interleave(1 << sy, 1).repeat_interleave(1 << sx, 2)[:, :y1 - y0, :x1 - x0]
+    codes = torch.cat([samples(held.colour[0])[None], chroma])
+    matrix, bias = _codes_from_rgb(held, color)
+    rgb_from_codes = np.linalg.inv(matrix)
+    return _affine(rgb_from_codes, -rgb_from_codes @ bias, codes)
 
 
 def rgb_samples(rgb: torch.Tensor, held: Layout, color: Conversion) -> list[torch.Tensor]:
     """``(3, h, w)`` float RGB of an aligned region -> the samples of each colour plane
     (``held.colour`` order; chroma at its own resolution, the mean over each footprint), rounded
     and clamped to the format's codes (float formats as they are), float32."""
-    import torch
     import torch.nn.functional as F
 
-    offset, luma, chroma = _scale(held, color)
-
-    def code(values: torch.Tensor, at: float, scale: float) -> torch.Tensor:
-        out = values * scale + at
-        return out if held.is_float else out.round_().clamp_(0, held.peak)
+    def code(values: torch.Tensor) -> torch.Tensor:
+        return values if held.is_float else values.round_().clamp_(0, held.peak)
 
     if held.kind == "rgb":
-        return [code(channel, 0.0, luma) for channel in rgb]
-    kr, kb = luma_weights(color.matrix)
-    red, green, blue = rgb
-    y = kr * red + (1 - kr - kb) * green + kb * blue
+        return list(code(rgb * held.peak))
+    matrix, bias = _codes_from_rgb(held, color)
     if held.kind == "gray":
-        return [code(y, offset, luma)]
-    cb, cr = (blue - y) / (2 * (1 - kb)), (red - y) / (2 * (1 - kr))
+        return [code(_affine(matrix, bias, rgb)[0])]
+    codes = _affine(matrix, bias, rgb)
     sx, sy = held.shift
+    chroma = codes[1:]
     if sx or sy:
-        both = torch.stack([cb, cr])[None]
-        kernel = (1 << sy, 1 << sx)
-        pad = (0, -both.shape[-1] % kernel[1], 0, -both.shape[-2] % kernel[0])
-        ones = F.pad(torch.ones_like(both[:, :1]), pad)
-        sums = F.avg_pool2d(F.pad(both, pad), kernel)
-        cb, cr = (sums / F.avg_pool2d(ones, kernel))[0]
-    return [code(y, offset, luma), code(cb, _middle(held), chroma), code(cr, _middle(held), chroma)]
+        chroma = F.avg_pool2d(chroma[None], (1 << sy, 1 << sx), ceil_mode=True)[0]  # mean of what is in frame
+    return [code(codes[0]), *code(chroma)]
 
 
 def paste(picture: Picture, box: Box, rgb: torch.Tensor, matte: torch.Tensor, color: Conversion) -> Picture:
@@ -366,20 +371,20 @@ def paste(picture: Picture, box: Box, rgb: torch.Tensor, matte: torch.Tensor, co
     x0, y0, x1, y1 = box
     if held.packed:
         packed = picture.planes[0].copy()
-        inside = touched.cpu().numpy()
-        packed[y0:y1, x0:x1][inside] = np.stack(values, axis=-1)[inside].astype(held.dtype)
+        inside = touched.cpu().numpy()[..., None]
+        np.copyto(packed[y0:y1, x0:x1], np.stack(values, axis=-1), casting="unsafe", where=inside)
         return picture.replace({0: packed})
     changed: dict[int, np.ndarray] = {}
+    footprints: dict[tuple[int, int], np.ndarray] = {}
     for plane, samples in zip(held.colour, values, strict=True):
         shift = held.plane_shift(plane)
-        where = touched
-        if shift != (0, 0):
-            kernel = (1 << shift[1], 1 << shift[0])
-            pad = (0, -where.shape[-1] % kernel[1], 0, -where.shape[-2] % kernel[0])
-            where = F.max_pool2d(F.pad(where[None, None].float(), pad), kernel)[0, 0] > 0
+        if shift not in footprints:
+            where = touched[None, None].float()
+            if shift != (0, 0):
+                where = F.max_pool2d(where, (1 << shift[1], 1 << shift[0]), ceil_mode=True)
+            footprints[shift] = where[0, 0].cpu().numpy() > 0
         px0, py0, px1, py1 = _plane_box(box, shift)
         out = picture.planes[plane].copy()
-        mask = where.cpu().numpy()
-        out[py0:py1, px0:px1][mask] = samples[mask].astype(held.dtype)
+        np.copyto(out[py0:py1, px0:px1], samples, casting="unsafe", where=footprints[shift])
         changed[plane] = out
     return picture.replace(changed)
