@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     import av
     import torch
 
-__all__ = ["Box", "Layout", "Picture", "layout", "held_format", "align_box", "region_rgb", "rgb_samples",
-           "paste", "picture_rgb"]
+__all__ = ["Box", "Layout", "Picture", "layout", "held_format", "reformat", "picture_rgb", "align_box",
+           "region_rgb", "rgb_samples", "paste"]
 
 #: A region ``(x0, y0, x1, y1)`` in luma pixels, ``x1``/``y1`` exclusive.
 Box = tuple[int, int, int, int]
@@ -107,6 +107,13 @@ def _descriptor(name: str) -> tuple[Literal["yuv", "rgb", "gray"], int, bool, tu
     return kind, 32 if is_float else depth, is_float, shift, any(c.is_alpha for c in components), planar
 
 
+def _held_as_is(name: str) -> bool:
+    """Whether a :class:`Picture` holds frames of ``name`` as they are: one component per plane (or
+    packed RGB), little-endian integers of up to 16 bits or float32."""
+    _, depth, _, _, _, planar = _descriptor(name)
+    return name in _PACKED or (planar and (depth <= 16 or name.endswith("f32le")))
+
+
 @functools.lru_cache(maxsize=64)
 def layout(name: str) -> Layout:
     """The layout of a format a :class:`Picture` holds.
@@ -116,9 +123,9 @@ def layout(name: str) -> Layout:
     """
     import av
 
-    kind, depth, is_float, shift, alpha, planar = _descriptor(name)
+    kind, depth, is_float, shift, _, _ = _descriptor(name)
     packed = name in _PACKED
-    if not (packed or (planar and (depth <= 16 or name.endswith("f32le")))):
+    if not _held_as_is(name):
         raise ConfigError(f"pix_fmt {name} is not held plane by plane; hold it as {held_format(name)[0]}")
     components = av.VideoFormat(name, 64, 64).components
     colour = tuple(0 if packed else c.plane for c in components if not c.is_alpha)
@@ -139,8 +146,8 @@ def held_format(name: str) -> tuple[str, bool]:
     """
     import av
 
-    kind, depth, is_float, shift, alpha, planar = _descriptor(name)
-    if name in _PACKED or (planar and (depth <= 16 or name.endswith("f32le"))):
+    kind, depth, is_float, shift, alpha, _ = _descriptor(name)
+    if _held_as_is(name):
         return name, True
     described = av.VideoFormat(name, 64, 64)
     exact = not (described.has_palette or described.is_bayer or name.startswith("xyz"))
@@ -234,13 +241,22 @@ class Picture:
         return Picture(self.format, tuple(planes.get(i, p) for i, p in enumerate(self.planes)))
 
 
+def reformat(picture: Picture, name: str, color: Conversion) -> av.VideoFrame:
+    """The picture as an ``av.VideoFrame`` of format ``name``: as it is, or converted by swscale
+    with the source's matrix and range on both sides (RGB is always full range)."""
+    frame = picture.to_frame()
+    if name == picture.format:
+        return frame
+    source = {"src_colorspace": color.matrix, "src_color_range": color.range} if picture.layout.kind == "yuv" else {}
+    return frame.reformat(format=name, dst_colorspace=color.matrix, dst_color_range=color.range, **source)
+
+
 def picture_rgb(picture: Picture, color: Conversion) -> np.ndarray:
-    """The whole picture as ``(H, W, 3)`` uint8 RGB, by swscale with the source's matrix and range
-    (for outputs that hold 8-bit RGB, such as image sequences)."""
+    """The whole picture as ``(H, W, 3)`` uint8 RGB (swscale, :func:`reformat`), for outputs that
+    hold 8-bit RGB (image sequences)."""
     if picture.format == "rgb24":
         return picture.planes[0]
-    frame = picture.to_frame().reformat(format="rgb24", src_colorspace=color.matrix, src_color_range=color.range)
-    return np.asarray(frame.to_ndarray())
+    return np.asarray(reformat(picture, "rgb24", color).to_ndarray())
 
 
 def align_box(box: Box, held: Layout, width: int, height: int) -> Box:

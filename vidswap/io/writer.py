@@ -27,7 +27,7 @@ from vidswap.errors import ConfigError, InputError, MediaError, OutputExistsErro
 from vidswap.io.codecs import EncodeSettings, ResolvedEncode, resolve_encode
 from vidswap.io.color import conversion
 from vidswap.io.media import VIDEO_OUTPUT_SUFFIXES
-from vidswap.io.planes import Picture
+from vidswap.io.planes import Picture, reformat
 from vidswap.io.probe import MediaInfo, open_input, packet_timestamps, video_stream
 from vidswap.io.ranges import FrameRange
 from vidswap.io.reader import REORDER_MARGIN, VideoReader, stored
@@ -332,15 +332,9 @@ class VideoWriter:
             raise ConfigError(
                 f"{self.path}: expected {video.width}x{video.height} frames, got {picture.width}x{picture.height}"
             )
-        frame = picture.to_frame()
-        if frame.format.name != self.encode.pix_fmt:
-            # The user's codec takes another format (a 10-bit source into yuv420p): swscale, told
-            # the source's matrix and range on both sides (RGB is always full range).
-            convert = self._convert
-            source = {"src_colorspace": convert.matrix, "src_color_range": convert.range} \
-                if picture.layout.kind == "yuv" else {}
-            frame = frame.reformat(format=self.encode.pix_fmt, dst_colorspace=convert.matrix,
-                                   dst_color_range=convert.range, **source)
+        # As it is where the encoder takes the picture's format; else (the user's codec takes
+        # another, e.g. a 10-bit source into yuv420p) swscale, told the source's matrix and range.
+        frame = reformat(picture, self.encode.pix_fmt, self._convert)
         # Tag every frame too: some encoders (prores_ks) ignore the codec context's colour tags.
         color = video.color
         frame.color_primaries, frame.color_trc = color.primaries, color.transfer
