@@ -82,7 +82,7 @@ class _Aligned:
     partial: SwappedCrops | None = None  # everything but the swaps (``swapped`` holds the originals)
 
 
-def face_box(frame_from_crops: Sequence[tuple[Tensor, int]], width: int, height: int) -> tuple[int, int, int, int]:
+def face_box(frame_from_crops: Sequence[tuple[Tensor, int]], width: int, height: int) -> Box:
     """The union of crops' footprints in a frame, with a margin for bilinear sampling, clipped to it.
 
     Args:
@@ -125,7 +125,8 @@ def _align(frame: NativeFrame, faces: tuple[FaceToSwap, ...], align: AlignConfig
     origin = torch.tensor([float(x0), float(y0)], device=device, dtype=matrices.dtype)
     crop_from_region = matrices.clone()
     crop_from_region[:, :, 2] += matrices[:, :, :2] @ origin
-    crops = warp_to_model_crop((region * 255)[None].expand(len(faces), -1, -1, -1), crop_from_region,
+    # The model sees [0, 1] (out-of-gamut YUV, float highlights clipped); the blend keeps them.
+    crops = warp_to_model_crop((region.clamp(0, 1) * 255)[None].expand(len(faces), -1, -1, -1), crop_from_region,
                                align.crop_size)
     partial = SwappedCrops(box, region, crops, crops, crop_from_region, landmarks - origin)
     return _Aligned(frame, faces, partial)
