@@ -9,13 +9,14 @@ and in the same process:
 
 - ``run``: wall time of :func:`vidswap.pipeline.runner.run_pipeline` (weights given, so nothing is
   fetched; the face pass and the render pass, encode included);
-- each stage alone, fed from memory: ``decode`` (VideoReader), ``detect`` (the detector on the
+- each stage alone, fed from memory: ``decode`` (VideoReader: RGB for the face pass, and
+  ``decode_native``: the render's pictures), ``detect`` (the detector on the
   decoded frames, in its batches), ``faces`` (tracking, selection and smoothing of those detections),
   ``swap`` (align + AEI-Net [+ HEAR-Net] in swap batches), ``composite`` (paste back) and
   ``encode`` (VideoWriter, audio copied).
 
 It reports run ÷ sum of stages (below 1: stages overlap in threads; the run decodes twice, once
-per pass, so decode counts twice in the sum) and run ÷ slowest stage (1.0 is the most that
+per pass, so both decodes count in the sum) and run ÷ slowest stage (1.0 is the most that
 overlapping can give), and the peak resident memory of the run. ``--frames 0`` means every frame.
 """
 
@@ -108,22 +109,27 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
         with VideoReader(clip, frames=schedule.frames) as reader:
             return list(reader)
 
+    def decode_pictures() -> list:
+        with VideoReader(clip, frames=schedule.frames) as reader:
+            return list(reader.pictures())
+
     stages["decode"], decoded = timed(decode, device)
+    stages["decode_native"], pictures = timed(decode_pictures, device)
     size = detectors.base.config.batch_size
     stages["detect"], _ = timed(lambda: [detectors.base.detect([f.rgb for f in decoded[i:i + size]])
                                          for i in range(0, len(decoded), size)], device)
     analysis = analyse_faces(((f.index, f.rgb) for f in decoded), schedule, detector_for=detectors,
                              batch_size=size, references=references)
     swap = swap_stage(swapper, analysis.faces, {k: v.to(device) for k, v in identities.items()},
-                      batch_size=session.batch)
+                      batch_size=session.batch, color=session.color)
     # In chunks, so the crops held between the two stages stay few (as in the run's queues).
     settings = (spec.mask, spec.watermark)
-    composite = composite_stage(settings_at=lambda index: settings, matte=False)
+    composite = composite_stage(settings_at=lambda index: settings, color=session.color, matte=False)
     stages["swap"] = stages["composite"] = 0.0
     composited = []
     with torch.inference_mode():
-        for start in range(0, len(decoded), 32):
-            took, swapped = timed(lambda chunk=decoded[start:start + 32]: list(swap(iter(chunk))), device)
+        for start in range(0, len(pictures), 32):
+            took, swapped = timed(lambda chunk=pictures[start:start + 32]: list(swap(iter(chunk))), device)
             stages["swap"] += took
             took, done = timed(lambda crops=swapped: list(composite(iter(crops))), device)
             stages["composite"] += took
@@ -134,10 +140,10 @@ def bench_preset(preset: str, *, clip: Path, source: Path, frames: int, device_n
             with VideoWriter(folder / "encode.mp4", like=reader, settings=spec.encode.settings(),
                              overwrite=True) as writer:
                 for frame, done in composited:
-                    writer.write(frame.pts, done.rgb)
+                    writer.write(frame.pts, done.picture)
 
     stages["encode"], _ = timed(encode, device)
-    total = 2 * stages["decode"] + stages["detect"] + stages["swap"] + stages["composite"] + stages["encode"]
+    total = sum(stages.values())
     slowest = max(stages, key=stages.get)
     return {"preset": preset, "frames": summary.frames, "faces": summary.faces_swapped, "refine": refine,
             "batch_size": session.batch, "run_s": run_s, "run_fps": summary.frames / run_s, "stages_s": stages,

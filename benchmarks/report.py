@@ -7,10 +7,10 @@ Usage:
 On a generated clip (the stub detector puts one face in every frame) with the ``tiny`` random
 model, on CPU, in one process, each a full job render into a fresh job folder:
 
-- ``plain``: the job as it renders without QC data;
-- ``measured``: the same job with the QC wiring the render owes the report (face-pass counts
-  stored; per frame the identity of each swapped crop through the model's encoder, the matte and
-  its coverage, the contact sheet's matte thumbnails: ``tests/report/wiring.py``);
+- ``plain``: the job with the render's QC collector switched off (``tests/report/helpers.py``);
+- ``measured``: the job as it renders (face-pass counts stored; per frame the identity of each
+  swapped crop through the model's encoder, the matte and its coverage, the contact sheet's matte
+  thumbnails);
 - ``report``: ``vidswap report`` of the measured job (HTML page with plots and contact sheet,
   EDL, CSV), and ``json``: its ``--json``.
 
@@ -48,7 +48,7 @@ def main() -> None:
 
     from tests.io.media import frame_image, make_clip
     from tests.pipeline.run_helpers import StubDetector, make_tiny_model, write_photo
-    from tests.report.wiring import qc_wired
+    from tests.report.helpers import unmeasured
     from vidswap.jobs.job import default_job_dir, run_job
     from vidswap.pipeline import pipeline_from_options
     from vidswap.pipeline.session import RunOptions
@@ -81,9 +81,9 @@ def main() -> None:
 
         render("warm.mp4", frames=f"0-{args.fps - 1}")
         for repeat in range(args.repeats):
-            timed("plain", lambda: render(f"plain{repeat}.mp4"))  # noqa: B023
-            with qc_wired():
-                out = timed("measured", lambda: render(f"measured{repeat}.mp4"))  # noqa: B023
+            with unmeasured():
+                timed("plain", lambda: render(f"plain{repeat}.mp4"))  # noqa: B023
+            out = timed("measured", lambda: render(f"measured{repeat}.mp4"))  # noqa: B023
             timed("report", lambda: write_report(out))  # type: ignore[arg-type]  # noqa: B023
             timed("json", lambda: report_json(out))  # type: ignore[arg-type]  # noqa: B023
     seconds = {name: statistics.median(values) for name, values in samples.items()}

@@ -124,8 +124,10 @@ def planes(path: Path, pix_fmt: str, *, frames: int | None = None) -> Planes:
     width, height = int(entry["width"]), int(entry["height"])
     dtype, layout = _LAYOUTS[pix_fmt]
     limit = ["-frames:v", str(frames)] if frames is not None else []
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", *limit, "-f", "rawvideo",
-                          "-pix_fmt", pix_fmt, "-"], check=True, capture_output=True).stdout
+    # Every decoded frame once: the rawvideo muxer would otherwise repeat or drop frames to a
+    # constant rate (Matroska's millisecond timestamps of a 29.97 fps video repeat one).
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", *limit, "-fps_mode", "passthrough",
+                          "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"], check=True, capture_output=True).stdout
     data = np.frombuffer(raw, dtype=np.dtype(dtype))
     packed = 3 if pix_fmt in ("rgb24", "rgb48le") else 1
     sizes = [(-(-height // dh), -(-width // dw) * packed) for dw, dh in layout]

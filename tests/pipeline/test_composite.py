@@ -14,7 +14,14 @@ from tests.landmark_model import face_landmark_model  # noqa: F401 (a fixture)
 from vidswap.errors import ConfigError
 from vidswap.faces.align import AlignConfig, crop_from_frame, invert_affine, transform_points, warp_to_crop
 from vidswap.faces.mask import MaskConfig
-from vidswap.pipeline.composite import DenseMasks, composite_frame
+from vidswap.pipeline.composite import DenseMasks, composite_region, matte_codes
+
+
+def composite_frame(frame: torch.Tensor, *args, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`composite_region` over a whole ``(3, H, W)`` uint8 frame: ``(H, W, 3)`` uint8 RGB and
+    the ``(H, W)`` uint8 matte."""
+    rgb, soft = composite_region(frame.float() / 255, *args, **kwargs)
+    return (rgb * 255).round().to(torch.uint8).permute(1, 2, 0).numpy(), matte_codes(soft)
 
 
 class _Stub:
@@ -59,15 +66,14 @@ class TestSteadying:
         dense = DenseMasks(_Stub(mesh - 4.0))
         swapped = torch.ones(1, 3, 256, 256)
         originals = warp_to_crop(frame.float()[None] / 127.5 - 1, matrix, 256)
-        done = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"),
-                               matte=True, dense=dense, tracks=[1], index=0)
-        assert done.matte is not None
+        rgb, matte = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"),
+                                     dense=dense, tracks=[1], index=0)
         source = frame.permute(1, 2, 0).numpy()
-        untouched = done.matte == 0
-        assert untouched.any() and (done.matte == 255).any()
-        assert np.array_equal(done.rgb[untouched], source[untouched])
-        hull = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(), matte=True)
-        assert hull.matte is not None and not np.array_equal(hull.matte > 0, done.matte > 0)
+        untouched = matte == 0
+        assert untouched.any() and (matte == 255).any()
+        assert np.array_equal(rgb[untouched], source[untouched])
+        _, hull = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig())
+        assert not np.array_equal(hull > 0, matte > 0)
 
 
 class TestRealModel:
@@ -88,17 +94,16 @@ class TestRealModel:
 
         masks = DenseMasks.open(cache=CacheSettings(home=face_landmark_model.parents[2]), manifest=load_manifest(),
                                 offline=True)
-        dense = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"),
-                                matte=True, dense=masks)
+        rgb, dense = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"),
+                                     dense=masks)
         with pytest.raises(ConfigError, match="mask.shape dense needs the dense landmark model"):
             composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(shape="dense"))
-        hull = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig(), matte=True)
-        assert dense.matte is not None and hull.matte is not None
-        untouched = dense.matte == 0
-        assert np.array_equal(dense.rgb[untouched], image[untouched])
+        _, hull = composite_frame(frame, swapped, originals, matrix, landmarks, mask=MaskConfig())
+        untouched = dense == 0
+        assert np.array_equal(rgb[untouched], image[untouched])
         # Below the mouth (the jaw and chin) the dense oval reaches farther down than the pentagon.
         mouth_y = int(landmarks[0, 3:, 1].mean())
-        assert (dense.matte[mouth_y:] > 128).sum() > 1.2 * (hull.matte[mouth_y:] > 128).sum()
+        assert (dense[mouth_y:] > 128).sum() > 1.2 * (hull[mouth_y:] > 128).sum()
 
 
 def test_a_render_with_dense_masks(face_landmark_model: Path, tmp_path: Path) -> None:  # noqa: F811

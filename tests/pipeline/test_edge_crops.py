@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from vidswap.faces.align import AlignConfig, crop_from_frame, invert_affine, transform_points
-from vidswap.io.reader import Frame
+from vidswap.io.color import Conversion
+from vidswap.io.planes import Picture
+from vidswap.io.reader import NativeFrame
 from vidswap.models.checkpoint import build_bundle
 from vidswap.models.config import FaceShifterConfig
 from vidswap.pipeline.analysis import FaceToSwap
@@ -60,8 +62,8 @@ def test_render_and_identity_crops_are_black_outside(edge_face) -> None:
     torch.manual_seed(0)
     bundle = build_bundle(CFG, hear=False)
     stage = swap_stage(Swapper(bundle), {0: (FaceToSwap(track=0, landmarks=landmarks, source="a"),)},
-                       {"a": torch.zeros(CFG.c_id)}, batch_size=4)
-    (swapped,) = stage(iter([Frame(index=0, pts=0, time=0.0, rgb=rgb)]))
+                       {"a": torch.zeros(CFG.c_id)}, batch_size=4, color=Conversion(matrix=1, range=2))
+    (swapped,) = stage(iter([NativeFrame(index=0, pts=0, time=0.0, picture=Picture.from_rgb(rgb))]))
     assert swapped.crops is not None
     render_crop = swapped.crops.originals[0]
 

@@ -105,9 +105,11 @@ def test_streaming_run_and_job_write_the_stored_orientation(clips: dict[str, Pat
         diff = np.abs(got.astype(int) - want)
         assert diff[~dilate(alpha > 0, 2)].max() <= 2  # only RGB<->YUV rounding outside the faces
         assert diff[alpha == 255].mean() > 10  # the face is swapped
-    # The render of the rotated clip is the render of the upright clip, turned to be stored.
+    # The render of the rotated clip is the render of the upright clip, turned to be stored (up to
+    # float rounding: the rotated clip's crops are sampled from its stored pixels).
     for got, want in zip(out, decode(folder / "up.mkv"), strict=True):
-        assert np.array_equal(upright(got, 90), want)
+        diff = np.abs(upright(got, 90).astype(int) - want)
+        assert diff.max() <= 2 and diff.mean() < 0.01, (diff.max(), diff.mean())
     # An image sequence has no rotation tag: its files are upright.
     files = sorted((folder / "seq").iterdir())
     assert len(files) == FRAMES

@@ -34,9 +34,9 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _spec(clip: Path, photo: Path, tiny: Path, out: Path, **options):
     return pipeline_from_options({"input": str(clip), "sources.me": [str(photo)], "output.path": str(out),
                                   "model.path": str(tiny), "model.batch_size": 3,
-                                  # lossless x264 in MP4: exact pixels and the input's own pts
+                                  # lossless x264 in MP4 (the source's yuv420p): exact pixels, the input's pts
                                   "encode.codec": "libx264", "encode.crf": 0, "encode.preset": "ultrafast",
-                                  "encode.pix_fmt": "yuv444p", **options})
+                                  **options})
 
 
 class TestFacelessClip:

@@ -42,10 +42,10 @@ def rendered(hamilton: Path, tiny: Path, shared: Path, tmp_path_factory: pytest.
     """The whole clip swapped (tiny random model, YuNet ONNX), lossless, with its matte."""
     folder = tmp_path_factory.mktemp("hamilton")
     out, matte = folder / "out.mkv", folder / "matte.mkv"
-    # FFV1 in 4:4:4: lossless apart from RGB<->YUV rounding, with no chroma resampling.
+    # FFV1 in the source's own pixel format: lossless, every sample outside the faces the input's.
     result = CliRunner().invoke(main, [
         "run", str(hamilton), "-s", str(shared / "media" / "photos" / "obama.jpg"), "--model", str(tiny),
-        "-o", str(out), "--codec", "ffv1", "--set", "encode.pix_fmt=yuv444p", "--matte", str(matte),
+        "-o", str(out), "--codec", "ffv1", "--matte", str(matte),
         "--no-refine", "--batch-size", "8", "--no-progress", "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout), out, matte

@@ -58,7 +58,7 @@ def test_collector_measures_and_saves(tmp_path: Path) -> None:
     matte[5:25, 5:25] = 255
     qc.add(1, [face], swapped, matte)
     qc.add(2, [], None, np.zeros((40, 80), np.uint8))
-    qc.save(tmp_path / "00000.qc.npz", "abc")
+    np.savez(tmp_path / "00000.qc.npz", **qc.data("abc").to_arrays())  # as the segment's render stores it
     data = load_render_qc(tmp_path / "00000.qc.npz")
     assert data.fingerprint == "abc" and not data.random_weights and data.seconds > 0
     assert data.identity.tolist() == [1.0] and data.face_track.tolist() == [3] and data.face_source.tolist() == ["me"]

@@ -19,13 +19,13 @@ from click.testing import CliRunner
 
 from tests.io.media import frame_image, make_clip
 from tests.pipeline.run_helpers import StubDetector, make_tiny_model, write_photo
-from tests.report.wiring import MissingDetector, qc_wired
+from tests.report.helpers import MissingDetector, trained_weights
 from vidswap import __version__
 from vidswap.cli import main
 from vidswap.io.timecode import shift_timecode
 from vidswap.jobs.job import JobSummary, default_job_dir, run_job, with_range_override
 from vidswap.pipeline import pipeline_from_options
-from vidswap.pipeline.qc import load_render_qc, segment_qc_file, sheet_frames
+from vidswap.pipeline.qc import FACE_QC_FILE, load_render_qc, segment_qc_file, sheet_frames
 from vidswap.pipeline.session import RunOptions
 from vidswap.report.build import report_json, write_report
 from vidswap.report.data import RANDOM_NOTE
@@ -51,12 +51,11 @@ def _spec(media: dict[str, Path], out: Path):
 
 @pytest.fixture(scope="module")
 def rendered(media: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> JobSummary:
-    """A job rendered with the QC wiring; the detector misses frame MISS (so it is filled)."""
+    """A job rendered; the detector misses frame MISS (so it is filled)."""
     folder = tmp_path_factory.mktemp("wired")
-    with qc_wired():
-        options = RunOptions(progress=False, detector=MissingDetector(MISS, (HEIGHT, WIDTH)))
-        summary = run_job(_spec(media, folder / "out.mkv"), default_job_dir(folder / "out.mkv"), segment_frames=SEGMENT,
-                          options=options)
+    options = RunOptions(progress=False, detector=MissingDetector(MISS, (HEIGHT, WIDTH)))
+    summary = run_job(_spec(media, folder / "out.mkv"), default_job_dir(folder / "out.mkv"), segment_frames=SEGMENT,
+                      options=options)
     assert summary.output is not None
     return summary
 
@@ -143,10 +142,15 @@ class TestPage:
 
 
 def test_missing_render_data_is_named(media: dict[str, Path], tmp_path: Path) -> None:
-    """A job rendered without the QC wiring still gets a report, naming what it lacks."""
+    """A job whose measures are gone (made before the report existed, or deleted) still gets a
+    report, naming what it lacks."""
     summary = run_job(_spec(media, tmp_path / "out.mkv"), tmp_path / "job", segment_frames=SEGMENT,
                       options=RunOptions(progress=False, detector=StubDetector()))
     assert summary.output is not None
+    measures = [tmp_path / "job" / FACE_QC_FILE, *(tmp_path / "job" / "segments").glob("*.qc.npz")]
+    assert len(measures) == 1 + FRAMES // SEGMENT
+    for path in measures:
+        path.unlink()
     written = write_report(summary.job)
     assert len(written.missing) == 3  # face pass, render measures, render time
     text = written.page.read_text()
@@ -156,14 +160,17 @@ def test_missing_render_data_is_named(media: dict[str, Path], tmp_path: Path) ->
 
 
 def test_segments_rendered_again_without_measures_are_named(media: dict[str, Path], tmp_path: Path) -> None:
-    """A range re-rendered by a render that does not measure drops those segments' old measures."""
+    """A segment's measures count only while its fingerprint holds: the old measures of a range
+    re-rendered since (here put back over the new ones) are dropped and named."""
     out = tmp_path / "out.mkv"
-    with qc_wired():
-        run_job(_spec(media, out), default_job_dir(out), segment_frames=SEGMENT,
-                options=RunOptions(progress=False, detector=StubDetector()))
+    run_job(_spec(media, out), default_job_dir(out), segment_frames=SEGMENT,
+            options=RunOptions(progress=False, detector=StubDetector()))
+    measures = segment_qc_file(default_job_dir(out) / "segments" / "00001.nut")
+    old = measures.read_bytes()
     changed = with_range_override(_spec(media, out), "9-10", {"mask.blur": 0.2})
     summary = run_job(changed, default_job_dir(out), options=RunOptions(progress=False, detector=StubDetector()))
     assert summary.rendered == [1]
+    measures.write_bytes(old)
     data = report_json(out)
     assert "segment(s) 1 " in data["missing"]["render"]
     coverage = [f["coverage"] for f in data["frames"]]
@@ -173,7 +180,7 @@ def test_segments_rendered_again_without_measures_are_named(media: dict[str, Pat
 def test_identity_shown_with_trained_weights(media: dict[str, Path], tmp_path: Path) -> None:
     """With weights that are not a random test model, the identity figures are the render's."""
     out = tmp_path / "out.mkv"
-    with qc_wired(trained=True):
+    with trained_weights():
         run_job(_spec(media, out), default_job_dir(out), segment_frames=SEGMENT,
                 options=RunOptions(progress=False, detector=StubDetector()))
     data = report_json(out)

@@ -9,16 +9,18 @@ frame ``start`` of a sequential decode.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from vidswap.errors import ConfigError, MediaError
 from vidswap.io.color import conversion
+from vidswap.io.planes import Picture, held_format
 from vidswap.io.probe import MediaInfo, open_input, packet_timestamps, probe, video_stream
 from vidswap.io.ranges import FrameRange
 from vidswap.streams import Threaded, threaded
@@ -26,7 +28,10 @@ from vidswap.streams import Threaded, threaded
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Frame", "VideoReader", "upright", "stored", "REORDER_MARGIN"]
+__all__ = ["Frame", "NativeFrame", "VideoReader", "upright", "stored", "stored_points", "REORDER_MARGIN"]
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Frames a decoder may hold back for reordering (H.264/HEVC allow 16): demux this many
 # packets past the range start before the timestamps of the frames up to it are certain.
@@ -57,6 +62,23 @@ class Frame:
         return torch.from_numpy(self.rgb).permute(2, 0, 1).to(device)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NativeFrame:
+    """One decoded frame in its own pixel format, as stored (:meth:`VideoReader.pictures`).
+
+    Args:
+        index: frame number in presentation order, 0 = first frame of the video.
+        pts: presentation timestamp in the video stream's ``time_base`` ticks.
+        time: ``pts * time_base`` in seconds.
+        picture: the frame's planes (an image sequence's: packed RGB).
+    """
+
+    index: int
+    pts: int
+    time: float
+    picture: Picture
+
+
 def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
     """Stored pixels turned as a player shows them (``rotation``: degrees counter-clockwise)."""
     turns = (rotation // 90) % 4
@@ -69,6 +91,19 @@ def stored(rgb: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, -turns)) if turns else rgb
 
 
+def stored_points(points: np.ndarray, rotation: int, *, width: int, height: int) -> np.ndarray:
+    """Points (``(..., 2)`` x, y pixels, centres at integers) of the upright picture (:func:`upright`)
+    at the same pixels of the stored one (``width`` x ``height``, as stored)."""
+    out = np.array(points, dtype=np.float32, copy=True)
+    # Undo one counter-clockwise quarter turn at a time, the last first: a point (x, y) of a turned
+    # picture is (w - 1 - y, x) of the picture before the turn (w: that picture's width).
+    for turn in range((rotation // 90) % 4, 0, -1):
+        before = width if (turn - 1) % 2 == 0 else height
+        x, y = out[..., 0].copy(), out[..., 1].copy()
+        out[..., 0], out[..., 1] = before - 1 - y, x
+    return out
+
+
 class VideoReader:
     """Iterate over a video's frames (or an image sequence's), decoded in a background thread.
 
@@ -77,6 +112,9 @@ class VideoReader:
         with VideoReader("shot.mov", frames=FrameRange(start=120, stop=481)) as reader:
             for frame in reader:
                 ...  # frame.index, frame.pts, frame.rgb
+
+    or, for the frames in their own pixel format, ``for frame in reader.pictures()`` (a
+    :class:`NativeFrame`: ``frame.picture``).
 
     Args:
         path: a video file or an image-sequence pattern (``shot.%04d.png``).
@@ -116,7 +154,7 @@ class VideoReader:
         self._threads = threads
         self._turn = self.info.video.rotation if turn_upright else 0
         self._queue_size = queue_size
-        self._stream: Threaded[Frame] | None = None
+        self._stream: Threaded[Any] | None = None
 
     def __enter__(self) -> VideoReader:
         return self
@@ -125,13 +163,50 @@ class VideoReader:
         self.close()
 
     def __iter__(self) -> Iterator[Frame]:
+        convert = conversion(self.info.video.color, height=self.info.video.height, pix_fmt=self.info.video.pix_fmt)
+
+        def rgb(index: int, pts: int, frame: Any) -> Frame:
+            from vidswap.io.sequence import read_image
+
+            pixels = read_image(frame, orient=False) if isinstance(frame, Path) else frame.reformat(
+                format="rgb24", src_colorspace=convert.matrix, src_color_range=convert.range).to_ndarray()
+            return Frame(index=index, pts=pts, time=self._time(pts), rgb=upright(pixels, self._turn))
+
+        return self._start(rgb)
+
+    def pictures(self) -> Iterator[NativeFrame]:
+        """Iterate over the frames in their own pixel format, as stored (never turned; the
+        reader's ``turn_upright`` is for :meth:`__iter__`'s RGB). A format not held plane by plane
+        is held as its planar equivalent (:func:`~vidswap.io.planes.held_format`); one that
+        cannot be held without loss is said once, as a warning."""
+        name, lossless = held_format(self.info.video.pix_fmt)
+        if not lossless:
+            log.warning("%s: pix_fmt %s is held as %s, which may change its samples",
+                        self.info.path, self.info.video.pix_fmt, name)
+
+        def native(index: int, pts: int, frame: Any) -> NativeFrame:
+            from vidswap.io.sequence import read_native
+
+            # An image sequence's file: packed RGB at its own depth (rgb24, rgb48le or rgbf32le).
+            picture = Picture.from_rgb(read_native(frame)) if isinstance(frame, Path) else Picture.from_frame(frame)
+            return NativeFrame(index=index, pts=pts, time=self._time(pts), picture=picture)
+
+        return self._start(native)
+
+    def _start(self, make: Callable[[int, int, Any], _T]) -> Iterator[_T]:
+        """The frames, decoded in a thread and made by ``make(index, pts, av frame or image file)``."""
         if self._stream is not None:
             raise MediaError(
                 f"{self.info.path}: a VideoReader is iterated once; open a new one to read again"
             )
         source = self._sequence_frames() if self.info.sequence else self._video_frames()
-        self._stream = threaded(source, maxsize=self._queue_size, name="vidswap-decode")
-        return self._stream
+        stream = threaded((make(index, pts, frame) for index, pts, frame in source), maxsize=self._queue_size,
+                          name="vidswap-decode")
+        self._stream = stream
+        return stream
+
+    def _time(self, pts: int) -> float:
+        return float(pts * self.info.video.time_base)
 
     def close(self) -> None:
         """Stop the decode thread and free its frames (safe to call twice)."""
@@ -140,22 +215,15 @@ class VideoReader:
 
     # -- decode thread -------------------------------------------------------------------
 
-    def _make(self, index: int, pts: int, rgb: np.ndarray) -> Frame:
-        rgb = upright(rgb, self._turn)
-        return Frame(index=index, pts=pts, time=float(pts * self.info.video.time_base), rgb=rgb)
-
-    def _sequence_frames(self) -> Iterator[Frame]:
-        from vidswap.io.sequence import read_image
-
+    def _sequence_frames(self) -> Iterator[tuple[int, int, Path]]:
         start, stop = self.frames.start, self.frames.stop
         for index, file in enumerate(self.info.sequence[start:stop], start=start):
-            yield self._make(index, index, read_image(file, orient=False))
+            yield index, index, file
 
-    def _video_frames(self) -> Iterator[Frame]:
+    def _video_frames(self) -> Iterator[tuple[int, int, Any]]:
         import av
 
         path, video = self.info.path, self.info.video
-        convert = conversion(video.color, height=video.height, pix_fmt=video.pix_fmt)
         start = self.frames.start
         stop = self.frames.stop if self.frames.stop is not None else video.frame_count
         index = start
@@ -182,10 +250,7 @@ class VideoReader:
                         continue
                     if index >= stop:
                         return
-                    rgb = frame.reformat(
-                        format="rgb24", src_colorspace=convert.matrix, src_color_range=convert.range
-                    ).to_ndarray()
-                    yield self._make(index, pts, rgb)
+                    yield index, pts, frame
                     index += 1
             except av.FFmpegError as err:
                 raise MediaError(

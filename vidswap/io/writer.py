@@ -30,6 +30,7 @@ from vidswap.errors import ConfigError, InputError, MediaError, OutputExistsErro
 from vidswap.io.codecs import EncodeSettings, ResolvedEncode, resolve_encode
 from vidswap.io.color import conversion
 from vidswap.io.media import VIDEO_OUTPUT_SUFFIXES
+from vidswap.io.planes import Picture, reformat
 from vidswap.io.probe import MediaInfo, VideoInfo, open_input, packet_timestamps, video_stream
 from vidswap.io.ranges import FrameRange
 from vidswap.io.reader import REORDER_MARGIN, VideoReader, stored
@@ -286,8 +287,8 @@ class VideoWriter:
             so the output starts at its first frame.
         overwrite: replace an existing output (the input itself is never replaced).
         copy_streams: copy the source's audio and subtitle tracks.
-        turn_upright: frames come turned upright (``VideoReader(turn_upright=True)``);
-            turn them back so the rotation metadata still applies.
+        turn_upright: RGB and greyscale images come turned upright (``VideoReader(turn_upright=True)``);
+            turn them back so the rotation metadata still applies (a picture is always as stored).
         metadata: container tags to add (e.g. ``comment``: provenance of synthetic content).
 
     Attributes:
@@ -384,13 +385,15 @@ class VideoWriter:
         else:
             self.abort()
 
-    def write(self, pts: int, image: np.ndarray) -> None:
+    def write(self, pts: int, image: Picture | np.ndarray) -> None:
         """Encode one frame.
 
         Args:
             pts: the source frame's pts (``Frame.pts``), increasing from call to call.
-            image: ``(H, W, 3)`` uint8 RGB, or ``(H, W)`` uint8 greyscale for a matte, in
-                the source's size (turned upright when ``turn_upright``).
+            image: a :class:`~vidswap.io.planes.Picture` in the source's size, as stored (written
+                as it is where the encoder takes its format, else converted by swscale with the
+                source's matrix and range); or an ``(H, W, 3)`` uint8 RGB image, or ``(H, W)``
+                uint8 greyscale for a matte (turned upright when ``turn_upright``).
         """
         import av
 
@@ -404,24 +407,14 @@ class VideoWriter:
                 f"{self.path}: pts {pts} is before the first frame of range {self.frames} "
                 f"(pts {self._times.first})"
             )
-        image = stored(image, self._turn)
-        gray = image.ndim == 2
-        if (
-            image.dtype != np.uint8
-            or image.shape[:2] != (video.height, video.width)
-            or not (gray or image.shape[2] == 3)
-        ):
+        picture = image if isinstance(image, Picture) else self._picture(image)
+        if (picture.height, picture.width) != (video.height, video.width):
             raise ConfigError(
-                f"{self.path}: expected ({video.height}, {video.width}, 3) or "
-                f"({video.height}, {video.width}) uint8, got {image.shape} {image.dtype}"
+                f"{self.path}: expected {video.width}x{video.height} frames, got {picture.width}x{picture.height}"
             )
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="gray" if gray else "rgb24")
-        if frame.format.name != self.encode.pix_fmt:
-            frame = frame.reformat(
-                format=self.encode.pix_fmt,
-                dst_colorspace=self._convert.matrix,
-                dst_color_range=self._convert.range,
-            )
+        # As it is where the encoder takes the picture's format; else (the user's codec takes
+        # another, e.g. a 10-bit source into yuv420p) swscale, told the source's matrix and range.
+        frame = reformat(picture, self.encode.pix_fmt, self._convert)
         # Tag every frame too: some encoders (prores_ks) ignore the codec context's colour tags.
         color = video.color
         frame.color_primaries, frame.color_trc = color.primaries, color.transfer
@@ -435,6 +428,22 @@ class VideoWriter:
                 self._copy.until(output, pts * video.time_base)
         except av.FFmpegError as err:
             raise MediaError(f"{self.path}: encoding failed at pts {pts} ({err})") from err
+
+    def _picture(self, image: np.ndarray) -> Picture:
+        """An 8-bit RGB or greyscale image (turned back to the stored orientation) as a picture."""
+        video = self.info.video
+        image = stored(image, self._turn)
+        gray = image.ndim == 2
+        if (
+            image.dtype != np.uint8
+            or image.shape[:2] != (video.height, video.width)
+            or not (gray or image.shape[2] == 3)
+        ):
+            raise ConfigError(
+                f"{self.path}: expected ({video.height}, {video.width}, 3) or "
+                f"({video.height}, {video.width}) uint8, got {image.shape} {image.dtype}"
+            )
+        return Picture("gray", (np.ascontiguousarray(image),)) if gray else Picture.from_rgb(image)
 
     def close(self) -> None:
         """Flush the encoder, copy the remaining audio, and move the file into place."""

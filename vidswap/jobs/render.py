@@ -155,18 +155,27 @@ class SegmentRenderer:
         from contextlib import ExitStack
 
         from vidswap.io.writer import VideoWriter
+        from vidswap.pipeline.qc import RenderQC, load_face_stats, random_weights, segment_qc_file, sheet_frames
         from vidswap.pipeline.session import provenance_tags
         from vidswap.progress import Meter
 
-        session, spec = self.session, self.job.spec
+        session, spec, swapper = self.session, self.job.spec, self.session.swapper
+        frames, stats = self.job.schedule.frames, load_face_stats(self.store.root)
+        qc = RenderQC(swapper.model, {name: z.to(swapper.device) for name, z in self.identities.items()},
+                      random_weights=random_weights(session.files), rotation=session.info.video.rotation,
+                      thumbs=sheet_frames(frames.start, frames.start + frames.count,
+                                         stats.cut_frames() if stats else ()))
         with ExitStack() as stack, VideoWriter(
                 self.store.segment_file(segment), like=session.info, frames=segment.frames,
                 settings=spec.encode.settings(), overwrite=True, copy_streams=False,
-                metadata=provenance_tags(), turn_upright=True) as writer:  # the render is upright
+                metadata=provenance_tags()) as writer:  # the render's pictures are as stored
             mattes = self._matte_sinks(segment, stack)
             count = session.render(segment.frames, self.job.faces, self.identities,
-                                   [lambda frame, done: writer.write(frame.pts, done.rgb), *mattes],
-                                   meter=meter or Meter(None, disable=True), matte=bool(mattes))
+                                   [lambda frame, done: writer.write(frame.pts, done.picture), *mattes],
+                                   meter=meter or Meter(None, disable=True), matte=bool(mattes), qc=qc)
+        # The QC report's measures of the segment, beside it (the report reads them while its fingerprint holds).
+        self.store.save_arrays(segment_qc_file(self.store.segment_file(segment)),
+                               qc.data(self.job.fingerprints[segment.index]).to_arrays())
         return count.frames, count.faces_swapped
 
     def _matte_sinks(self, segment: Segment, stack: ExitStack) -> list[FrameSink]:

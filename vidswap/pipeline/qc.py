@@ -10,7 +10,6 @@ Convention: frame indices are the input's; per-frame arrays start at ``FaceStats
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -204,7 +203,7 @@ class RenderQCData:
     fingerprint: str
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Flat arrays (what :meth:`RenderQC.save` writes)."""
+        """Flat arrays (what a segment's render stores beside it, :func:`segment_qc_file`)."""
         return {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
@@ -231,18 +230,21 @@ class RenderQC:
     """Measures the render: identity of each swapped crop to its source (the model's own encoder,
     as FaceShifter's ID retrieval), matte coverage, and matte thumbnails of the contact sheet's
     frames. A render calls :meth:`swaps` once per frame with its swapped crops (or one
-    :meth:`add` with both), and :meth:`matte` once per frame with its matte; then :meth:`save`.
+    :meth:`add` with both), and :meth:`matte` once per frame with its matte; then :meth:`data`,
+    which a job stores per segment.
 
     Args:
         model: the swap model (its :meth:`~vidswap.models.family.SwapModel.embed`).
         identities: source name -> ``(c_id,)`` z_id, on the model's device.
         random_weights: the model is a random initialisation (see :func:`random_weights`).
         thumbs: frames whose matte thumbnail to keep (:func:`sheet_frames`).
+        rotation: the input's rotation (degrees): the render's mattes (and its faces' landmarks)
+            are as stored; the contact sheet's thumbnails are turned upright.
     """
 
     def __init__(self, model: SwapModel, identities: Mapping[str, torch.Tensor], *, random_weights: bool,
-                 thumbs: Collection[int] = ()) -> None:
-        self.model, self.identities, self.random = model, identities, random_weights
+                 thumbs: Collection[int] = (), rotation: int = 0) -> None:
+        self.model, self.identities, self.random, self.rotation = model, identities, random_weights, rotation
         self.thumb_at = set(thumbs)
         self.started = time.perf_counter()
         self._faces: list[tuple[int, int, str, float]] = []
@@ -299,12 +301,14 @@ class RenderQC:
             faces: the faces swapped there.
             matte: ``(H, W)`` uint8 matte of the frame (None when the render made none).
         """
+        from vidswap.io.reader import upright
+
         soft = matte.astype(np.float32) / 255 if matte is not None else None
         for face in faces:
             self._face_coverage[index, face.track] = _box_mean(soft, face.landmarks)
         self._frames.append((index, float(soft.mean()) if soft is not None else float("nan")))
         if matte is not None and index in self.thumb_at:
-            self._thumbs.append((index, _thumbnail(matte)))
+            self._thumbs.append((index, _thumbnail(upright(matte, self.rotation))))
 
     def data(self, fingerprint: str = "") -> RenderQCData:
         """What was measured so far."""
@@ -321,11 +325,6 @@ class RenderQC:
                             random_weights=self.random, seconds=time.perf_counter() - self.started,
                             fingerprint=fingerprint)
 
-    def save(self, path: Path, fingerprint: str = "") -> None:
-        """Write what was measured to ``path`` (``.npz``, atomically; :func:`segment_qc_file` in a job)."""
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(temp, **self.data(fingerprint).to_arrays())  # type: ignore[arg-type]
-        os.replace(temp, path)
 
 
 #: Contact-sheet rows aimed at when no spacing is given (plus one at every scene cut).
@@ -349,7 +348,7 @@ def load_face_stats(root: Path) -> FaceStats | None:
 
 
 def load_render_qc(path: Path) -> RenderQCData:
-    """Read a file :meth:`RenderQC.save` wrote (never unpickling anything).
+    """Read a segment's stored measures (never unpickling anything).
 
     Raises:
         OSError, ValueError, KeyError: missing, damaged or not such a file.

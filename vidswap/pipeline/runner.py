@@ -111,24 +111,29 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions | None = None, *,
 def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:
     """The writers of the video, image-sequence and matte outputs, as sinks of the render.
 
-    The render's frames are upright (:meth:`RenderSession.reader`): a video or matte video is written
-    in the input's stored orientation with its rotation tag; an image sequence has no rotation tag,
-    so its files are written upright, as the video is shown."""
+    The render's pictures and mattes are as stored (:meth:`RenderSession.render`): a video or matte
+    video is written so, in the source's pixel format, with its rotation tag; an image sequence has
+    no rotation tag, so its files are converted to RGB at the input's depth and written upright, as
+    the video is shown."""
+    from vidswap.io.planes import sequence_rgb
+    from vidswap.io.reader import upright
     from vidswap.io.sequence import ImageSequenceWriter, plate_number
     from vidswap.io.writer import VideoWriter
 
     spec, info, frames = session.spec, session.info, session.schedule.frames
+    rotation, color = info.video.rotation, session.color
     overwrite = spec.output.overwrite
     sinks: list[FrameSink] = []
     if spec.output.path is not None:
         video = stack.enter_context(VideoWriter(
             spec.output.path, like=info, frames=frames, settings=spec.encode.settings(), overwrite=overwrite,
-            copy_streams=spec.encode.audio == "copy", metadata=provenance_tags(), turn_upright=True))
-        sinks.append(lambda frame, done: video.write(frame.pts, done.rgb))
+            copy_streams=spec.encode.audio == "copy", metadata=provenance_tags()))
+        sinks.append(lambda frame, done: video.write(frame.pts, done.picture))
     if spec.output.sequence is not None:
         sequence = stack.enter_context(ImageSequenceWriter(spec.output.sequence, overwrite=overwrite,
-                                                           start_number=plate_number(info, frames.start)))
-        sinks.append(lambda frame, done: sequence.write(done.rgb))
+                                                           start_number=plate_number(info, frames.start),
+                                                           depth=info.video.bit_depth))
+        sinks.append(lambda frame, done: sequence.write(upright(sequence_rgb(done.picture, color), rotation)))
     if spec.matte is not None:
         sinks.append(matte_sink(stack, spec.matte, info=info, frames=frames, overwrite=overwrite))
     return sinks
@@ -142,17 +147,18 @@ def matte_sink(stack: ExitStack, path: Path, *, info: MediaInfo, frames: FrameRa
 
     from vidswap.io.codecs import EncodeSettings
     from vidswap.io.media import is_sequence_pattern
+    from vidswap.io.reader import upright
     from vidswap.io.sequence import ImageSequenceWriter, plate_number
     from vidswap.io.writer import VideoWriter
 
-    if is_sequence_pattern(path):
+    if is_sequence_pattern(path):  # files are upright, as the image-sequence output's
         mattes = stack.enter_context(ImageSequenceWriter(path, overwrite=overwrite,
                                                          start_number=plate_number(info, frames.start)))
-        return lambda frame, done: mattes.write(np.repeat(_matte(done)[..., None], 3, axis=2))
+        rotation = info.video.rotation
+        return lambda frame, done: mattes.write(np.repeat(upright(_matte(done), rotation)[..., None], 3, axis=2))
     matte = stack.enter_context(VideoWriter(path, like=info, frames=frames, settings=EncodeSettings.matte(),
-                                            overwrite=overwrite, copy_streams=False, metadata=provenance_tags(),
-                                            turn_upright=True))
-    return lambda frame, done: matte.write(frame.pts, _matte(done))
+                                            overwrite=overwrite, copy_streams=False, metadata=provenance_tags()))
+    return lambda frame, done: matte.write(frame.pts, _matte(done))  # as stored, with the rotation tag
 
 
 def _matte(done: Composited) -> np.ndarray:

@@ -29,12 +29,14 @@ if TYPE_CHECKING:
 
     from vidswap.faces.detect import Detector, DetectorConfig
     from vidswap.faces.mask_config import MaskConfig
+    from vidswap.io.color import Conversion
     from vidswap.io.ranges import FrameRange
-    from vidswap.io.reader import Frame, VideoReader
+    from vidswap.io.reader import NativeFrame, VideoReader
     from vidswap.models.family import SwapModel
     from vidswap.pipeline.analysis import FaceAnalysis, FaceToSwap
     from vidswap.pipeline.composite import Composited, DenseMasks
     from vidswap.pipeline.model import ModelFiles
+    from vidswap.pipeline.qc import RenderQC
     from vidswap.pipeline.schedule import Schedule
     from vidswap.pipeline.spec import PipelineSpec
     from vidswap.pipeline.swap import Swapper
@@ -86,9 +88,9 @@ class RunOptions:
     commercial_only: bool = False
 
 
-#: Receives each rendered frame: the decoded frame and its composite (pixels, and the matte
-#: when the render makes one); what it returns is ignored.
-FrameSink = Callable[["Frame", "Composited"], object]
+#: Receives each rendered frame: the decoded frame and its composite (the picture in the source's
+#: pixel format as stored, and the matte when the render makes one); what it returns is ignored.
+FrameSink = Callable[["NativeFrame", "Composited"], object]
 
 
 @dataclass(frozen=True)
@@ -244,13 +246,22 @@ class RenderSession:
         return Detectors(self.schedule, self.device, self.options.detector)
 
     def reader(self, frames: FrameRange) -> VideoReader:
-        """A reader of the input's ``frames`` (the probe is the session's), turned upright by the
-        rotation metadata: faces are detected, aligned and swapped as a player shows them (a phone
-        video stored sideways holds sideways faces), and every writer of the render turns them back."""
+        """A reader of the input's ``frames`` (the probe is the session's), whose RGB frames are
+        turned upright by the rotation metadata: faces are detected as a player shows them (a phone
+        video stored sideways holds sideways faces). The render reads its :meth:`VideoReader.pictures`,
+        as stored, and swaps there (:meth:`render` maps the faces' landmarks to stored pixels)."""
         from vidswap.io.reader import VideoReader
 
         return VideoReader(self.spec.input.path, frames=frames, queue_size=self.options.queue_size,
                            info=self.info, turn_upright=True)
+
+    @cached_property
+    def color(self) -> Conversion:
+        """The input's matrix and range, for every conversion of its pixels to and from RGB."""
+        from vidswap.io.color import conversion
+
+        video = self.info.video
+        return conversion(video.color, height=video.height, pix_fmt=video.pix_fmt)
 
     def embed_photos(self) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
         """z_id of each source set; embeddings of the target reference photos (``"PATH#FACE"``)."""
@@ -303,35 +314,44 @@ class RenderSession:
 
     def render(self, frames: FrameRange, faces: Mapping[int, tuple[FaceToSwap, ...]],
                identities: Mapping[str, torch.Tensor], sinks: Sequence[FrameSink], *, matte: bool = False,
-               meter: Meter | None = None) -> RenderCount:
+               meter: Meter | None = None, qc: RenderQC | None = None) -> RenderCount:
         """The render pass over ``frames``: decode -> align + swap -> composite, each stage in its
         own thread joined by bounded queues, every frame handed to each of ``sinks`` in order.
 
         Args:
             frames: the input's frames to render (resolved).
-            faces: frame index -> the faces to swap there (the face pass's result).
+            faces: frame index -> the faces to swap there (the face pass's result: upright landmarks).
             identities: source name -> ``(c_id,)`` z_id.
             sinks: where each frame goes (writers).
             matte: also make each frame's matte (``Composited.matte``).
             meter: counts the frames (a job's meter over all its segments); None: the render's
                 own, shown as the session's options say.
+            qc: measures every frame for the QC report (a job's segments); None: nothing measured.
 
         Raises:
             MediaError: no frame was decoded.
         """
+        import dataclasses
+
         import torch
 
+        from vidswap.io.reader import stored_points
         from vidswap.pipeline.render import composite_stage, swap_stage
         from vidswap.pipeline.stages import Stage, chain
         from vidswap.progress import Meter
 
-        schedule, swapper = self.schedule, self.swapper
+        schedule, swapper, video = self.schedule, self.swapper, self.info.video
+        if video.rotation:  # the face pass saw the frames upright; the render works as they are stored
+            faces = {index: tuple(dataclasses.replace(face, landmarks=stored_points(
+                face.landmarks, video.rotation, width=video.width, height=video.height)) for face in found)
+                for index, found in faces.items() if index in frames}
 
         def settings_at(index: int) -> tuple[MaskConfig, bool]:
             settings = schedule.settings(index)
             return settings.mask, settings.watermark
 
         refine_at = (lambda index: schedule.settings(index).model.refine) if schedule.overrides else None
+        dense_at = (lambda index: schedule.settings(index).mask.shape == "dense") if self.dense is not None else None
         on_device = {name: z.to(swapper.device) for name, z in identities.items()}
         written = swapped = 0
         with ExitStack() as stack, torch.inference_mode():
@@ -339,9 +359,11 @@ class RenderSession:
                 meter = stack.enter_context(Meter(frames.count, description="render",
                                                   disable=not self.options.progress))
             reader = stack.enter_context(self.reader(frames))
-            stages: list[Stage] = [swap_stage(swapper, faces, on_device, batch_size=self.batch, refine_at=refine_at),
-                                   composite_stage(settings_at=settings_at, matte=matte, dense=self.dense)]
-            results = chain(reader, stages, maxsize=self.options.queue_size)
+            stages: list[Stage] = [swap_stage(swapper, faces, on_device, batch_size=self.batch, color=self.color,
+                                              refine_at=refine_at, dense_at=dense_at),
+                                   composite_stage(settings_at=settings_at, color=self.color,
+                                                   matte=matte or qc is not None, dense=self.dense, qc=qc)]
+            results = chain(reader.pictures(), stages, maxsize=self.options.queue_size)
             stack.callback(results.close)
             for frame, done in results:
                 for sink in sinks:
