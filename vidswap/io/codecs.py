@@ -234,7 +234,7 @@ def resolve_encode(
     if size is not None and info.min_size is not None and (size[0] < info.min_size[0] or size[1] < info.min_size[1]):
         low = "x".join(map(str, info.min_size))
         raise MediaError(f"{output}: {codec} encodes frames of at least {low}, the input's are "
-                         f"{size[0]}x{size[1]}; choose another codec", setting="encode.codec")
+                         f"{size[0]}x{size[1]}; set encode.codec to another codec", setting="encode.codec")
     asked = info.profiles[settings.profile] if settings.profile is not None else None
     if settings.pix_fmt is not None:
         supported = _formats(codec)
@@ -243,8 +243,9 @@ def resolve_encode(
                 f"pix_fmt {settings.pix_fmt} is not supported by {codec}; it takes {', '.join(supported)}"
             )
         if asked is not None and asked.pix_fmts and settings.pix_fmt not in asked.pix_fmts:
-            raise ConfigError(f"{codec} profile {settings.profile} takes pix_fmt {', '.join(asked.pix_fmts)}, "
-                              f"not {settings.pix_fmt}", setting="encode.pix_fmt")
+            raise ConfigError(f"{output}: {codec} profile {settings.profile} takes pix_fmt "
+                              f"{' or '.join(asked.pix_fmts)}, not {settings.pix_fmt}; change encode.pix_fmt",
+                              setting="encode.pix_fmt")
         pix_fmt = settings.pix_fmt
     else:
         pix_fmt = _choose_pix_fmt(codec, source_pix_fmt, settings.bit_depth, asked)
