@@ -93,8 +93,8 @@ class TestDefaults:
     def test_help_lists_every_option(self) -> None:
         result = CliRunner().invoke(main, ["run", "--help"])
         for option in ("--source", "--model", "--detector", "--target-ref", "--frames", "--device", "--batch-size",
-                       "--no-refine", "--codec", "--crf", "--preset", "--profile", "--overwrite", "--dry-run", "--matte",
-                       "--watermark", "--source-face", "--offline", "--set"):
+                       "--no-refine", "--codec", "--crf", "--preset", "--profile", "--overwrite", "--dry-run",
+                       "--matte", "--watermark", "--source-face", "--offline", "--set"):
             assert option in result.output
 
 

@@ -348,6 +348,8 @@ class EncodeSpec(_Spec):
 
     @model_validator(mode="after")
     def _check(self) -> EncodeSpec:
+        from vidswap.io.codecs import pixel_format_depth  # imports PyAV only when called
+
         codec, info = self.codec, codec_info(self.codec)
         if self.crf is not None and info.quality != "crf":
             why = "its profile sets the quality" if info.quality == "profile" else "it is lossless"
@@ -370,14 +372,10 @@ class EncodeSpec(_Spec):
             raise SpecProblem(f"{codec} encodes {'/'.join(map(str, info.bit_depths))}-bit "
                               f"video, not {self.bit_depth}-bit", "bit_depth")
         if profile_formats and self.bit_depth is not None:
-            from vidswap.io.codecs import pixel_format_depth
-
             if all(pixel_format_depth(f) != self.bit_depth for f in profile_formats):
                 raise SpecProblem(f"{codec} profile {self.profile} is {pixel_format_depth(profile_formats[0])}-bit, "
                                   f"not {self.bit_depth}-bit; set one of them", "bit_depth")
         if self.pix_fmt is not None:
-            from vidswap.io.codecs import pixel_format_depth
-
             try:
                 depth = pixel_format_depth(self.pix_fmt)
             except ValueError as err:
