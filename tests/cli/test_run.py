@@ -61,6 +61,16 @@ class TestDefaults:
         assert default_output(Path("/a/shot.avi")) == Path("/a/shot.swapped.mp4")
         assert default_output(Path("/a/shot.mp4"), "ffv1") == Path("/a/shot.swapped.mkv")
         assert default_output(Path("/a/plates/sh010.%04d.exr")) == Path("/a/plates/sh010.swapped.mp4")
+        assert default_output(Path("/a/shot.mp4"), "dnxhd") == Path("/a/shot.swapped.mov")
+
+    def test_profile_option(self, media: dict[str, Path]) -> None:
+        """--profile takes the codec's own profiles (the media table's); another codec's is refused by name."""
+        base = (media["clip"], "-s", media["photo"], "--model", media["model"], "--codec", "dnxhd", "--dry-run")
+        result = invoke(*base, "--profile", "dnxhr_sq", "--json")
+        assert result.exit_code == 0, result.output
+        spec = json.loads(result.stdout)
+        assert (spec["encode"]["profile"], Path(spec["output"]["path"]).suffix) == ("dnxhr_sq", ".mov")
+        assert_one_error(invoke(*base, "--profile", "hq"), "--profile", "dnxhd profile: expected one of dnxhr_lb")
 
     def test_dry_run_prints_the_plan_and_writes_nothing(self, media: dict[str, Path]) -> None:
         result = invoke(media["clip"], "-s", media["photo"], "--model", media["model"], "--dry-run",
@@ -83,8 +93,8 @@ class TestDefaults:
     def test_help_lists_every_option(self) -> None:
         result = CliRunner().invoke(main, ["run", "--help"])
         for option in ("--source", "--model", "--detector", "--target-ref", "--frames", "--device", "--batch-size",
-                       "--no-refine", "--codec", "--crf", "--preset", "--overwrite", "--dry-run", "--matte",
-                       "--watermark", "--source-face", "--offline", "--set"):
+                       "--no-refine", "--codec", "--crf", "--preset", "--profile", "--overwrite", "--dry-run",
+                       "--matte", "--watermark", "--source-face", "--offline", "--set"):
             assert option in result.output
 
 

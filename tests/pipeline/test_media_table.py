@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import get_args
 
+import av
 import click
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from vidswap.cli.doctor import ENCODERS
 from vidswap.cli.run import run
 from vidswap.errors import ConfigError, SpecError
 from vidswap.io import VideoReader, media
-from vidswap.io.codecs import EncodeSettings, resolve_encode
+from vidswap.io.codecs import EncodeSettings, resolve_encode, video_encoder
 from vidswap.io.sequence import ImageSequenceWriter
 from vidswap.pipeline import load_pipeline
 from vidswap.pipeline.spec import EncodeSpec
@@ -51,6 +52,8 @@ def test_cli_codec_choices_are_the_table() -> None:
     option = next(p for p in run.params if p.name == "codec")
     assert isinstance(option.type, click.Choice)
     assert tuple(option.type.choices) == media.CODEC_CHOICES
+    profile = next(p for p in run.params if p.name == "profile")
+    assert isinstance(profile.type, click.Choice) and tuple(profile.type.choices) == media.PROFILE_CHOICES
     crf = next(p for p in run.params if p.name == "crf")
     assert isinstance(crf.type, click.IntRange) and (crf.type.min, crf.type.max) == media.CRF_RANGE
 
@@ -59,7 +62,8 @@ def test_schema_choices_are_the_table() -> None:
     fields = EncodeSpec.model_fields
     assert get_args(fields["codec"].annotation) == media.CODEC_CHOICES
     assert fields["codec"].default == media.DEFAULT_CODEC == EncodeSettings().codec
-    assert set(get_args(get_args(fields["profile"].annotation)[0])) == set(media.PRORES_PROFILES)
+    assert get_args(get_args(fields["profile"].annotation)[0]) == media.PROFILE_CHOICES == tuple(
+        name for codec in media.VIDEO_CODECS.values() for name in codec.profiles)
     assert get_args(get_args(fields["bit_depth"].annotation)[0]) == media.BIT_DEPTHS
     assert set(media.VIDEO_CODECS) <= set(ENCODERS)
 
@@ -71,6 +75,34 @@ def test_pipeline_and_library_share_defaults(name: str) -> None:
     if name in ("libx264", "libx265"):
         options = resolve_encode(EncodeSettings(codec=name), source_pix_fmt="yuv420p").options
         assert options["preset"] == spec.preset and options["crf"] == str(spec.crf)
+
+
+def _opens(codec: str, profile: str, pix_fmt: str, size: tuple[int, int]) -> bool:
+    context = video_encoder(codec)
+    (context.width, context.height), context.pix_fmt, context.time_base = size, pix_fmt, Fraction(1, 25)
+    context.options = {"profile": profile}
+    try:
+        context.open()
+    except av.FFmpegError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", [name for name, codec in media.VIDEO_CODECS.items() if codec.profiles])
+def test_profiles_open_as_the_table_says(name: str) -> None:
+    """Each profile opens with its pixel formats at the smallest size; a pixel less is refused."""
+    codec = media.VIDEO_CODECS[name]
+    assert set(codec.default_profiles) <= set(codec.profiles)
+    width, height = size = codec.min_size or (64, 64)
+    formats = tuple(f.name for f in av.Codec(name, "w").video_formats or ())
+    for profile in codec.profiles.values():
+        for pix_fmt in profile.pix_fmts or formats:
+            assert _opens(name, profile.option, pix_fmt, size), (profile, pix_fmt)
+    if codec.min_size is not None:
+        option = codec.profiles[codec.default_profiles[0]].option
+        pix_fmt = codec.profiles[codec.default_profiles[0]].pix_fmts[0]
+        assert not _opens(name, option, pix_fmt, (width - 2, height))
+        assert not _opens(name, option, pix_fmt, (width, height - 1))
 
 
 def test_readme_example_plate_validates_and_reads(tmp_path: Path) -> None:

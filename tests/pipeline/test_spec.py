@@ -184,8 +184,7 @@ overrides:
         assert changed.detector == DetectorConfig(backend="yunet_kornia", model_root=Path("/packs"))
         assert changed.mask.colour_match == "lab" and changed.smoothing.lag == 3
         settings = changed.encode.settings()
-        assert (settings.codec, settings.prores_profile, settings.pix_fmt) == (
-            "prores_ks", 4, "yuv444p10le")
+        assert (settings.codec, settings.profile, settings.pix_fmt) == ("prores_ks", "4444", "yuv444p10le")
         assert spec.encode.settings().crf == 16
 
     def test_codec_defaults(self, project: Path) -> None:
@@ -238,7 +237,15 @@ class TestErrors:
         ("encode: {codec: libx264, bit_depth: 12}", "encode.bit_depth", "8/10-bit"),
         ("encode: {codec: libx264, preset: p5}", "encode.preset", "one of ultrafast"),
         ("encode: {codec: auto, preset: slow}", "encode.preset", "depend on the codec auto picks"),
-        ("encode: {codec: libx264, profile: hq}", "encode.profile", "profile is for prores_ks"),
+        ("encode: {codec: libx264, profile: hq}", "encode.profile", "profile is for prores_ks, dnxhd"),
+        ("encode: {codec: dnxhd, profile: hq}", "encode.profile", "dnxhd profile: expected one of dnxhr_lb"),
+        ("encode: {codec: dnxhd, crf: 10}", "encode.crf", "dnxhd has no crf"),
+        ("encode: {codec: dnxhd, bit_depth: 12}", "encode.bit_depth", "8/10-bit"),
+        ("encode: {codec: dnxhd, profile: dnxhr_hq, bit_depth: 10}", "encode.bit_depth", "dnxhr_hq is 8-bit"),
+        ("encode: {codec: dnxhd, profile: dnxhr_hqx, pix_fmt: yuv422p}", "encode.pix_fmt",
+         "needs pix_fmt yuv422p10le"),
+        ("encode: {codec: prores_ks, profile: '4444', pix_fmt: yuv422p10le}", "encode.pix_fmt",
+         "needs pix_fmt yuv444p10le or yuva444p10le"),
         ("encode: {codec: libx264, bit_depth: 8, pix_fmt: yuv420p10le}", "encode.pix_fmt",
          "is 10-bit"),
     ])

@@ -15,6 +15,8 @@ from vidswap.io.media import (
     CODEC_CHOICES,
     CRF_RANGE,
     DEFAULT_CODEC,
+    PROFILE_CHOICES,
+    VIDEO_CODECS,
     codec_info,
     is_sequence_pattern,
     sequence_stem,
@@ -29,7 +31,7 @@ _PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
 def default_output(source: Path, codec: str | None = None) -> Path:
     """``NAME.swapped.EXT`` beside ``source`` (never ``source`` itself); EXT is the input's when
     that container can hold ``codec`` (default libx264), else the codec's usual one (.mp4 for
-    H.264/HEVC, .mov for ProRes, .mkv for FFV1)."""
+    H.264/HEVC, .mov for ProRes and DNxHR, .mkv for FFV1)."""
     containers = codec_info(codec or DEFAULT_CODEC).containers
     suffix = source.suffix.lower()
     if is_sequence_pattern(source) or suffix not in containers:
@@ -50,7 +52,10 @@ def _batch_size(ctx: click.Context, param: click.Parameter, value: str | None) -
 _SIMPLE = {"detector": ("detector.backend", "--detector"), "frames": ("frames", "--frames"),
            "device": ("model.device", "--device"), "batch_size": ("model.batch_size", "--batch-size"),
            "codec": ("encode.codec", "--codec"), "crf": ("encode.crf", "--crf"),
-           "preset": ("encode.preset", "--preset"), "matte": ("matte", "--matte")}
+           "preset": ("encode.preset", "--preset"), "profile": ("encode.profile", "--profile"),
+           "matte": ("matte", "--matte")}
+#: ``--profile``'s help: each codec with profiles and its profiles, from the table.
+_PROFILE_HELP = "; ".join(f"{c.name}: {', '.join(c.profiles)}" for c in VIDEO_CODECS.values() if c.profiles)
 #: Options that messages name as the remedy for their setting, given or not.
 _REMEDIES = {"output.overwrite": "--overwrite", "overwrite": "--overwrite", "force": "--force",
              "face": "--source-face", "model.path": "--model", "frames": "--frames", "executor": "--executor",
@@ -115,7 +120,8 @@ def _plan(spec: Any, schedule: Any, weights: list[str]) -> list[str]:
         + (f" + sequence {spec.output.sequence}" if spec.output.sequence else "")
         + (f" + matte {spec.matte}" if spec.matte else ""),
         f"encode:   {spec.encode.codec}" + (f" crf {spec.encode.crf}" if spec.encode.crf is not None else "")
-        + (f" preset {spec.encode.preset}" if spec.encode.preset else "") + f", audio {spec.encode.audio}",
+        + (f" preset {spec.encode.preset}" if spec.encode.preset else "")
+        + (f" profile {spec.encode.profile}" if spec.encode.profile else "") + f", audio {spec.encode.audio}",
         f"model:    {spec.model.weights or 'defaults of the weights manifest'} (refine {spec.model.refine}, "
         f"device {spec.model.device}, batch {spec.model.batch_size}, precision {spec.model.precision})",
         f"detector: {spec.detector.backend} (long side {spec.detector.long_side}, "
@@ -180,6 +186,8 @@ def _weights_status(spec: Any) -> list[str]:
 @click.option("--crf", type=click.IntRange(*CRF_RANGE),
               help="Constant quality for x264/x265/nvenc, lower is better.")
 @click.option("--preset", help="Encoder speed preset (x264/x265: ultrafast … veryslow; nvenc: p1 … p7).")
+@click.option("--profile", type=click.Choice(PROFILE_CHOICES), metavar="PROFILE",
+              help=f"Quality profile ({_PROFILE_HELP}) [default: from the input's depth and chroma].")
 @click.option("--matte", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write the soft face mask as a lossless greyscale video (.mkv or .avi) or image pattern "
                    "(jobs too: each segment renders its matte, the mux joins them).")

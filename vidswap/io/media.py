@@ -24,7 +24,7 @@ __all__ = [
     "StoredDepth", "ImageFormat", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "VIDEO_OUTPUT_SUFFIXES",
     "is_sequence_pattern", "sequence_files", "sequence_number", "sequence_path", "sequence_problem", "sequence_stem",
     "VideoCodec", "VIDEO_CODECS", "AUTO", "AUTO_PICKS", "CODEC_CHOICES", "DEFAULT_CODEC",
-    "MATTE_CODEC", "codec_info", "CRF_RANGE", "BIT_DEPTHS", "PRORES_PROFILES",
+    "MATTE_CODEC", "codec_info", "CRF_RANGE", "BIT_DEPTHS", "Profile", "PROFILE_CHOICES",
 ]
 
 
@@ -191,12 +191,23 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".m4v", ".avi", ".nut", ".we
 CRF_RANGE = (0, 51)
 #: Bits per sample an output may ask for.
 BIT_DEPTHS = (8, 10, 12)
-#: prores_ks profiles by name, as FFmpeg numbers them.
-PRORES_PROFILES = {"proxy": 0, "lt": 1, "standard": 2, "hq": 3, "4444": 4, "4444xq": 5}
-
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                  "slower", "veryslow", "placebo")
 _H264_CONTAINERS = (".mp4", ".mov", ".mkv", ".m4v")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Profile:
+    """One profile of a codec whose profile sets the quality (ProRes, DNxHR).
+
+    Args:
+        option: the encoder's ``profile`` option value for it.
+        pix_fmts: the pixel formats it encodes, the first being the one to pick; empty: any
+            the encoder takes.
+    """
+
+    option: str
+    pix_fmts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -206,11 +217,15 @@ class VideoCodec:
     Args:
         name: the FFmpeg encoder (or ``auto``).
         quality: what sets the quality: ``crf`` (a constant rate factor), ``profile``
-            (ProRes) or ``lossless``.
+            (ProRes, DNxHR: one of ``profiles``) or ``lossless``.
         crf: default constant rate factor; None when ``quality`` is not ``crf``.
         preset: default speed preset; None when the codec has none.
         presets: the speed presets it takes.
+        profiles: the profiles by name, when ``quality`` is ``profile``.
+        default_profiles: without a profile asked, the first of these whose pixel formats hold
+            the one chosen from the source (its chroma and depth) is used.
         bit_depths: bits per sample it encodes.
+        min_size: the smallest frame (width, height) the encoder opens with; None: any.
         containers: file extensions that hold it, the first being the one to pick.
         segment_container: the container of a job's segments: NUT, which keeps the input's time
             base exactly, where it holds the codec.
@@ -221,10 +236,25 @@ class VideoCodec:
     crf: int | None = None
     preset: str | None = None
     presets: tuple[str, ...] = ()
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    default_profiles: tuple[str, ...] = ()
     bit_depths: tuple[int, ...]
+    min_size: tuple[int, int] | None = None
     containers: tuple[str, ...]
     segment_container: str = ".nut"
 
+
+_PRORES_4444 = ("yuv444p10le", "yuva444p10le")
+#: prores_ks profiles, as FFmpeg numbers them.
+_PRORES_PROFILES = {name: Profile(option=str(n), pix_fmts=_PRORES_4444 if name.startswith("4444") else ())
+                    for n, name in enumerate(("proxy", "lt", "standard", "hq", "4444", "4444xq"))}
+#: FFmpeg's dnxhd encoder's resolution-independent DNxHR profiles (its DNxHD profile takes only
+#: Avid's fixed sizes and bit rates; not offered). Each encodes one chroma and depth.
+_DNXHR_PROFILES = {
+    **{name: Profile(option=name, pix_fmts=("yuv422p",)) for name in ("dnxhr_lb", "dnxhr_sq", "dnxhr_hq")},
+    "dnxhr_hqx": Profile(option="dnxhr_hqx", pix_fmts=("yuv422p10le",)),
+    "dnxhr_444": Profile(option="dnxhr_444", pix_fmts=("yuv444p10le", "gbrp10le")),
+}
 
 #: The codecs the writer drives (post-production defaults: libx264 crf 16 slow ...).
 VIDEO_CODECS: dict[str, VideoCodec] = {c.name: c for c in (
@@ -232,8 +262,13 @@ VIDEO_CODECS: dict[str, VideoCodec] = {c.name: c for c in (
                bit_depths=(8, 10), containers=_H264_CONTAINERS),
     VideoCodec(name="libx265", quality="crf", crf=18, preset="slow", presets=_X26X_PRESETS,
                bit_depths=(8, 10, 12), containers=(".mp4", ".mov", ".mkv")),  # .m4v (ipod) holds no HEVC
-    VideoCodec(name="prores_ks", quality="profile", bit_depths=(10,), containers=(".mov", ".mkv"),
-               segment_container=".mov"),  # NUT cannot hold ProRes
+    VideoCodec(name="prores_ks", quality="profile", profiles=_PRORES_PROFILES, default_profiles=("4444", "hq"),
+               bit_depths=(10,), containers=(".mov", ".mkv"), segment_container=".mov"),  # NUT cannot hold ProRes
+    # FFmpeg muxes DNxHD into neither NUT, Matroska nor MP4. Not .mxf: its muxer drops the SAR, and
+    # FFmpeg reports it holding only MPEG-2 and 16-bit PCM, so the source's audio would not be copied.
+    VideoCodec(name="dnxhd", quality="profile", profiles=_DNXHR_PROFILES,
+               default_profiles=("dnxhr_hq", "dnxhr_hqx", "dnxhr_444"), bit_depths=(8, 10), min_size=(256, 120),
+               containers=(".mov",), segment_container=".mov"),
     VideoCodec(name="ffv1", quality="lossless", bit_depths=(8, 10, 12), containers=(".mkv", ".avi", ".nut")),
     VideoCodec(name="h264_nvenc", quality="crf", crf=19, preset="p5",
                presets=tuple(f"p{n}" for n in range(1, 8)), bit_depths=(8, 10),
@@ -246,6 +281,8 @@ CODEC_CHOICES = (*VIDEO_CODECS, AUTO)
 DEFAULT_CODEC = "libx264"
 #: The lossless codec a soft matte video is written with.
 MATTE_CODEC = "ffv1"
+#: Every profile name some codec takes (``encode.profile``; each codec checks its own).
+PROFILE_CHOICES = tuple(dict.fromkeys(name for c in VIDEO_CODECS.values() for name in c.profiles))
 #: Extensions of the video files vidswap writes (those holding one of its codecs).
 VIDEO_OUTPUT_SUFFIXES = tuple(dict.fromkeys(s for c in VIDEO_CODECS.values() for s in c.containers))
 

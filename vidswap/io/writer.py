@@ -338,6 +338,7 @@ class VideoWriter:
                 self.settings,
                 source_pix_fmt=video.pix_fmt,
                 container_codecs=output.supported_codecs,
+                size=(video.width, video.height),
                 output=str(self.path),
             )
             if self.info.sequence:

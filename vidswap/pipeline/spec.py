@@ -31,7 +31,7 @@ from vidswap.io.media import (
     DEFAULT_CODEC,
     IMAGE_SUFFIXES,
     MATTE_CODEC,
-    PRORES_PROFILES,
+    PROFILE_CHOICES,
     VIDEO_CODECS,
     VIDEO_OUTPUT_SUFFIXES,
     codec_info,
@@ -294,7 +294,7 @@ if TYPE_CHECKING:
     _BitDepth = int
 else:  # the choices of vidswap.io.media, as Literals for the schema and its messages
     _Codec = Literal[CODEC_CHOICES]
-    _Profile = Literal[tuple(PRORES_PROFILES)]
+    _Profile = Literal[PROFILE_CHOICES]
     _BitDepth = Literal[BIT_DEPTHS]
 
 
@@ -309,15 +309,17 @@ class EncodeSpec(_Spec):
     re-render on another machine encodes the same way.
 
     Attributes:
-        codec: ``libx264``, ``libx265``, ``prores_ks``, ``ffv1`` (lossless), ``h264_nvenc``,
-            or ``auto`` (h264_nvenc when a GPU encoder opens, else libx264).
-        crf: constant quality 0-51, lower is better (x264/x265 crf, nvenc cq); ProRes and
-            FFV1 have none.
+        codec: ``libx264``, ``libx265``, ``prores_ks``, ``dnxhd`` (DNxHR), ``ffv1`` (lossless),
+            ``h264_nvenc``, or ``auto`` (h264_nvenc when a GPU encoder opens, else libx264).
+        crf: constant quality 0-51, lower is better (x264/x265 crf, nvenc cq); ProRes, DNxHR
+            and FFV1 have none.
         preset: speed/size trade-off (x264/x265: ultrafast … placebo; nvenc: p1 … p7).
         pix_fmt: FFmpeg pixel format (e.g. ``yuv422p10le``); None = the input's chroma and
             depth where the codec allows it (checked against the encoder at run time).
-        profile: prores_ks profile: proxy, lt, standard, hq, 4444, 4444xq; None = hq, or
-            4444 for a 4:4:4 pixel format.
+        profile: the codec's profile: prores_ks proxy, lt, standard, hq, 4444, 4444xq (None =
+            hq, or 4444 for a 4:4:4 pixel format); dnxhd dnxhr_lb, dnxhr_sq, dnxhr_hq (8-bit
+            4:2:2), dnxhr_hqx (10-bit 4:2:2), dnxhr_444 (10-bit 4:4:4) (None = the one of the
+            input's depth and chroma: dnxhr_hq, dnxhr_hqx or dnxhr_444).
         bit_depth: bits per sample when ``pix_fmt`` is None; None = the input's.
         threads: encoder threads; 0 lets FFmpeg choose.
         audio: ``copy`` the audio (and subtitle) streams packet for packet, or ``none``.
@@ -346,6 +348,8 @@ class EncodeSpec(_Spec):
 
     @model_validator(mode="after")
     def _check(self) -> EncodeSpec:
+        from vidswap.io.codecs import pixel_format_depth  # imports PyAV only when called
+
         codec, info = self.codec, codec_info(self.codec)
         if self.crf is not None and info.quality != "crf":
             why = "its profile sets the quality" if info.quality == "profile" else "it is lossless"
@@ -360,12 +364,18 @@ class EncodeSpec(_Spec):
         if self.profile is not None and info.quality != "profile":
             takers = ", ".join(c.name for c in VIDEO_CODECS.values() if c.quality == "profile")
             raise SpecProblem(f"profile is for {takers}; {codec} takes none", "profile")
+        if self.profile is not None and self.profile not in info.profiles:
+            raise SpecProblem(f"{codec} profile: expected one of {', '.join(info.profiles)}, found {self.profile!r}",
+                              "profile")
+        profile_formats = info.profiles[self.profile].pix_fmts if self.profile is not None else ()
         if self.bit_depth is not None and self.bit_depth not in info.bit_depths:
             raise SpecProblem(f"{codec} encodes {'/'.join(map(str, info.bit_depths))}-bit "
                               f"video, not {self.bit_depth}-bit", "bit_depth")
+        if profile_formats and self.bit_depth is not None:
+            if all(pixel_format_depth(f) != self.bit_depth for f in profile_formats):
+                raise SpecProblem(f"{codec} profile {self.profile} is {pixel_format_depth(profile_formats[0])}-bit, "
+                                  f"not {self.bit_depth}-bit; set one of them", "bit_depth")
         if self.pix_fmt is not None:
-            from vidswap.io.codecs import pixel_format_depth
-
             try:
                 depth = pixel_format_depth(self.pix_fmt)
             except ValueError as err:
@@ -374,9 +384,9 @@ class EncodeSpec(_Spec):
             if self.bit_depth is not None and depth != self.bit_depth:
                 raise SpecProblem(f"pix_fmt {self.pix_fmt} is {depth}-bit but bit_depth is "
                                   f"{self.bit_depth}; set one of them", "pix_fmt")
-            if (self.profile or "").startswith("4444") and "444" not in self.pix_fmt:
-                raise SpecProblem(f"ProRes {self.profile} needs a 4:4:4 pix_fmt (yuv444p10le, "
-                                  f"yuva444p10le), found {self.pix_fmt}", "pix_fmt")
+            if profile_formats and self.pix_fmt not in profile_formats:
+                raise SpecProblem(f"{codec} profile {self.profile} needs pix_fmt {' or '.join(profile_formats)}, "
+                                  f"found {self.pix_fmt}", "pix_fmt")
         return self
 
     def suits(self, path: Path) -> bool:
@@ -387,10 +397,9 @@ class EncodeSpec(_Spec):
         """The writer's own settings (``audio`` is the writer's ``copy_streams``)."""
         from vidswap.io.codecs import EncodeSettings
 
-        profile = None if self.profile is None else PRORES_PROFILES[self.profile]
         return EncodeSettings(codec=self.codec, crf=self.crf, preset=self.preset,
                               pix_fmt=self.pix_fmt, bit_depth=self.bit_depth,
-                              prores_profile=profile, threads=self.threads)
+                              profile=self.profile, threads=self.threads)
 
 
 #: The ``detector`` section: the detector's own settings (:class:`~vidswap.faces.detect.DetectorConfig`,
