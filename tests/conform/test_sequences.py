@@ -222,3 +222,35 @@ def test_a_render_keeps_the_plate_numbers(plates: dict[str, Path], render_media:
     assert (written.video.width, written.video.height) == (96, 64)
     assert oracle.video(media.sequence_path(out, numbers[0]))["codec_name"] == PLATES[name][0]
     assert written.video.rate == Fraction(24)
+
+
+@pytest.mark.parametrize("name", ["dpx10", "exr_half", "exr_float", "tiff16"])
+def test_a_render_is_the_plate_outside_the_matte(plates: dict[str, Path], render_media: dict[str, Path],
+                                                 tmp_path: Path, name: str) -> None:
+    """Sequence in, sequence out, at the plate's depth: every sample where the matte is 0 is the
+    plate's, bit for bit (Debian's ffmpeg reads both in the plate's own format); under the matte
+    the face changed; an EXR keeps its half or float channels."""
+    suffix, native = PLATES[name][3], PLATES[name][4]
+    out, matte = tmp_path / f"sh010.%04d{suffix}", tmp_path / "matte.%04d.png"
+    spec = pipeline_from_options({
+        "input.path": str(plates[name]), "input.fps": "24", "sources.me": [str(render_media["photo"])],
+        "output.sequence": str(out), "matte": str(matte), "model.path": str(render_media["tiny"]),
+        "model.batch_size": 2})
+    run_pipeline(spec, RunOptions(progress=False, detector=StubDetector()))
+    changed = 0
+    for number in range(FIRST, FIRST + FRAMES):
+        source = oracle.planes(media.sequence_path(plates[name], number), native).frames[0]
+        rendered = oracle.planes(media.sequence_path(out, number), native).frames[0]
+        alpha = oracle.planes(media.sequence_path(matte, number), "rgb24").frames[0][0][:, 0::3]
+        assert oracle.video(media.sequence_path(out, number))["pix_fmt"] == oracle.video(
+            media.sequence_path(plates[name], number))["pix_fmt"]
+        for plane_in, plane_out in zip(source, rendered, strict=True):
+            if plane_in.shape != alpha.shape:  # packed RGB (rgb48le): R, G, B of a pixel side by side
+                plane_in, plane_out = (p.reshape(*alpha.shape, 3) for p in (plane_in, plane_out))
+            outside = alpha == 0
+            assert outside.any() and np.array_equal(plane_in[outside], plane_out[outside])
+            changed += int(np.count_nonzero(plane_in[~outside] != plane_out[~outside]))
+        if suffix == ".exr":
+            assert set(oracle.exr_channel_types(media.sequence_path(out, number)).values()) == set(
+                oracle.exr_channel_types(media.sequence_path(plates[name], number)).values())
+    assert changed > 0
