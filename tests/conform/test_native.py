@@ -137,3 +137,38 @@ def test_stored_points_are_the_same_pixels() -> None:
         points = np.stack([xs.ravel(), ys.ravel()], axis=-1)
         at = stored_points(points, rotation, width=7, height=5).astype(int)
         assert np.array_equal(image[at[:, 1], at[:, 0]], turned[ys.ravel(), xs.ravel()])
+
+
+def test_a_lossy_encoder_is_fed_the_input_outside_the_matte(assets: dict[str, Path],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a lossy codec (libx264 on an 8-bit 4:2:0 source, so no conversion is asked for) the
+    pictures the encoder gets are the input's samples where the matte is 0, in the input's own
+    format: nothing is re-quantised before the encoder."""
+    from vidswap.io.planes import Picture
+    from vidswap.io.writer import VideoWriter
+
+    folder = assets["folder"] / "lossy"
+    folder.mkdir()
+    clip = oracle.h264_bframes_mp4(folder / "h264.mp4", seconds=SECONDS)
+    fed: dict[str, list[Picture]] = {}
+    write = VideoWriter.write
+
+    def capture(self: VideoWriter, pts: int, image: object) -> None:
+        if isinstance(image, Picture):
+            fed.setdefault(self.path.name, []).append(image)
+        write(self, pts, image)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(VideoWriter, "write", capture)
+    out, matte = folder / "out.mp4", folder / "matte.mkv"
+    summary = run_pipeline(_spec(assets, clip, out, matte=str(matte), **{"encode.codec": "libx264"}), _options())
+    pictures = fed["out.mp4"]
+    source = oracle.planes(clip, "yuv420p").frames
+    mattes = [frame[0] for frame in oracle.planes(matte, "gray").frames]
+    assert len(pictures) == len(source) == len(mattes) == summary.frames
+    assert oracle.video(out)["pix_fmt"] == "yuv420p"
+    for picture, planes, alpha in zip(pictures, source, mattes, strict=True):
+        assert picture.format == "yuv420p" and (alpha > 0).any()
+        for plane_fed, plane_in in zip(picture.planes, planes, strict=True):
+            keep = _untouched(alpha, plane_in.shape)
+            assert np.array_equal(plane_fed[keep], plane_in[keep])
+            assert not np.array_equal(plane_fed[~keep], plane_in[~keep])
