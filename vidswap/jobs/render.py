@@ -163,6 +163,7 @@ class SegmentRenderer:
         frames, stats = self.job.schedule.frames, load_face_stats(self.store.root)
         qc = RenderQC(swapper.model, {name: z.to(swapper.device) for name, z in self.identities.items()},
                       random_weights=random_weights(session.files), rotation=session.info.video.rotation,
+                      batch_size=session.batch,
                       thumbs=sheet_frames(frames.start, frames.start + frames.count,
                                          stats.cut_frames() if stats else ()))
         with ExitStack() as stack, VideoWriter(

@@ -240,11 +240,15 @@ class RenderQC:
         thumbs: frames whose matte thumbnail to keep (:func:`sheet_frames`).
         rotation: the input's rotation (degrees): the render's mattes (and its faces' landmarks)
             are as stored; the contact sheet's thumbnails are turned upright.
+        batch_size: swapped crops embedded per identity-encoder call (the render's swap batch):
+            one call per crop costs more than the rest of the measures together, and the
+            encoder's activations for a larger batch are memory the render would not need.
     """
 
     def __init__(self, model: SwapModel, identities: Mapping[str, torch.Tensor], *, random_weights: bool,
-                 thumbs: Collection[int] = (), rotation: int = 0) -> None:
+                 thumbs: Collection[int] = (), rotation: int = 0, batch_size: int = 8) -> None:
         self.model, self.identities, self.random, self.rotation = model, identities, random_weights, rotation
+        self.batch_size = batch_size
         self.thumb_at = set(thumbs)
         self.started = time.perf_counter()
         self._faces: list[tuple[int, int, str, float]] = []
@@ -252,9 +256,6 @@ class RenderQC:
         self._frames: list[tuple[int, float]] = []
         self._thumbs: list[tuple[int, np.ndarray]] = []
         self._pending: list[tuple[int, tuple[FaceToSwap, ...], torch.Tensor]] = []
-
-    #: Swapped crops embedded per identity-encoder call.
-    batch_size = 32
 
     def add(self, index: int, faces: Sequence[FaceToSwap], swapped: torch.Tensor | None,
             matte: np.ndarray | None) -> None:
@@ -264,8 +265,7 @@ class RenderQC:
 
     def swaps(self, index: int, faces: Sequence[FaceToSwap], swapped: torch.Tensor | None) -> None:
         """Measure the identity of one frame's swapped faces (embedded in batches of
-        :attr:`batch_size` crops across frames: one encoder call per crop costs more than the rest
-        of the measures together).
+        ``batch_size`` crops across frames).
 
         Args:
             index: the frame's input index.
@@ -303,10 +303,9 @@ class RenderQC:
         """
         from vidswap.io.reader import upright
 
-        soft = matte.astype(np.float32) / 255 if matte is not None else None
         for face in faces:
-            self._face_coverage[index, face.track] = _box_mean(soft, face.landmarks)
-        self._frames.append((index, float(soft.mean()) if soft is not None else float("nan")))
+            self._face_coverage[index, face.track] = _box_mean(matte, face.landmarks)
+        self._frames.append((index, float(matte.mean()) / 255 if matte is not None else float("nan")))
         if matte is not None and index in self.thumb_at:
             self._thumbs.append((index, _thumbnail(upright(matte, self.rotation))))
 
@@ -357,17 +356,18 @@ def load_render_qc(path: Path) -> RenderQCData:
         return RenderQCData.from_arrays({key: data[key] for key in data.files})
 
 
-def _box_mean(soft: np.ndarray | None, landmarks: np.ndarray) -> float:
-    """Mean of ``soft`` over the landmarks' box grown to twice its size (NaN without ``soft``)."""
-    if soft is None:
+def _box_mean(matte: np.ndarray | None, landmarks: np.ndarray) -> float:
+    """Mean of the ``(H, W)`` uint8 ``matte`` over the landmarks' box grown to twice its size, in
+    [0, 1] (NaN without a matte)."""
+    if matte is None:
         return float("nan")
     low, high = landmarks.min(axis=0), landmarks.max(axis=0)
     centre, half = (low + high) / 2, np.maximum(high - low, 1.0)
-    height, width = soft.shape
+    height, width = matte.shape
     x0, y0 = np.clip(np.floor(centre - half), 0, [width, height]).astype(int)
     x1, y1 = np.clip(np.ceil(centre + half), 0, [width, height]).astype(int)
-    region = soft[y0:y1, x0:x1]
-    return float(region.mean()) if region.size else float("nan")
+    region = matte[y0:y1, x0:x1]
+    return float(region.mean()) / 255 if region.size else float("nan")
 
 
 def _thumbnail(matte: np.ndarray) -> np.ndarray:
