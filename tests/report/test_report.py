@@ -215,3 +215,36 @@ def test_renders_in_chromium(page: Path, tmp_path: Path) -> None:
     # Plot-like: rows with long runs of the plots' blue and orange lines drawn.
     blue = np.all(np.abs(image.astype(int) - (180, 119, 31)) < 40, axis=-1)  # matplotlib tab:blue, BGR
     assert blue.sum() > 2000, "no plot lines on the page"
+
+
+def test_every_job_run_leaves_its_report(media: dict[str, Path], tmp_path: Path) -> None:
+    """`vidswap run` as a job writes OUTPUT.report.html (and its markers) and says where; a file of
+    someone else's at that path is never replaced: the run still succeeds, with one warning line."""
+    from unittest.mock import patch
+
+    out = tmp_path / "out.mkv"
+
+    def run(*extra: str):
+        return CliRunner().invoke(main, ["run", str(media["clip"]), "-s", str(media["photo"]), "--model",
+                                         str(media["tiny"]), "-o", str(out), "--codec", "ffv1", "--segment-frames",
+                                         str(SEGMENT), "--no-progress", *extra])
+
+    with patch("vidswap.faces.detect.create_detector", lambda *a, **k: StubDetector()):
+        result = run()
+        assert result.exit_code == 0, result.output
+        page = out.with_name("out.mkv.report.html")
+        assert f"report: {page}" in result.stderr
+        assert page.is_file() and page.with_suffix(".edl").is_file() and page.with_suffix(".csv").is_file()
+        assert "<h2 id=\"plots\">" in page.read_text()
+        remade = run()  # the same command again: nothing to render, the report is remade
+        assert remade.exit_code == 0 and f"report: {page}" in remade.stderr
+        page.write_text("my notes on this shot\n")
+        kept = run("--overwrite")
+    assert kept.exit_code == 0, kept.output
+    assert page.read_text() == "my notes on this shot\n"
+    warnings = [line for line in kept.stderr.splitlines() if line.startswith("warning: no QC report")]
+    assert len(warnings) == 1 and "is not a vidswap QC report's" in warnings[0] and str(page) in warnings[0]
+    refused = CliRunner().invoke(main, ["report", str(out), "-o", str(page)])
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1 and "is not a vidswap QC report's" in (
+        refused.output)
+    assert page.read_text() == "my notes on this shot\n"

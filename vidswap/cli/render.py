@@ -46,3 +46,7 @@ def render(job_dir: Path, segments: str | None, mux: bool, executor: str, addres
                                "output": str(done.output) if done.output else None, "remaining": done.remaining}))
     click.echo(f"rendered segments {done.rendered or 'none'} of {job_dir}"
                + (f"; muxed -> {done.output}" if done.output else "; output not muxed yet"), err=True)
+    if done.output is not None:  # the node that muxed leaves the report
+        from vidswap.cli.report import leave_report
+
+        leave_report(done.output)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["report"]
+__all__ = ["report", "leave_report"]
 
 
 @click.command()
@@ -43,3 +43,18 @@ def report(target: Path, page: Path | None, as_json: bool, every: int | None) ->
     for line in written.missing:
         click.echo(f"note: {line}", err=True)
     click.echo(f"wrote {written.page} (markers {written.edl.name}, {written.csv.name})", err=True)
+
+
+def leave_report(output: Path) -> None:
+    """After a job's render: write its report beside the output (``OUTPUT.report.html``) and say
+    where. The render is done whatever happens here, so a report that cannot be written (another
+    file at its path, a full disk) is one ``warning:`` line and the command still succeeds."""
+    from vidswap.errors import VidswapError
+    from vidswap.report.build import write_report
+
+    try:
+        written = write_report(output)
+    except (VidswapError, OSError) as err:
+        click.echo(f"warning: no QC report: {err}", err=True)
+        return
+    click.echo(f"report: {written.page}", err=True)

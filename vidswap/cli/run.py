@@ -317,3 +317,7 @@ def _run_job(spec: Any, job_dir: Path, params: dict[str, Any], options: Any) -> 
                f"({summary.frames} frames, {summary.faces_swapped} faces swapped, {summary.frames_without_face} "
                f"frames without a face{'' if summary.analysed else ', stored face analysis reused'}), "
                f"{summary.seconds:.1f} s ({summary.fps:.1f} frames/s) -> {summary.output}", err=True)
+    if summary.output is not None:
+        from vidswap.cli.report import leave_report
+
+        leave_report(summary.output)

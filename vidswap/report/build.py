@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vidswap.report.data import ReportData, load_report
-from vidswap.report.markers import csv_text, edl_text, frames_to_check
+from vidswap.report.markers import CSV_COLUMNS, EDL_TITLE, csv_text, edl_text, frames_to_check
 
 __all__ = ["ReportFiles", "write_report", "report_json", "default_report_path"]
 
@@ -31,11 +31,15 @@ def write_report(target: Path, page: Path | None = None, *, every: int | None = 
     """Write the report of the job of ``target`` (job folder or output) to ``page`` (None:
     :func:`default_report_path`), with its markers beside it (``.edl``, ``.csv``).
 
+    A file already at one of those paths is replaced only when it is a vidswap report's (a
+    remade report); anything else there is refused.
+
     Raises:
-        InputError: no job. ConfigError: an unreadable job.
+        InputError: no job. ConfigError: an unreadable job. OutputExistsError: another file is
+        at the page's or a marker's path.
     """
     from vidswap.jobs.store import write_atomic
-    from vidswap.report.page import report_page
+    from vidswap.report.page import GENERATOR, report_page
     from vidswap.report.plots import plots
     from vidswap.report.sheet import contact_sheet
 
@@ -43,11 +47,28 @@ def write_report(target: Path, page: Path | None = None, *, every: int | None = 
     page = page or default_report_path(job.output)
     checks = frames_to_check(data)
     edl, csv = page.with_suffix(".edl"), page.with_suffix(".csv")
+    for path, mark in ((page, GENERATOR), (edl, EDL_TITLE), (csv, ",".join(CSV_COLUMNS))):
+        _check_replaceable(path, mark)
     rows, note = contact_sheet(data, job, every)
     write_atomic(edl, edl_text(data, checks).encode())
     write_atomic(csv, csv_text(data, checks).encode())
     write_atomic(page, report_page(data, plots(data), checks, rows, note, (edl, csv)).encode())
     return ReportFiles(page, edl, csv, tuple(data.missing.values()))
+
+
+def _check_replaceable(path: Path, mark: str) -> None:
+    """Refuse to replace ``path`` unless it is missing or starts as a report's file does (``mark``
+    in its first kilobyte)."""
+    from vidswap.errors import OutputExistsError
+
+    if path.is_symlink() or path.is_dir():
+        raise OutputExistsError(f"{path}: is a link or a folder; give the report another path", setting="page")
+    if path.exists():
+        with path.open("rb") as file:
+            head = file.read(1024)
+        if mark.encode() not in head:
+            raise OutputExistsError(f"{path}: exists and is not a vidswap QC report's; move it or give the report "
+                                    "another path", setting="page")
 
 
 def report_json(target: Path) -> dict[str, Any]:

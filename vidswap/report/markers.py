@@ -14,7 +14,11 @@ import numpy as np
 
 from vidswap.report.data import ReportData
 
-__all__ = ["Check", "WORST", "frames_to_check", "edl_text", "csv_text"]
+__all__ = ["Check", "WORST", "EDL_TITLE", "CSV_COLUMNS", "frames_to_check", "edl_text", "csv_text"]
+
+#: How each marker file starts (a file that does not is never replaced by a report's).
+EDL_TITLE = "TITLE: vidswap QC"
+CSV_COLUMNS = ("frame", "last_frame", "timecode", "last_timecode", "measure", "value", "note")
 
 #: Frames listed per measure.
 WORST = 5
@@ -90,7 +94,7 @@ def edl_text(data: ReportData, checks: list[Check]) -> str:
     clip = Path(header.output).name
     start = header.start_timecode
     end = data.timecode(header.first + header.frames)
-    lines = [f"TITLE: vidswap QC {Path(header.output).stem}"[:80], f"FCM: {'DROP' if drop else 'NON-DROP'} FRAME", "",
+    lines = [f"{EDL_TITLE} {Path(header.output).stem}"[:80], f"FCM: {'DROP' if drop else 'NON-DROP'} FRAME", "",
              f"001  AX       V     C        {start} {end} {start} {end}", f"* FROM CLIP NAME: {clip}"]
     for check in checks:
         note = " ".join(f"{check.measure}: {check.note}".split())  # one line
@@ -99,10 +103,10 @@ def edl_text(data: ReportData, checks: list[Check]) -> str:
 
 
 def csv_text(data: ReportData, checks: list[Check]) -> str:
-    """The checks as CSV: frame, last_frame, timecode, last_timecode, measure, value, note."""
+    """The checks as CSV, one row each (:data:`CSV_COLUMNS`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["frame", "last_frame", "timecode", "last_timecode", "measure", "value", "note"])
+    writer.writerow(CSV_COLUMNS)
     for check in checks:
         value = "" if math.isnan(check.value) else f"{check.value:.6g}"
         writer.writerow([check.frame, check.last, data.timecode(check.frame), data.timecode(check.last),

@@ -12,7 +12,10 @@ from vidswap.report.markers import Check
 from vidswap.report.plots import Plot
 from vidswap.report.sheet import SheetRow
 
-__all__ = ["report_page"]
+__all__ = ["GENERATOR", "report_page"]
+
+#: What marks a page as a vidswap report (a file without it is never replaced by one).
+GENERATOR = '<meta name="generator" content="vidswap QC report">'
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; background: #fafafa; }
@@ -80,7 +83,7 @@ def report_page(data: ReportData, plots: list[Plot], checks: list[Check], sheet:
                   + "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in t.values()) + "</tr>"
                             for t in tracks) + "</table>") if tracks else '<p class="none">no tracks</p>'
     settings = escape(json.dumps(h.settings, indent=1))
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>vidswap QC: '
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{GENERATOR}<title>vidswap QC: '
             f"{escape(Path(h.output).name)}</title><style>{_STYLE}</style></head><body>"
             f"<h1>vidswap QC report: {escape(Path(h.output).name)}</h1>"
             f'<h2 id="header">Header</h2>{header}{missing}'
