@@ -248,3 +248,23 @@ def test_every_job_run_leaves_its_report(media: dict[str, Path], tmp_path: Path)
     assert refused.exit_code == 1 and refused.output.count("\n") == 1 and "is not a vidswap QC report's" in (
         refused.output)
     assert page.read_text() == "my notes on this shot\n"
+
+
+def test_a_streaming_run_leaves_its_report(media: dict[str, Path], tmp_path: Path) -> None:
+    """`vidswap run --no-job` keeps no state, so it writes its report as it ends, from its own
+    measures: every section, the render's frame count, the faces it swapped."""
+    from unittest.mock import patch
+
+    out = tmp_path / "out.mkv"
+    with patch("vidswap.faces.detect.create_detector", lambda *a, **k: StubDetector()):
+        result = CliRunner().invoke(main, ["run", str(media["clip"]), "-s", str(media["photo"]), "--model",
+                                           str(media["tiny"]), "-o", str(out), "--codec", "ffv1", "--no-job",
+                                           "--no-progress"])
+    assert result.exit_code == 0, result.output
+    page = out.with_name("out.mkv.report.html")
+    assert f"report: {page}" in result.stderr and not out.with_name("out.mkv.vidswap-job").exists()
+    text = page.read_text()
+    for section in ("header", "plots", "check", "sheet", "tracks", "settings"):
+        assert f'<h2 id="{section}">' in text
+    assert text.count('src="data:image/') > 3 * (FRAMES // 4)  # plots, and input | output | matte per sheet row
+    assert "not measured" not in text and RANDOM_NOTE in text

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from vidswap.pipeline.runner import RunSummary
+    from vidswap.pipeline.spec import PipelineSpec
 
 __all__ = ["report", "leave_report"]
 
@@ -45,15 +50,22 @@ def report(target: Path, page: Path | None, as_json: bool, every: int | None) ->
     click.echo(f"wrote {written.page} (markers {written.edl.name}, {written.csv.name})", err=True)
 
 
-def leave_report(output: Path) -> None:
-    """After a job's render: write its report beside the output (``OUTPUT.report.html``) and say
-    where. The render is done whatever happens here, so a report that cannot be written (another
-    file at its path, a full disk) is one ``warning:`` line and the command still succeeds."""
+def leave_report(output: Path, stream: tuple[PipelineSpec, RunSummary] | None = None) -> None:
+    """After a render: write its report beside the output (``OUTPUT.report.html``) and say where
+    — a job's from its stored state, a streaming run's from its pipeline and summary (``stream``). The render is done
+    whatever happens here, so a report that cannot be written (another file at its path, a full
+    disk) is one ``warning:`` line and the command still succeeds."""
     from vidswap.errors import VidswapError
-    from vidswap.report.build import write_report
+    from vidswap.report.build import write_report, write_stream_report
 
     try:
-        written = write_report(output)
+        if stream is None:
+            written = write_report(output)
+        else:
+            spec, summary = stream
+            assert summary.schedule is not None  # run_pipeline fills it in
+            written = write_stream_report(spec, summary.schedule, output, stats=summary.face_stats,
+                                          render=summary.measures, files=summary.files)
     except (VidswapError, OSError) as err:
         click.echo(f"warning: no QC report: {err}", err=True)
         return

@@ -298,6 +298,10 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
                f"{summary.frames_without_face} frames without a face, {summary.seconds:.1f} s "
                f"({summary.fps:.1f} frames/s on {summary.device}) -> {summary.output or spec.output.sequence}",
                err=True)
+    if summary.output is not None:
+        from vidswap.cli.report import leave_report
+
+        leave_report(summary.output, (spec, summary))
 
 
 def _run_job(spec: Any, job_dir: Path, params: dict[str, Any], options: Any) -> None:

@@ -155,17 +155,12 @@ class SegmentRenderer:
         from contextlib import ExitStack
 
         from vidswap.io.writer import VideoWriter
-        from vidswap.pipeline.qc import RenderQC, load_face_stats, random_weights, segment_qc_file, sheet_frames
+        from vidswap.pipeline.qc import load_face_stats, open_render_qc, segment_qc_file
         from vidswap.pipeline.session import provenance_tags
         from vidswap.progress import Meter
 
-        session, spec, swapper = self.session, self.job.spec, self.session.swapper
-        frames, stats = self.job.schedule.frames, load_face_stats(self.store.root)
-        qc = RenderQC(swapper.model, {name: z.to(swapper.device) for name, z in self.identities.items()},
-                      random_weights=random_weights(session.files), rotation=session.info.video.rotation,
-                      batch_size=session.batch,
-                      thumbs=sheet_frames(frames.start, frames.start + frames.count,
-                                         stats.cut_frames() if stats else ()))
+        session, spec = self.session, self.job.spec
+        qc = open_render_qc(session, self.identities, load_face_stats(self.store.root))
         with ExitStack() as stack, VideoWriter(
                 self.store.segment_file(segment), like=session.info, frames=segment.frames,
                 settings=spec.encode.settings(), overwrite=True, copy_streams=False,

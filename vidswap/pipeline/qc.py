@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from vidswap.models.family import SwapModel
     from vidswap.pipeline.analysis import FaceToSwap
     from vidswap.pipeline.model import ModelFiles
+    from vidswap.pipeline.session import RenderSession
 
 __all__ = ["FACE_QC_FILE", "THUMB_WIDTH", "SHEET_ROWS", "FaceStats", "face_stats", "load_face_stats", "RenderQC",
-           "RenderQCData", "segment_qc_file", "load_render_qc", "random_weights", "sheet_frames"]
+           "RenderQCData", "open_render_qc", "segment_qc_file", "load_render_qc", "random_weights", "sheet_frames"]
 
 #: The face pass's QC arrays in a job folder (beside ``faces.npz``).
 FACE_QC_FILE = "qc-faces.npz"
@@ -164,6 +165,19 @@ def random_weights(files: ModelFiles | None) -> bool:
     from vidswap.weights.metadata import RANDOM_WEIGHTS_LICENCE
 
     return files is not None and files.aei.licence == RANDOM_WEIGHTS_LICENCE
+
+
+def open_render_qc(session: RenderSession, identities: Mapping[str, torch.Tensor],
+                   stats: FaceStats | None) -> RenderQC:
+    """The collector of a render of ``session``'s frames (a streaming run's, or any of a job's
+    segments): its model, the source ``identities`` on its device, whether its weights are random,
+    the input's rotation, its batch, and the contact sheet's frames of the whole run (with the
+    face pass's scene cuts)."""
+    swapper, frames = session.swapper, session.schedule.frames
+    return RenderQC(swapper.model, {name: z.to(swapper.device) for name, z in identities.items()},
+                    random_weights=random_weights(session.files), rotation=session.info.video.rotation,
+                    batch_size=session.batch,
+                    thumbs=sheet_frames(frames.start, frames.start + frames.count, stats.cut_frames() if stats else ()))
 
 
 def segment_qc_file(segment_file: Path) -> Path:

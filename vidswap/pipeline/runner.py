@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vidswap.pipeline.qc import open_render_qc
 from vidswap.pipeline.session import RenderSession, RunOptions, check_outputs, provenance_tags
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from vidswap.io.probe import MediaInfo
     from vidswap.io.ranges import FrameRange
     from vidswap.pipeline.composite import Composited
+    from vidswap.pipeline.model import ModelFiles
+    from vidswap.pipeline.qc import FaceStats, RenderQCData
+    from vidswap.pipeline.schedule import Schedule
     from vidswap.pipeline.session import FrameSink
     from vidswap.pipeline.spec import PipelineSpec
 
@@ -49,6 +53,10 @@ class RunSummary:
         seconds: wall time of the whole run.
         device: where the networks ran.
         stage_seconds: wall time of each step.
+        schedule: the frames and settings rendered; ``files`` the weight files read (None: an
+            injected model).
+        face_stats: the face pass's counts, and ``measures`` the render's, for the QC report
+            (:func:`vidswap.report.build.write_stream_report`).
     """
 
     output: Path | None
@@ -59,6 +67,10 @@ class RunSummary:
     seconds: float
     device: str
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    schedule: Schedule | None = None
+    files: ModelFiles | None = None
+    face_stats: FaceStats | None = None
+    measures: RenderQCData | None = None
 
     @property
     def fps(self) -> float:
@@ -98,14 +110,16 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions | None = None, *,
 
     mark = time.perf_counter()
     frames = session.schedule.frames
+    qc = open_render_qc(session, identities, analysis.stats)
     with ExitStack() as stack:
         sinks = _open_outputs(session, stack)
-        count = session.render(frames, analysis.faces, identities, sinks, matte=spec.matte is not None)
+        count = session.render(frames, analysis.faces, identities, sinks, matte=spec.matte is not None, qc=qc)
     steps["render"] = time.perf_counter() - mark
     return RunSummary(output=spec.output.path, frames=count.frames, faces_swapped=count.faces_swapped,
                       frames_without_face=count.frames - sum(1 for i in analysis.faces if i in frames),
                       tracks=analysis.tracks, seconds=time.perf_counter() - started, device=str(swapper.device),
-                      stage_seconds=steps)
+                      stage_seconds=steps, schedule=session.schedule, files=session.files, face_stats=analysis.stats,
+                      measures=qc.data())
 
 
 def _open_outputs(session: RenderSession, stack: ExitStack) -> list[FrameSink]:

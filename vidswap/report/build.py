@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vidswap.report.data import ReportData, load_report
+from vidswap.report.data import ReportData, Shot, load_report
 from vidswap.report.markers import CSV_COLUMNS, EDL_TITLE, csv_text, edl_text, frames_to_check
 
-__all__ = ["ReportFiles", "write_report", "report_json", "default_report_path"]
+if TYPE_CHECKING:
+    from vidswap.pipeline.model import ModelFiles
+    from vidswap.pipeline.qc import FaceStats, RenderQCData
+    from vidswap.pipeline.schedule import Schedule
+    from vidswap.pipeline.spec import PipelineSpec
+
+__all__ = ["ReportFiles", "write_report", "write_stream_report", "report_json", "default_report_path"]
 
 
 @dataclass(frozen=True)
@@ -38,18 +44,34 @@ def write_report(target: Path, page: Path | None = None, *, every: int | None = 
         InputError: no job. ConfigError: an unreadable job. OutputExistsError: another file is
         at the page's or a marker's path.
     """
+    return _write(*load_report(target), page, every)
+
+
+def write_stream_report(spec: PipelineSpec, schedule: Schedule, output: Path, *, stats: FaceStats | None,
+                        render: RenderQCData | None, files: ModelFiles | None) -> ReportFiles:
+    """Write the report of a streaming run that just wrote ``output``, from its own measures (see
+    :func:`~vidswap.report.data.stream_report`), beside it as :func:`write_report` does.
+
+    Raises:
+        OutputExistsError: another file is at the page's or a marker's path.
+    """
+    from vidswap.report.data import stream_report
+
+    return _write(*stream_report(spec, schedule, output, stats=stats, render=render, files=files), None, None)
+
+
+def _write(data: ReportData, shot: Shot, page: Path | None, every: int | None) -> ReportFiles:
     from vidswap.jobs.store import write_atomic
     from vidswap.report.page import GENERATOR, report_page
     from vidswap.report.plots import plots
     from vidswap.report.sheet import contact_sheet
 
-    data, job = load_report(target)
-    page = page or default_report_path(job.output)
+    page = page or default_report_path(shot.output)
     checks = frames_to_check(data)
     edl, csv = page.with_suffix(".edl"), page.with_suffix(".csv")
     for path, mark in ((page, GENERATOR), (edl, EDL_TITLE), (csv, ",".join(CSV_COLUMNS))):
         _check_replaceable(path, mark)
-    rows, note = contact_sheet(data, job, every)
+    rows, note = contact_sheet(data, shot, every)
     write_atomic(edl, edl_text(data, checks).encode())
     write_atomic(csv, csv_text(data, checks).encode())
     write_atomic(page, report_page(data, plots(data), checks, rows, note, (edl, csv)).encode())

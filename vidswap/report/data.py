@@ -1,10 +1,12 @@
-"""Everything a report shows, gathered from a job's stored state (no render, no detection).
+"""Everything a report shows: gathered from a job's stored state (no render, no detection), or
+from a streaming run's own measures as it ends.
 
 :func:`load_report` reads the job (``job.json``, its probe of the input), the face pass's counts,
 the render's measures of each segment still current (a segment rendered again since drops its
 old measures), and the weights' licences from the cache's records. What is not there becomes one
 line in :attr:`ReportData.missing`, never an error: a job made before the QC data existed, or a
-render that did not measure, still gets a report of what it has.
+render that did not measure, still gets a report of what it has. :func:`stream_report` takes
+the same numbers from a streaming run (which keeps no state) when it finishes.
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ from vidswap.io.timecode import shift_timecode
 from vidswap.pipeline.qc import FaceStats, RenderQCData, load_face_stats, load_render_qc, segment_qc_file
 
 if TYPE_CHECKING:
+    from vidswap.io.probe import MediaInfo
     from vidswap.jobs.job import Job
+    from vidswap.pipeline.model import ModelFiles
+    from vidswap.pipeline.schedule import Schedule
+    from vidswap.pipeline.spec import PipelineSpec
 
-__all__ = ["WeightFile", "Header", "ReportData", "find_report_job", "load_report", "RANDOM_NOTE"]
+__all__ = ["WeightFile", "Header", "ReportData", "Shot", "find_report_job", "load_report", "stream_report",
+           "RANDOM_NOTE"]
 
 #: What the report says instead of identity figures made with a random test model.
 RANDOM_NOTE = "identity figures meaningless: random test weights"
@@ -78,6 +85,15 @@ class Header:
     render_seconds: float | None
     render_fps: float | None
     random_weights: bool | None
+
+
+@dataclass(frozen=True)
+class Shot:
+    """What a report is about: the input as probed and the output (the contact sheet reads both)."""
+
+    input: Path
+    info: MediaInfo
+    output: Path
 
 
 @dataclass(frozen=True)
@@ -211,7 +227,7 @@ def find_report_job(target: Path) -> Path:
     return found
 
 
-def load_report(target: Path) -> tuple[ReportData, Job]:
+def load_report(target: Path) -> tuple[ReportData, Shot]:
     """Gather the report of the job of ``target`` (see :func:`find_report_job`).
 
     Raises:
@@ -224,26 +240,51 @@ def load_report(target: Path) -> tuple[ReportData, Job]:
     missing: dict[str, str] = {}
     stats = _face_stats(job, missing)
     render = _render_qc(job, missing)
-    weights, random_from_files = _weights(job, missing)
-    random = render.random_weights if render is not None else random_from_files
-    info, frames = job.schedule.info, job.schedule.frames
-    assert frames.stop is not None  # the schedule's range is resolved
+    weights, random_from_files = _weights(job.spec, job.data["hashes"], missing)
+    data = _gather(job.spec, job.schedule, job.output, job.data["pipeline"], stats=stats, render=render,
+                   weights=weights, random=render.random_weights if render is not None else random_from_files,
+                   missing=missing)
+    return data, Shot(job.spec.input.path, job.schedule.info, job.output)
+
+
+def stream_report(spec: PipelineSpec, schedule: Schedule, output: Path, *, stats: FaceStats | None,
+                  render: RenderQCData | None, files: ModelFiles | None) -> tuple[ReportData, Shot]:
+    """Gather the report of a streaming run that just wrote ``output`` from its own measures (the
+    face pass's ``stats``, the render's ``render``) and its weight ``files``."""
+    from vidswap.pipeline.qc import random_weights
+
+    missing: dict[str, str] = {}
+    if stats is None:
+        missing["face pass"] = "face pass counts: not measured by this run"
+    if render is None:
+        missing["render"] = "identity similarity, mask coverage and matte thumbnails: not measured by this run"
+    weights = () if files is None else tuple(WeightFile(name=w.name, path=str(w.path), licence=w.licence,
+                                                        source=w.source, sha256=None) for w in files.all)
+    data = _gather(spec, schedule, output, json.loads(spec.to_json()), stats=stats, render=render, weights=weights,
+                   random=random_weights(files) if files is not None else None, missing=missing)
+    return data, Shot(spec.input.path, schedule.info, output)
+
+
+def _gather(spec: PipelineSpec, schedule: Schedule, output: Path, pipeline: dict[str, Any], *,
+            stats: FaceStats | None, render: RenderQCData | None, weights: tuple[WeightFile, ...],
+            random: bool | None, missing: dict[str, str]) -> ReportData:
+    """The report of a render of ``schedule``'s frames to ``output`` (``pipeline``: its settings)."""
+    info, frames = schedule.info, schedule.frames
     rate = info.timecode_rate
     zero = info.timecode or "00:00:00:00"
-    pipeline = job.data["pipeline"]
     seconds = render.seconds if render is not None and len(render.frame) == frames.count else None
     if seconds is None:
-        missing.setdefault("render time", "render time: not recorded (the render's measures of every segment "
+        missing.setdefault("render time", "render time: not recorded (the render's measures of every frame "
                                           "are needed)")
     header = Header(
-        input=str(job.spec.input.path), output=str(job.output), first=frames.start, frames=frames.count,
+        input=str(spec.input.path), output=str(output), first=frames.start, frames=frames.count,
         fps=info.video.rate, start_timecode=shift_timecode(zero, frames.start, rate),
-        duration=float(frames.count / info.video.rate), model=str(job.spec.model.weights or "defaults"),
+        duration=float(frames.count / info.video.rate), model=str(spec.model.weights or "defaults"),
         weights=weights, settings=pipeline,
         settings_hash=hashlib.sha256(json.dumps(pipeline, sort_keys=True).encode()).hexdigest(),
-        version=__version__, made_with=_made_with(job.output), render_seconds=seconds,
+        version=__version__, made_with=_made_with(output), render_seconds=seconds,
         render_fps=frames.count / seconds if seconds else None, random_weights=random)
-    return ReportData(header=header, stats=stats, render=render, missing=missing, rate=rate, zero=zero), job
+    return ReportData(header=header, stats=stats, render=render, missing=missing, rate=rate, zero=zero)
 
 
 def _face_stats(job: Job, missing: dict[str, str]) -> FaceStats | None:
@@ -285,9 +326,11 @@ def _render_qc(job: Job, missing: dict[str, str]) -> RenderQCData | None:
     return RenderQCData.join(parts)
 
 
-def _weights(job: Job, missing: dict[str, str]) -> tuple[tuple[WeightFile, ...], bool | None]:
-    """The job's weight files with their licences (from the cache's records and the files' own
-    provenance; offline), and whether the model is a random initialisation."""
+def _weights(spec: PipelineSpec, hashes: dict[str, str], missing: dict[str, str]
+             ) -> tuple[tuple[WeightFile, ...], bool | None]:
+    """A job's weight files with their licences (from the cache's records and the files' own
+    provenance; offline) and the sha256 the job recorded, and whether the model is a random
+    initialisation."""
     import os
 
     from vidswap.pipeline.model import resolve_model
@@ -295,9 +338,8 @@ def _weights(job: Job, missing: dict[str, str]) -> tuple[tuple[WeightFile, ...],
     from vidswap.weights.cache import CacheSettings
     from vidswap.weights.manifest import load_manifest
 
-    hashes = job.data["hashes"]
     try:
-        files = resolve_model(job.spec.model.weights, cache=CacheSettings.from_environ(os.environ),
+        files = resolve_model(spec.model.weights, cache=CacheSettings.from_environ(os.environ),
                               manifest=load_manifest(), offline=True, progress=False)
     except VidswapError as err:
         missing["weights"] = f"weight licences: the weights are not on this machine now ({str(err).splitlines()[0]})"

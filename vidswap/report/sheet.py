@@ -17,8 +17,7 @@ from vidswap.pipeline.qc import THUMB_WIDTH, sheet_frames
 
 if TYPE_CHECKING:
     from vidswap.io.probe import MediaInfo
-    from vidswap.jobs.job import Job
-    from vidswap.report.data import ReportData
+    from vidswap.report.data import ReportData, Shot
 
 __all__ = ["SheetRow", "contact_sheet", "data_uri"]
 
@@ -68,12 +67,12 @@ def _frame(path: str, index: int, info: MediaInfo | None = None) -> np.ndarray |
     return None
 
 
-def contact_sheet(data: ReportData, job: Job, every: int | None = None) -> tuple[list[SheetRow], str | None]:
+def contact_sheet(data: ReportData, shot: Shot, every: int | None = None) -> tuple[list[SheetRow], str | None]:
     """The contact sheet's rows, and why the output or matte column is empty (None: it is not).
 
     Args:
         data: the report's numbers (the frames, cuts and kept mattes).
-        job: the job (its input, its probe, its output).
+        shot: the input (and its probe) and the output.
         every: frames between rows (None: about :data:`~vidswap.pipeline.qc.SHEET_ROWS` rows).
     """
     from vidswap.errors import VidswapError
@@ -85,16 +84,16 @@ def contact_sheet(data: ReportData, job: Job, every: int | None = None) -> tuple
     mattes = {} if data.render is None else dict(zip(data.render.thumb_frame.tolist(), data.render.thumbs,
                                                      strict=True))
     try:
-        out_info = probe(job.output) if job.output.is_file() else None
+        out_info = probe(shot.output) if shot.output.is_file() else None
     except VidswapError:
         out_info = None
-    why = None if out_info is not None else f"output column: {job.output} is not there (the job is not muxed)"
+    why = None if out_info is not None else f"output column: {shot.output} is not there (the job is not muxed)"
     if not mattes:
         why = "; ".join(filter(None, [why, "matte column: the render kept no matte thumbnails"]))
     rows = []
     for index in frames:
-        rgb = _frame(str(job.spec.input.path), index, job.schedule.info)
-        out = _frame(str(job.output), index - first, out_info) if out_info is not None else None
+        rgb = _frame(str(shot.input), index, shot.info)
+        out = _frame(str(shot.output), index - first, out_info) if out_info is not None else None
         matte = mattes.get(index)
         rows.append(SheetRow(frame=index, timecode=data.timecode(index), cut=index in cuts,
                              input=data_uri(_thumb(rgb)) if rgb is not None else None,
