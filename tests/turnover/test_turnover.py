@@ -1,0 +1,180 @@
+"""The VFX turnover, end to end on a tiny render (tiny random model, stub detector), judged by the
+oracle: the premultiplied layer composited over the plate in float (numpy) is vidswap's lossless
+output within one code value; the EXR headers hold the source timecode and rate; the Nuke script
+parses to Read -> Merge2 over -> Grade (masked by the matte) over the rendered range; the tracking
+data re-creates the crop transform the render used."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests import oracle
+from tests.io.media import frame_image
+from tests.pipeline.run_helpers import StubDetector, make_tiny_model, write_photo
+from vidswap.pipeline import pipeline_from_options
+from vidswap.pipeline.runner import run_pipeline
+from vidswap.pipeline.session import RunOptions
+from vidswap.pipeline.turnover import TurnoverLayers
+
+SECONDS = 0.4  # 10 frames at 25 fps
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    oracle.require_tools()
+    folder = tmp_path_factory.mktemp("turnover")
+    clip = folder / "plate.mkv"
+    oracle.ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=160x120:rate=25:duration={SECONDS}", "-c:v", "ffv1",
+                  "-pix_fmt", "gbrp", "-timecode", "01:00:10:00", str(clip))
+    return {"tiny": make_tiny_model(folder / "tiny.safetensors"), "clip": clip,
+            "photo": write_photo(folder / "me.png", frame_image(3, 128, 128)), "folder": folder}
+
+
+def _spec(assets: dict[str, Path], out: Path, **options):
+    return pipeline_from_options({"input": str(assets["clip"]), "sources.me": [str(assets["photo"])],
+                                  "output.path": str(out), "model.path": str(assets["tiny"]), "model.batch_size": 4,
+                                  "encode.codec": "ffv1", **options})
+
+
+@pytest.fixture(scope="module")
+def streamed(assets: dict[str, Path]) -> dict[str, object]:
+    """A streaming render with a turnover, and the crop transforms the render used (frame pixels)."""
+    folder = assets["folder"] / "stream"
+    folder.mkdir()
+    used: dict[int, np.ndarray] = {}
+    original = TurnoverLayers.add
+
+    def spy(self, index, crops, rgb, soft):  # noqa: ANN001, ANN202
+        if crops is not None:
+            matrices = crops.crop_from_region.double().cpu().clone()
+            origin = torch.tensor([float(crops.box[0]), float(crops.box[1])], dtype=torch.float64)
+            matrices[:, :, 2] -= matrices[:, :, :2] @ origin  # region pixels -> frame pixels
+            used[index] = matrices.numpy()
+        return original(self, index, crops, rgb, soft)
+
+    TurnoverLayers.add = spy  # type: ignore[method-assign]
+    try:
+        out = folder / "out.mkv"
+        run_pipeline(_spec(assets, out, **{"turnover.dir": str(folder / "turnover")}),
+                     RunOptions(progress=False, detector=StubDetector()))
+    finally:
+        TurnoverLayers.add = original  # type: ignore[method-assign]
+    return {"out": out, "turnover": folder / "turnover", "used": used}
+
+
+def test_layer_over_plate_is_the_output(assets: dict[str, Path], streamed: dict[str, object]) -> None:
+    turnover, out = streamed["turnover"], streamed["out"]
+    assert isinstance(turnover, Path) and isinstance(out, Path)
+    plate = oracle.planes(assets["clip"], "gbrp")
+    output = oracle.planes(out, "gbrp")
+    layers = sorted((turnover / "layer").glob("face.*.exr"))
+    assert [p.name for p in layers] == [f"face.{i:04d}.exr" for i in range(10)]
+    assert oracle.exr_channel_types(layers[0]) == {"A": "half", "B": "half", "G": "half", "R": "half"}
+    covered = 0
+    for index, path in enumerate(layers):
+        g, b, r = (p.astype(np.float64) / 255 for p in plate.frames[index])
+        rgb = np.stack([r, g, b], axis=-1)
+        layer = oracle.rgba_image(path).astype(np.float64)
+        alpha = layer[..., 3:]
+        comp = np.rint((rgb * (1 - alpha) + layer[..., :3]) * 255)
+        og, ob, orr = output.frames[index]
+        expected = np.stack([orr, og, ob], axis=-1).astype(np.float64)
+        assert np.abs(comp - expected).max() <= 1, f"frame {index}"
+        assert (layer[alpha[..., 0] == 0][:, :3] == 0).all()  # nothing outside the matte
+        matte = oracle.grey_image(turnover / "matte" / f"matte.{index:04d}.exr")
+        assert np.array_equal(matte, layer[..., 3])
+        covered += int((alpha > 0).sum())
+    assert covered > 0
+
+
+def test_exr_headers_hold_timecode_and_rate(streamed: dict[str, object]) -> None:
+    turnover = streamed["turnover"]
+    assert isinstance(turnover, Path)
+    for number, expected in ((0, (0x01001000, 0)), (7, (0x01001007, 0))):
+        for path in (turnover / "layer" / f"face.{number:04d}.exr", turnover / "matte" / f"matte.{number:04d}.exr"):
+            header = oracle.exr_header(path)
+            assert header["timeCode"][0] == "timecode"
+            assert struct.unpack("<II", header["timeCode"][1]) == expected  # 01:00:10:0N, BCD
+            assert header["framesPerSecond"] == ("rational", struct.pack("<iI", 25, 1))
+            assert header["pixelAspectRatio"][0] == "float"
+
+
+def _nodes(script: str) -> list[tuple[str, dict[str, str]]]:
+    """A Nuke script's nodes in order, ``(class, knobs)``; ``push``/``set`` lines as ``("push", {"name": ...})``."""
+    nodes: list[tuple[str, dict[str, str]]] = []
+    current: tuple[str, dict[str, str]] | None = None
+    for line in script.splitlines():
+        if current is None:
+            opened = re.fullmatch(r"(\w+) \{", line)
+            if opened:
+                current = (opened.group(1), {})
+            elif line.startswith("push "):
+                nodes.append(("push", {"name": line.split()[1]}))
+            continue
+        if line == "}":
+            nodes.append(current)
+            current = None
+        else:
+            key, _, value = line.strip().partition(" ")
+            current[1][key] = value
+    return nodes
+
+
+def _graph(nodes: list[tuple[str, dict[str, str]]]) -> dict[str, list[str]]:
+    """Each named node's inputs (input 0 first), by Nuke's stack rules: a node takes ``inputs`` nodes from
+    the stack, the last pushed being input 0; ``set`` names the top, ``push $N`` pushes it again."""
+    stack: list[str] = []
+    inputs: dict[str, list[str]] = {}
+    for kind, knobs in nodes:
+        if kind == "push":
+            stack.append(knobs["name"].lstrip("$").removeprefix("N"))
+            continue
+        count = int(knobs.get("inputs", "1"))
+        taken = [stack.pop() for _ in range(count)]
+        inputs[knobs["name"]] = taken
+        stack.append(knobs["name"])
+    return inputs
+
+
+def test_nuke_script_reads_plate_and_layer_and_merges_over(assets: dict[str, Path],
+                                                           streamed: dict[str, object]) -> None:
+    turnover = streamed["turnover"]
+    assert isinstance(turnover, Path)
+    nodes = _nodes((turnover / "comp.nk").read_text())
+    by_name = {knobs.get("name", kind): (kind, knobs) for kind, knobs in nodes if kind != "push"}
+    root = by_name['"comp.nk"'][1]
+    assert (root["first_frame"], root["last_frame"], float(root["fps"])) == ("0", "9", 25.0)
+    for name, file in (("Plate", str(assets["clip"])), ("Layer", str(turnover / "layer" / "face.%04d.exr")),
+                       ("Matte", str(turnover / "matte" / "matte.%04d.exr"))):
+        kind, knobs = by_name[name]
+        assert kind == "Read" and knobs["file"] == f'"{file}"'
+        assert (knobs["first"], knobs["last"], knobs["raw"]) == ("0", "9", "true")
+    assert by_name["Layer"][1]["premultiplied"] == "true"
+    graph = _graph(nodes)
+    assert by_name["Over"][0] == "Merge2" and by_name["Over"][1]["operation"] == "over"
+    assert graph["Over"] == ["Plate", "Layer"]  # B (input 0) the plate, A the layer
+    assert by_name["FaceGrade"][0] == "Grade" and graph["FaceGrade"] == ["Over", "Matte"]  # the mask input
+
+
+def test_tracking_recreates_the_crop_transform(streamed: dict[str, object]) -> None:
+    turnover, used = streamed["turnover"], streamed["used"]
+    assert isinstance(turnover, Path) and isinstance(used, dict)
+    tracking = json.loads((turnover / "tracking.json").read_text())
+    rows = {row["index"]: row for row in tracking["frames"]}
+    assert set(rows) == set(used) and used
+    for index, matrices in used.items():
+        recorded = np.array([face["crop_from_frame"] for face in rows[index]["faces"]])
+        np.testing.assert_allclose(recorded, matrices, atol=1e-4)
+    nodes = _nodes((turnover / "tracking.nk").read_text())
+    pins = [knobs for kind, knobs in nodes if kind == "CornerPin2D"]
+    assert pins and all(re.match(r"\{\{curve x\d+ ", pin["to1"]) for pin in pins)
+    manifest = json.loads((turnover / "manifest.json").read_text())
+    assert manifest["frames"] == {"first": 0, "last": 9, "count": 10}
+    assert all((turnover / name).is_file() for name in manifest["files"])

@@ -1,0 +1,77 @@
+"""The turnover in job mode: each segment writes its frames' layers straight to the turnover folder,
+so a segment is done only with them (one missing: that segment alone renders again), and the
+finished job's layer over the plate is the muxed output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import oracle
+from tests.io.media import frame_image
+from tests.pipeline.run_helpers import StubDetector, make_tiny_model, write_photo
+from vidswap.jobs.job import run_job
+from vidswap.pipeline import pipeline_from_options
+from vidswap.pipeline.session import RunOptions
+
+SEGMENT = 4  # 10 frames: segments of 4, 4 and 2
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    oracle.require_tools()
+    folder = tmp_path_factory.mktemp("turnover-job")
+    clip = folder / "plate.mkv"
+    oracle.ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=0.4", "-c:v", "ffv1", "-pix_fmt", "gbrp",
+                  str(clip))
+    return {"tiny": make_tiny_model(folder / "tiny.safetensors"), "clip": clip,
+            "photo": write_photo(folder / "me.png", frame_image(3, 128, 128)), "folder": folder}
+
+
+def _spec(assets: dict[str, Path], folder: Path, **options):
+    return pipeline_from_options({"input": str(assets["clip"]), "sources.me": [str(assets["photo"])],
+                                  "output.path": str(folder / "out.mkv"), "model.path": str(assets["tiny"]),
+                                  "model.batch_size": 4, "encode.codec": "ffv1", **options})
+
+
+def _options() -> RunOptions:
+    return RunOptions(progress=False, detector=StubDetector())
+
+
+def test_job_turnover_resumes_by_segment(assets: dict[str, Path]) -> None:
+    folder = assets["folder"] / "job"
+    folder.mkdir()
+    turnover = folder / "turnover"
+    spec = _spec(assets, folder, **{"turnover.dir": str(turnover), "turnover.format": "tiff"})
+    first = run_job(spec, folder / "job", segment_frames=SEGMENT, options=_options())
+    assert first.rendered == [0, 1, 2] and first.output is not None
+    plate, output = oracle.planes(assets["clip"], "gbrp"), oracle.planes(first.output, "gbrp")
+    for index in range(10):
+        layer = oracle.rgba_image(turnover / "layer" / f"face.{index:04d}.tif").astype(np.float64)
+        g, b, r = (p.astype(np.float64) / 255 for p in plate.frames[index])
+        comp = np.rint((np.stack([r, g, b], axis=-1) * (1 - layer[..., 3:]) + layer[..., :3]) * 255)
+        og, ob, orr = output.frames[index]
+        assert np.abs(comp - np.stack([orr, og, ob], axis=-1)).max() <= 1, f"frame {index}"
+    manifest = json.loads((turnover / "manifest.json").read_text())
+    assert manifest["frames"]["count"] == 10 and manifest["layer"] == "layer/face.%04d.tif"
+
+    again = run_job(spec, folder / "job", segment_frames=SEGMENT, options=_options())
+    assert again.rendered == []
+    (turnover / "layer" / "face.0005.tif").unlink()
+    resumed = run_job(spec, folder / "job", segment_frames=SEGMENT, options=_options())
+    assert resumed.rendered == [1]
+    assert (turnover / "layer" / "face.0005.tif").is_file()
+
+
+def test_a_turnover_asked_for_later_renders_the_segments_again(assets: dict[str, Path]) -> None:
+    folder = assets["folder"] / "later"
+    folder.mkdir()
+    assert run_job(_spec(assets, folder), folder / "job", segment_frames=SEGMENT, options=_options()).rendered \
+        == [0, 1, 2]
+    spec = _spec(assets, folder, **{"turnover.dir": str(folder / "turnover")})
+    summary = run_job(spec, folder / "job", segment_frames=SEGMENT, options=_options())
+    assert summary.rendered == [0, 1, 2]
+    assert len(list((folder / "turnover" / "layer").glob("face.*.exr"))) == 10
