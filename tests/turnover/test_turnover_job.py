@@ -9,11 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from tests import oracle
 from tests.io.media import frame_image
 from tests.pipeline.run_helpers import StubDetector, make_tiny_model, write_photo
+from vidswap.cli import main
 from vidswap.jobs.job import run_job
+from vidswap.jobs.turnover import job_turnover
 from vidswap.pipeline import pipeline_from_options
 from vidswap.pipeline.session import RunOptions
 
@@ -41,6 +44,17 @@ def _options() -> RunOptions:
     return RunOptions(progress=False, detector=StubDetector())
 
 
+def _check_over(plate_file: Path, output_file: Path, pattern: Path) -> None:
+    """The layers over the plate (numpy, float) are the output within one 8-bit code value."""
+    plate, output = oracle.planes(plate_file, "gbrp"), oracle.planes(output_file, "gbrp")
+    for index in range(10):
+        layer = oracle.rgba_image(Path(str(pattern) % index)).astype(np.float64)
+        g, b, r = (p.astype(np.float64) / 255 for p in plate.frames[index])
+        comp = np.rint((np.stack([r, g, b], axis=-1) * (1 - layer[..., 3:]) + layer[..., :3]) * 255)
+        og, ob, orr = output.frames[index]
+        assert np.abs(comp - np.stack([orr, og, ob], axis=-1)).max() <= 1, f"frame {index}"
+
+
 def test_job_turnover_resumes_by_segment(assets: dict[str, Path]) -> None:
     folder = assets["folder"] / "job"
     folder.mkdir()
@@ -48,13 +62,7 @@ def test_job_turnover_resumes_by_segment(assets: dict[str, Path]) -> None:
     spec = _spec(assets, folder, **{"turnover.dir": str(turnover), "turnover.format": "tiff"})
     first = run_job(spec, folder / "job", segment_frames=SEGMENT, options=_options())
     assert first.rendered == [0, 1, 2] and first.output is not None
-    plate, output = oracle.planes(assets["clip"], "gbrp"), oracle.planes(first.output, "gbrp")
-    for index in range(10):
-        layer = oracle.rgba_image(turnover / "layer" / f"face.{index:04d}.tif").astype(np.float64)
-        g, b, r = (p.astype(np.float64) / 255 for p in plate.frames[index])
-        comp = np.rint((np.stack([r, g, b], axis=-1) * (1 - layer[..., 3:]) + layer[..., :3]) * 255)
-        og, ob, orr = output.frames[index]
-        assert np.abs(comp - np.stack([orr, og, ob], axis=-1)).max() <= 1, f"frame {index}"
+    _check_over(assets["clip"], first.output, turnover / "layer" / "face.%04d.tif")
     manifest = json.loads((turnover / "manifest.json").read_text())
     assert manifest["frames"]["count"] == 10 and manifest["layer"] == "layer/face.%04d.tif"
 
@@ -75,3 +83,22 @@ def test_a_turnover_asked_for_later_renders_the_segments_again(assets: dict[str,
     summary = run_job(spec, folder / "job", segment_frames=SEGMENT, options=_options())
     assert summary.rendered == [0, 1, 2]
     assert len(list((folder / "turnover" / "layer").glob("face.*.exr"))) == 10
+
+
+def test_vidswap_turnover_from_a_jobs_stored_state(assets: dict[str, Path]) -> None:
+    folder = assets["folder"] / "after"
+    folder.mkdir()
+    summary = run_job(_spec(assets, folder), folder / "job", segment_frames=SEGMENT, options=_options())
+    assert summary.output is not None
+    made = job_turnover(folder / "job", folder / "turnover", layer_format="png", options=RunOptions(progress=False))
+    assert made.rendered == [0, 1, 2] and made.frames == 10
+    _check_over(assets["clip"], summary.output, folder / "turnover" / "layer" / "face.%04d.png")
+    manifest = json.loads(made.manifest.read_text())
+    assert manifest["output"] == str(summary.output) and manifest["plate"]["path"] == str(assets["clip"])
+
+    (folder / "turnover" / "matte" / "matte.0009.png").unlink()
+    result = CliRunner().invoke(main, ["turnover", str(folder / "job"), "-o", str(folder / "turnover"),
+                                       "--turnover-format", "png", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "1 segments, 2 frames rendered" in result.output
+    assert (folder / "turnover" / "matte" / "matte.0009.png").is_file()

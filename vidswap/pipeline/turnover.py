@@ -166,6 +166,9 @@ def write_turnover(folder: Path, *, info: MediaInfo, frames: FrameRange, layers:
 def finish_turnover(session: RenderSession, turnover: TurnoverSpec, faces: Mapping[int, tuple[FaceToSwap, ...]],
                     frames: FrameRange, output: Path | None) -> Path:
     """:func:`write_turnover` of a render made with ``session`` (its layers written); returns the manifest."""
+    if any(settings.watermark for settings in session.schedule.variants()):
+        log.warning("%s: the watermark is burnt into the output only, not into the layer: under the mark the "
+                    "layer over the plate is not the output", turnover.dir)
     layers = TurnoverLayers(turnover.dir, info=session.info, layer_format=turnover.format)
     weights = session.files.all if session.files is not None else ()
     return write_turnover(turnover.dir, info=session.info, frames=frames, layers=layers,
