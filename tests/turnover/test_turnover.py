@@ -178,3 +178,24 @@ def test_tracking_recreates_the_crop_transform(streamed: dict[str, object]) -> N
     manifest = json.loads((turnover / "manifest.json").read_text())
     assert manifest["frames"] == {"first": 0, "last": 9, "count": 10}
     assert all((turnover / name).is_file() for name in manifest["files"])
+
+
+@pytest.mark.parametrize(("pix_fmt", "bits", "layer_format"), [("gbrp10le", 10, "exr"), ("gbrp16le", 16, "exr-float")])
+def test_deep_plates_within_one_code_value(assets: dict[str, Path], pix_fmt: str, bits: int,
+                                           layer_format: str) -> None:
+    folder = assets["folder"] / pix_fmt
+    folder.mkdir()
+    clip = folder / "plate.mkv"
+    oracle.ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=96x64:rate=25:duration={SECONDS}", "-c:v", "ffv1",
+                  "-pix_fmt", pix_fmt, str(clip))
+    out = folder / "out.mkv"
+    run_pipeline(_spec({**assets, "clip": clip}, out, **{"turnover.dir": str(folder / "t"),
+                                                          "turnover.format": layer_format}),
+                 RunOptions(progress=False, detector=StubDetector()))
+    plate, output, peak = oracle.planes(clip, pix_fmt), oracle.planes(out, pix_fmt), 2**bits - 1
+    for index in range(10):
+        layer = oracle.rgba_image(folder / "t" / "layer" / f"face.{index:04d}.exr").astype(np.float64)
+        g, b, r = (p.astype(np.float64) / peak for p in plate.frames[index])
+        comp = np.rint((np.stack([r, g, b], axis=-1) * (1 - layer[..., 3:]) + layer[..., :3]) * peak)
+        og, ob, orr = output.frames[index]
+        assert np.abs(comp - np.stack([orr, og, ob], axis=-1)).max() <= 1, f"frame {index}"

@@ -37,8 +37,10 @@ class LayerFormat:
         encoder: FFmpeg's encoder.
         rgba: the pixel format of an RGBA layer; ``grey`` that of a matte.
         float: samples are floating point (else 16-bit integers, clipped to 0..1).
-        options: the encoder's options.
         nuke: the Read node's ``file_type``.
+        precision: significant bits of its samples (half: 11): a plate of more than ``precision - 1``
+            bits is not re-created within one code value by the layer over it.
+        options: the encoder's options.
     """
 
     suffix: str
@@ -47,20 +49,23 @@ class LayerFormat:
     grey: str
     float: bool
     nuke: str
+    precision: int
     options: dict[str, str] = field(default_factory=dict)
 
 
-def _exr(samples: str) -> LayerFormat:
+def _exr(samples: str, precision: int) -> LayerFormat:
     return LayerFormat(suffix=".exr", encoder="exr", rgba="gbrapf32le", grey="grayf32le", float=True, nuke="exr",
-                       options={"format": samples})
+                       precision=precision, options={"format": samples})
 
 
 #: The layer file types by ``turnover.format`` name.
 LAYER_FORMATS: dict[str, LayerFormat] = {
-    "exr": _exr("half"),
-    "exr-float": _exr("float"),
-    "tiff": LayerFormat(suffix=".tif", encoder="tiff", rgba="rgba64le", grey="gray16le", float=False, nuke="tiff"),
-    "png": LayerFormat(suffix=".png", encoder="png", rgba="rgba64be", grey="gray16be", float=False, nuke="png"),
+    "exr": _exr("half", 11),
+    "exr-float": _exr("float", 24),
+    "tiff": LayerFormat(suffix=".tif", encoder="tiff", rgba="rgba64le", grey="gray16le", float=False, nuke="tiff",
+                        precision=16),
+    "png": LayerFormat(suffix=".png", encoder="png", rgba="rgba64be", grey="gray16be", float=False, nuke="png",
+                       precision=16),
 }
 LAYER_FORMAT_CHOICES = tuple(LAYER_FORMATS)
 DEFAULT_LAYER_FORMAT = "exr"

@@ -146,6 +146,10 @@ def write_turnover(folder: Path, *, info: MediaInfo, frames: FrameRange, layers:
     if info.video.rotation:
         log.warning("%s: the turnover is as stored, %d degrees from upright (the rotation tag is not applied)",
                     folder, info.video.rotation)
+    if info.video.bit_depth > layers.layer.precision - 1:
+        log.warning("%s: %d-bit plate, %d-bit layer samples: the layer over the plate is the output within a few "
+                    "code values, not one (use turnover.format exr-float)", folder, info.video.bit_depth,
+                    layers.layer.precision)
     tracking = tracking_data(faces, frames, align, info)
     first, last = plate_number(info, frames.start), plate_number(info, frames.start + frames.count - 1)
     (folder / TRACKING_FILE).write_text(json.dumps(tracking, indent=1))
