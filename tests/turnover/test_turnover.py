@@ -199,3 +199,22 @@ def test_deep_plates_within_one_code_value(assets: dict[str, Path], pix_fmt: str
         comp = np.rint((np.stack([r, g, b], axis=-1) * (1 - layer[..., 3:]) + layer[..., :3]) * peak)
         og, ob, orr = output.frames[index]
         assert np.abs(comp - np.stack([orr, og, ob], axis=-1)).max() <= 1, f"frame {index}"
+
+
+def test_a_plate_sequence_keeps_its_frame_numbers(assets: dict[str, Path]) -> None:
+    folder = assets["folder"] / "sequence"
+    folder.mkdir()
+    pattern = oracle.image_sequence(folder / "plate.%04d.png", "png", "rgb48be", first=1001, frames=6)
+    spec = pipeline_from_options({"input.path": str(pattern), "input.fps": 24, "sources.me": [str(assets["photo"])],
+                                  "output.sequence": str(folder / "out.%04d.png"), "model.path": str(assets["tiny"]),
+                                  "turnover.dir": str(folder / "t")})
+    run_pipeline(spec, RunOptions(progress=False, detector=StubDetector()))
+    assert sorted(p.name for p in (folder / "t" / "layer").iterdir()) == [f"face.{n}.exr" for n in range(1001, 1007)]
+    header = oracle.exr_header(folder / "t" / "layer" / "face.1001.exr")
+    assert "timeCode" not in header and header["framesPerSecond"] == ("rational", struct.pack("<iI", 24, 1))
+    nodes = {knobs.get("name"): (kind, knobs) for kind, knobs in _nodes((folder / "t" / "comp.nk").read_text())}
+    plate = nodes["Plate"][1]
+    assert (plate["file"], plate["first"], plate["last"]) == (f'"{pattern}"', "1001", "1006")
+    assert "frame_mode" not in plate
+    rows = json.loads((folder / "t" / "tracking.json").read_text())["frames"]
+    assert [row["frame"] for row in rows] == list(range(1001, 1007))
