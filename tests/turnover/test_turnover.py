@@ -136,7 +136,7 @@ def _graph(nodes: list[tuple[str, dict[str, str]]]) -> dict[str, list[str]]:
         if kind == "push":
             stack.append(knobs["name"].lstrip("$").removeprefix("N"))
             continue
-        count = int(knobs.get("inputs", "1"))
+        count = sum(int(part) for part in knobs.get("inputs", "1").split("+"))  # "1+1": an input and a mask
         taken = [stack.pop() for _ in range(count)]
         inputs[knobs["name"]] = taken
         stack.append(knobs["name"])
@@ -154,13 +154,18 @@ def test_nuke_script_reads_plate_and_layer_and_merges_over(assets: dict[str, Pat
     for name, file in (("Plate", str(assets["clip"])), ("Layer", str(turnover / "layer" / "face.%04d.exr")),
                        ("Matte", str(turnover / "matte" / "matte.%04d.exr"))):
         kind, knobs = by_name[name]
-        assert kind == "Read" and knobs["file"] == f'"{file}"'
-        assert (knobs["first"], knobs["last"], knobs["raw"]) == ("0", "9", "true")
+        assert kind == "Read" and knobs["file"] == f'"{file}"' and knobs["raw"] == "true"
+        if name != "Plate":
+            assert (knobs["first"], knobs["last"]) == ("0", "9")
+    plate = by_name["Plate"][1]  # the movie's frames 1..10 in Nuke, starting at frame 0
+    assert (plate["first"], plate["last"], plate["frame_mode"], plate["frame"]) == ("1", "10", '"start at"', '"0"')
     assert by_name["Layer"][1]["premultiplied"] == "true"
     graph = _graph(nodes)
     assert by_name["Over"][0] == "Merge2" and by_name["Over"][1]["operation"] == "over"
     assert graph["Over"] == ["Plate", "Layer"]  # B (input 0) the plate, A the layer
-    assert by_name["FaceGrade"][0] == "Grade" and graph["FaceGrade"] == ["Over", "Matte"]  # the mask input
+    grade = by_name["FaceGrade"]
+    assert grade[0] == "Grade" and graph["FaceGrade"] == ["Over", "Matte"]  # the mask input
+    assert grade[1]["maskChannelInput"] == "rgba.red"
 
 
 def test_tracking_recreates_the_crop_transform(streamed: dict[str, object]) -> None:

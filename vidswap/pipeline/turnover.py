@@ -156,6 +156,7 @@ def write_turnover(folder: Path, *, info: MediaInfo, frames: FrameRange, layers:
     (folder / TRACKING_NK_FILE).write_text(tracking_script(tracking, first=first, last=last))
     (folder / COMP_FILE).write_text(comp_script(
         plate=info.path, plate_is_sequence=bool(info.sequence), plate_first=plate_number(info, 0),
+        movie_frames=info.video.frame_count,
         layer=layers.layer_pattern, matte=layers.matte_pattern, file_type=layers.layer.nuke, first=first, last=last,
         width=info.video.width, height=info.video.height, fps=info.video.rate))
     files = [layers.paths(index) for index in range(frames.start, frames.start + frames.count)]

@@ -1,8 +1,8 @@
 """Nuke scripts (``.nk``, Nuke's TCL) of a turnover: the comp, and the tracking as CornerPin2D nodes.
 
 Nodes are written in topological order; each node takes its inputs from the stack, the last one
-pushed being input 0 (Merge2: B is input 0, A input 1; Grade: the source is input 0, the mask
-input 1). Read nodes are ``raw``: vidswap blends the plate's encoded values, so the merge must too.
+pushed being input 0 (Merge2: B is input 0, A input 1; a Grade with its mask input, ``inputs 1+1``:
+the source is input 0, the mask input 1). Read nodes are ``raw``: vidswap blends the plate's encoded values, so the merge must too.
 Nuke's pixel coordinates have y up and pixel centres at half integers: a vidswap point ``(x, y)``
 (centres at integers, y down) is ``(x + 0.5, height - y - 0.5)`` there.
 """
@@ -36,30 +36,37 @@ def _node(kind: str, knobs: list[tuple[str, str]]) -> str:
     return f"{kind} {{\n" + "".join(f" {name} {value}\n" for name, value in knobs) + "}\n"
 
 
-def comp_script(*, plate: Path, plate_is_sequence: bool, plate_first: int, layer: Path, matte: Path, file_type: str,
-                first: int, last: int, width: int, height: int, fps: Fraction) -> str:
+def comp_script(*, plate: Path, plate_is_sequence: bool, plate_first: int, movie_frames: int, layer: Path, matte: Path,
+                file_type: str, first: int, last: int, width: int, height: int, fps: Fraction) -> str:
     """The comp: the plate and the layer read, the layer merged over the plate (vidswap's output),
     then a Grade masked by the matte for grading the face on its own (neutral as written).
 
     Args:
         plate: the input (a video, or an image-sequence pattern).
-        plate_is_sequence: it is a sequence (numbered as the layer); a video's frame 0 is ``plate_first``.
+        plate_is_sequence: it is a sequence (numbered as the layer); else a movie of ``movie_frames``
+            frames whose frame 0 is numbered ``plate_first``.
         layer, matte: the layer's and matte's patterns (``%04d``).
         file_type: the Read nodes' ``file_type`` of the layer and matte.
         first, last: the frame range (the plate's numbers).
         width, height, fps: the plate's.
     """
     size = _format(width, height)
-    frame_range = [("first", str(first)), ("last", str(last)), ("origfirst", str(first)), ("origlast", str(last)),
-                   ("origset", "true")]
-    plate_knobs = [("inputs", "0"), ("file", _quote(plate.as_posix())), ("format", size), *frame_range]
-    if not plate_is_sequence:  # a movie's first frame is 1 in Nuke; here it is the plate's frame 0
-        plate_knobs += [("frame_mode", _quote("start at")), ("frame", _quote(str(plate_first)))]
+
+    def frame_range(start: int, stop: int) -> list[tuple[str, str]]:
+        return [("first", str(start)), ("last", str(stop)), ("origfirst", str(start)), ("origlast", str(stop)),
+                ("origset", "true")]
+
+    plate_knobs = [("inputs", "0"), ("file", _quote(plate.as_posix())), ("format", size)]
+    if plate_is_sequence:
+        plate_knobs += frame_range(first, last)
+    else:  # a movie's frames are 1..N in Nuke: its first frame starts at the plate's frame 0
+        plate_knobs += [*frame_range(1, movie_frames), ("frame_mode", _quote("start at")),
+                        ("frame", _quote(str(plate_first)))]
     plate_knobs += [("raw", "true"), ("name", "Plate")]
 
     def read(path: Path, name: str, extra: list[tuple[str, str]]) -> str:
         return _node("Read", [("inputs", "0"), ("file_type", file_type), ("file", _quote(path.as_posix())),
-                              ("format", size), *frame_range, *extra, ("raw", "true"), ("name", name)])
+                              ("format", size), *frame_range(first, last), *extra, ("raw", "true"), ("name", name)])
 
     return "".join([
         "#! nuke -nx\nversion 13.0\n",
@@ -71,9 +78,7 @@ def comp_script(*, plate: Path, plate_is_sequence: bool, plate_first: int, layer
         "push $NLayer\npush $NPlate\n",
         _node("Merge2", [("inputs", "2"), ("operation", "over"), ("name", "Over")]), "set NOver [stack 0]\n",
         "push $NMatte\npush $NOver\n",
-        _node("Grade", [("inputs", "2"), ("maskChannelMask", "rgba.red"), ("name", "FaceGrade")]),
-        _node("Write", [("inputs", "1"), ("file", _quote("comp.%04d.exr")), ("file_type", "exr"), ("raw", "true"),
-                        ("name", "Comp")]),
+        _node("Grade", [("inputs", "1+1"), ("maskChannelInput", "rgba.red"), ("name", "FaceGrade")]),
     ])
 
 
