@@ -104,6 +104,7 @@ def test_exr_headers_hold_timecode_and_rate(streamed: dict[str, object]) -> None
             assert struct.unpack("<II", header["timeCode"][1]) == expected  # 01:00:10:0N, BCD
             assert header["framesPerSecond"] == ("rational", struct.pack("<iI", 25, 1))
             assert header["pixelAspectRatio"][0] == "float"
+            assert header["comments"][0] == "string" and b"synthetic (AI-generated) faces" in header["comments"][1]
 
 
 def _nodes(script: str) -> list[tuple[str, dict[str, str]]]:
@@ -182,6 +183,7 @@ def test_tracking_recreates_the_crop_transform(streamed: dict[str, object]) -> N
     assert pins and all(re.match(r"\{\{curve x\d+ ", pin["to1"]) for pin in pins)
     manifest = json.loads((turnover / "manifest.json").read_text())
     assert manifest["frames"] == {"first": 0, "last": 9, "count": 10}
+    assert [w["licence"] for w in manifest["weights"]] and all("name" in w for w in manifest["weights"])
     assert all((turnover / name).is_file() for name in manifest["files"])
 
 

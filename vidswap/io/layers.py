@@ -86,9 +86,10 @@ def _frame(samples: np.ndarray, layer: LayerFormat) -> av.VideoFrame:
 
 
 def write_layer(path: Path, samples: np.ndarray, layer: LayerFormat, *, rate: Fraction,
-                timecode: str | None = None) -> Path:
+                timecode: str | None = None, comment: str | None = None) -> Path:
     """Write one ``(H, W, 4)`` RGBA or ``(H, W)`` single-channel float32 image under a temporary
-    name, then rename it; an EXR gets ``framesPerSecond`` (and ``timeCode`` when given) in its header.
+    name, then rename it; an EXR gets ``framesPerSecond`` (and ``timeCode`` and ``comments`` when
+    given) in its header.
 
     Raises:
         ConfigError: not such an array.
@@ -106,6 +107,8 @@ def write_layer(path: Path, samples: np.ndarray, layer: LayerFormat, *, rate: Fr
                  "framesPerSecond": ("rational", exr.rational_value(rate))}
         if timecode is not None:
             added["timeCode"] = ("timecode", exr.timecode_value(timecode))
+        if comment is not None:
+            added["comments"] = ("string", comment.encode())
         data = exr.with_attributes(data, added)
     temp = path.with_name(f".{path.name}.vidswap-tmp-{uuid.uuid4().hex[:8]}")
     temp.write_bytes(data)

@@ -75,8 +75,11 @@ class TurnoverLayers:
     """
 
     def __init__(self, folder: Path, *, info: MediaInfo, layer_format: str) -> None:
+        from vidswap.pipeline.session import PROVENANCE, provenance_tags
+
         self.layer = LAYER_FORMATS[layer_format]
         self.info = info
+        self.comment = provenance_tags()[PROVENANCE]
         self.layer_pattern, self.matte_pattern = layer_patterns(folder, info, self.layer)
         for pattern in (self.layer_pattern, self.matte_pattern):
             pattern.parent.mkdir(parents=True, exist_ok=True)
@@ -99,8 +102,9 @@ class TurnoverLayers:
         timecode = (shift_timecode(self.info.timecode, index, self.info.timecode_rate)
                     if self.info.timecode is not None else None)
         layer, matte = self.paths(index)
-        write_layer(layer, rgba, self.layer, rate=video.rate, timecode=timecode)
-        write_layer(matte, np.ascontiguousarray(rgba[..., 3]), self.layer, rate=video.rate, timecode=timecode)
+        write_layer(layer, rgba, self.layer, rate=video.rate, timecode=timecode, comment=self.comment)
+        write_layer(matte, np.ascontiguousarray(rgba[..., 3]), self.layer, rate=video.rate, timecode=timecode,
+                    comment=self.comment)
 
     def complete(self, frames: FrameRange) -> bool:
         """Whether every frame of ``frames`` has its layer and matte files."""
@@ -146,6 +150,9 @@ def write_turnover(folder: Path, *, info: MediaInfo, frames: FrameRange, layers:
     if info.video.rotation:
         log.warning("%s: the turnover is as stored, %d degrees from upright (the rotation tag is not applied)",
                     folder, info.video.rotation)
+    if not layers.layer.float:
+        log.warning("%s: %s files have no timecode or frame rate field: the turnover's files carry neither (EXR "
+                    "does)", folder, layers.layer.suffix)
     if info.video.bit_depth > layers.layer.precision - 1:
         log.warning("%s: %d-bit plate, %d-bit layer samples: the layer over the plate is the output within a few "
                     "code values, not one (use turnover.format exr-float)", folder, info.video.bit_depth,

@@ -2,7 +2,8 @@
 
 Nodes are written in topological order; each node takes its inputs from the stack, the last one
 pushed being input 0 (Merge2: B is input 0, A input 1; a Grade with its mask input, ``inputs 1+1``:
-the source is input 0, the mask input 1). Read nodes are ``raw``: vidswap blends the plate's encoded values, so the merge must too.
+the source is input 0, the mask input 1). Read nodes are ``raw``: vidswap blends the plate's
+encoded values, so the merge must too.
 Nuke's pixel coordinates have y up and pixel centres at half integers: a vidswap point ``(x, y)``
 (centres at integers, y down) is ``(x + 0.5, height - y - 0.5)`` there.
 """
