@@ -225,3 +225,31 @@ def test_a_plate_sequence_keeps_its_frame_numbers(assets: dict[str, Path]) -> No
     assert "frame_mode" not in plate
     rows = json.loads((folder / "t" / "tracking.json").read_text())["frames"]
     assert [row["frame"] for row in rows] == list(range(1001, 1007))
+
+
+def test_a_yuv_plate_in_its_native_planes(assets: dict[str, Path]) -> None:
+    """A BT.709 limited-range 4:4:4 plate: the layer over the plate (converted to RGB and back here, by
+    the standard's equations) is the output's Y'CbCr samples within one code value."""
+    folder = assets["folder"] / "yuv"
+    folder.mkdir()
+    clip = folder / "plate.mkv"
+    oracle.ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=96x64:rate=25:duration={SECONDS}", "-c:v", "ffv1",
+                  "-pix_fmt", "yuv444p", "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709",
+                  "-color_range", "tv", str(clip))
+    out = folder / "out.mkv"
+    run_pipeline(_spec({**assets, "clip": clip}, out, **{"turnover.dir": str(folder / "t")}),
+                 RunOptions(progress=False, detector=StubDetector()))
+    kr, kb = 0.2126, 0.0722
+    plate, output = oracle.planes(clip, "yuv444p"), oracle.planes(out, "yuv444p")
+    for index in range(10):
+        y, cb, cr = (p.astype(np.float64) for p in plate.frames[index])
+        y, cb, cr = (y - 16) / 219, (cb - 128) / 224, (cr - 128) / 224
+        r, b = y + 2 * (1 - kr) * cr, y + 2 * (1 - kb) * cb
+        rgb = np.stack([r, (y - kr * r - kb * b) / (1 - kr - kb), b], axis=-1)
+        layer = oracle.rgba_image(folder / "t" / "layer" / f"face.{index:04d}.exr").astype(np.float64)
+        r, g, b = np.moveaxis(rgb * (1 - layer[..., 3:]) + layer[..., :3], -1, 0)
+        luma = kr * r + (1 - kr - kb) * g + kb * b
+        codes = np.stack([16 + 219 * luma, 128 + 224 * (b - luma) / (2 * (1 - kb)),
+                          128 + 224 * (r - luma) / (2 * (1 - kr))])
+        expected = np.stack([p.astype(np.float64) for p in output.frames[index]])
+        assert np.abs(np.clip(np.rint(codes), 0, 255) - expected).max() <= 1, f"frame {index}"
