@@ -15,7 +15,7 @@ from tests import oracle
 from tests.io.media import frame_image
 from tests.pipeline.run_helpers import StubDetector, make_tiny_model, write_photo
 from vidswap.cli import main
-from vidswap.jobs.job import run_job
+from vidswap.jobs.job import run_job, with_range_override
 from vidswap.jobs.turnover import job_turnover
 from vidswap.pipeline import pipeline_from_options
 from vidswap.pipeline.session import RunOptions
@@ -102,3 +102,19 @@ def test_vidswap_turnover_from_a_jobs_stored_state(assets: dict[str, Path]) -> N
     assert result.exit_code == 0, result.output
     assert "1 segments, 2 frames rendered" in result.output
     assert (folder / "turnover" / "matte" / "matte.0009.png").is_file()
+
+
+def test_vidswap_turnover_renders_a_range_changed_since_again(assets: dict[str, Path]) -> None:
+    folder = assets["folder"] / "changed"
+    folder.mkdir()
+    turnover = folder / "turnover"
+    spec = _spec(assets, folder, **{"turnover.dir": str(turnover)})
+    run_job(spec, folder / "job", segment_frames=SEGMENT, options=_options())
+    assert job_turnover(folder / "job", turnover, options=RunOptions(progress=False)).rendered == []
+    before = (turnover / "layer" / "face.0005.exr").read_bytes()
+    # A range rendered again with another mask, without the turnover; then the turnover from the stored state.
+    fixed = with_range_override(spec.model_copy(update={"turnover": None}), "4-7", {"mask.blur": 0.2})
+    assert run_job(fixed, folder / "job", segment_frames=SEGMENT, options=_options()).rendered == [1]
+    again = job_turnover(folder / "job", turnover, options=RunOptions(progress=False))
+    assert again.rendered == [1]
+    assert (turnover / "layer" / "face.0005.exr").read_bytes() != before

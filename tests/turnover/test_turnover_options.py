@@ -55,3 +55,16 @@ def test_cli_refuses_an_unknown_format(media: dict[str, Path]) -> None:
                                        str(media["folder"] / "t"), "--turnover-format", "jpg", "--dry-run"])
     assert result.exit_code == 1 and "--turnover-format" in result.output
     assert not (media["folder"] / "t").exists()
+
+
+def test_an_existing_turnover_is_replaced_only_with_overwrite(media: dict[str, Path]) -> None:
+    folder = media["folder"] / "existing"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{}")
+    args = ["run", str(media["clip"]), "-s", str(media["photo"]), "--model", str(media["model"]), "--turnover",
+            str(folder), "-o", str(media["folder"] / "new.mp4"), "--dry-run"]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 1 and "holds a turnover" in refused.output and "--overwrite" in refused.output
+    assert CliRunner().invoke(main, [*args, "--overwrite"]).exit_code == 0
+    missing = CliRunner().invoke(main, [*args[:7], str(media["folder"] / "no" / "such"), *args[8:]])
+    assert missing.exit_code == 1 and "does not exist" in missing.output

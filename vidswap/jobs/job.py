@@ -475,9 +475,11 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
         mark = time.perf_counter()
         output = mux_job(job) if all(state == "done" for state in job.states()) else None
         if output is not None and spec.turnover is not None:
+            from vidswap.jobs.turnover import record_turnover
             from vidswap.pipeline.turnover import finish_turnover
 
             finish_turnover(session, spec.turnover, job.faces, job.schedule.frames, output)
+            record_turnover(job, spec.turnover.dir)
         steps["mux"] = time.perf_counter() - mark
     rendered = [r.index for r in results if not r.skipped]
     faceless = sum(1 for i in rendered for index in range(job.segments[i].start, job.segments[i].stop)

@@ -132,7 +132,7 @@ def check_outputs(spec: PipelineSpec, *, replace: bool = False) -> None:
         from vidswap.pipeline.turnover import MANIFEST_FILE
 
         if (turnover.dir / MANIFEST_FILE).exists() and not (spec.output.overwrite or replace):
-            raise OutputExistsError(f"{turnover.dir}: holds a turnover; with overwrite it is replaced",
+            raise OutputExistsError(f"{turnover.dir}: holds a turnover; with output.overwrite it is replaced",
                                     setting="output.overwrite")
 
 
