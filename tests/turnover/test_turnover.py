@@ -181,6 +181,20 @@ def test_tracking_recreates_the_crop_transform(streamed: dict[str, object]) -> N
     nodes = _nodes((turnover / "tracking.nk").read_text())
     pins = [knobs for kind, knobs in nodes if kind == "CornerPin2D"]
     assert pins and all(re.match(r"\{\{curve x\d+ ", pin["to1"]) for pin in pins)
+    # Each pin's corners, back in vidswap's pixels (y down, centres at integers), are the crop's corners
+    # mapped by the inverse of its crop_from_frame: bottom left, bottom right, top right, top left of the crop.
+    side, height = tracking["crop_size"], tracking["height"]
+    crop_corners = np.array([[-0.5, side - 0.5], [side - 0.5, side - 0.5], [side - 0.5, -0.5], [-0.5, -0.5]])
+    by_track = {int(knobs["name"].removeprefix("Track")): knobs for knobs in pins}
+    for row in tracking["frames"]:
+        for face in row["faces"]:
+            matrix = np.linalg.inv(np.vstack([face["crop_from_frame"], [0, 0, 1]]))[:2]
+            expected = crop_corners @ matrix[:, :2].T + matrix[:, 2]
+            for corner in range(4):
+                xs, ys = re.findall(r"\{curve ([^}]*)\}", by_track[face["track"]][f"to{corner + 1}"])
+                keys = [dict(zip(c.split()[::2], map(float, c.split()[1::2]), strict=True)) for c in (xs, ys)]
+                x, y = keys[0][f"x{row['frame']}"], keys[1][f"x{row['frame']}"]
+                np.testing.assert_allclose([x - 0.5, height - y - 0.5], expected[corner], atol=1e-4)
     manifest = json.loads((turnover / "manifest.json").read_text())
     assert manifest["frames"] == {"first": 0, "last": 9, "count": 10}
     assert [w["licence"] for w in manifest["weights"]] and all("name" in w for w in manifest["weights"])
