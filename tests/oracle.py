@@ -23,7 +23,7 @@ import pytest
 
 __all__ = ["require_tools", "ffprobe", "video", "audio", "frame_times", "start_time", "Planes", "planes",
            "ffmpeg", "h264_bframes_mp4", "prores_hq_mov", "vfr_mkv", "audio_first_mp4", "image_sequence",
-           "exr_channel_types", "packet_times", "streams", "interlaced_mp4"]
+           "exr_channel_types", "exr_header", "rgba_image", "grey_image", "packet_times", "streams", "interlaced_mp4"]
 
 
 def require_tools() -> None:
@@ -227,6 +227,44 @@ def exr_channel_types(path: Path) -> dict[str, str]:
             return types
         at = type_end + 5 + size
     raise AssertionError(f"{path}: no channels attribute in the OpenEXR header")
+
+
+def exr_header(path: Path) -> dict[str, tuple[str, bytes]]:
+    """Every header attribute of an OpenEXR file, ``name -> (type, value bytes)``, by the file
+    format's specification."""
+    data = path.read_bytes()
+    assert data[:4] == b"\x76\x2f\x31\x01", f"{path}: not an OpenEXR file"
+    found, at = {}, 8
+    while data[at] != 0:
+        name_end = data.index(b"\0", at)
+        type_end = data.index(b"\0", name_end + 1)
+        size = struct.unpack_from("<i", data, type_end + 1)[0]
+        kind, value = data[name_end + 1:type_end].decode(), data[type_end + 5:type_end + 5 + size]
+        found[data[at:name_end].decode()] = (kind, value)
+        at = type_end + 5 + size
+    return found
+
+
+def rgba_image(path: Path) -> np.ndarray:
+    """One RGBA image file decoded by ``ffmpeg`` as ``(H, W, 4)`` float32 (16-bit integers as ``x / 65535``;
+    a file without alpha has alpha 1)."""
+    entry = video(path)
+    width, height = int(entry["width"]), int(entry["height"])
+    floating = path.suffix.lower() == ".exr"
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt",
+                          "gbrapf32le" if floating else "rgba64le", "-"], check=True, capture_output=True).stdout
+    if floating:
+        g, b, r, a = np.frombuffer(raw, "<f4").reshape(4, height, width)
+        return np.stack([r, g, b, a], axis=-1)
+    return np.frombuffer(raw, "<u2").reshape(height, width, 4).astype(np.float32) / 65535
+
+
+def grey_image(path: Path) -> np.ndarray:
+    """One single-channel image file decoded by ``ffmpeg`` as ``(H, W)`` float32."""
+    entry = video(path)
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "grayf32le", "-"],
+                         check=True, capture_output=True).stdout
+    return np.frombuffer(raw, "<f4").reshape(int(entry["height"]), int(entry["width"]))
 
 
 def interlaced_mp4(path: Path, *, size: str = "160x120", rate: str = "25", seconds: float = 1.2) -> Path:

@@ -70,7 +70,7 @@ class TestValidate:
         lines = result.stderr.strip().splitlines()
         assert lines == [
             f"error: {pipeline}:6:1: fps: unknown key 'fps' (expected one of: "
-            "version, input, output, matte, frames, sources, swaps, model, detector, smoothing, "
+            "version, input, output, matte, turnover, frames, sources, swaps, model, detector, smoothing, "
             "mask, encode, watermark, overrides)",
             f"error: {pipeline}:7:8: mask.blur: Input should be greater than or equal to 0, "
             "found -1.0",

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("vidswap.cli.render:render", "Render a slice of a job's segments (render farm node) and mux."),
     "job": ("vidswap.cli.job:job", "Show a render job (segments, overrides, their state) or clean it up."),
     "report": ("vidswap.cli.report:report", "Write the QC report (HTML, markers, JSON) of a render from its job."),
+    "turnover": ("vidswap.cli.turnover:turnover",
+                 "Write a job's VFX turnover (RGBA face layer, matte, tracking, Nuke script) from its stored state."),
 }
 
 

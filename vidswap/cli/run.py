@@ -11,6 +11,7 @@ import click
 from vidswap.cli.errors import set_flags
 from vidswap.cli.validate import _parse_setting
 from vidswap.faces.detect import BACKENDS, DetectorConfig
+from vidswap.io.layers import DEFAULT_LAYER_FORMAT, LAYER_FORMAT_CHOICES
 from vidswap.io.media import (
     CODEC_CHOICES,
     CRF_RANGE,
@@ -53,7 +54,8 @@ _SIMPLE = {"detector": ("detector.backend", "--detector"), "frames": ("frames", 
            "device": ("model.device", "--device"), "batch_size": ("model.batch_size", "--batch-size"),
            "codec": ("encode.codec", "--codec"), "crf": ("encode.crf", "--crf"),
            "preset": ("encode.preset", "--preset"), "profile": ("encode.profile", "--profile"),
-           "matte": ("matte", "--matte")}
+           "matte": ("matte", "--matte"), "turnover": ("turnover.dir", "--turnover"),
+           "turnover_format": ("turnover.format", "--turnover-format")}
 #: ``--profile``'s help: each codec with profiles and its profiles, from the table.
 _PROFILE_HELP = "; ".join(f"{c.name}: {', '.join(c.profiles)}" for c in VIDEO_CODECS.values() if c.profiles)
 #: Options that messages name as the remedy for their setting, given or not.
@@ -118,7 +120,8 @@ def _plan(spec: Any, schedule: Any, weights: list[str]) -> list[str]:
         f"frames:   {frames} ({frames.stop - frames.start} frames)",
         f"output:   {spec.output.path or '-'}"
         + (f" + sequence {spec.output.sequence}" if spec.output.sequence else "")
-        + (f" + matte {spec.matte}" if spec.matte else ""),
+        + (f" + matte {spec.matte}" if spec.matte else "")
+        + (f" + turnover {spec.turnover.dir} ({spec.turnover.format})" if spec.turnover else ""),
         f"encode:   {spec.encode.codec}" + (f" crf {spec.encode.crf}" if spec.encode.crf is not None else "")
         + (f" preset {spec.encode.preset}" if spec.encode.preset else "")
         + (f" profile {spec.encode.profile}" if spec.encode.profile else "") + f", audio {spec.encode.audio}",
@@ -191,6 +194,12 @@ def _weights_status(spec: Any) -> list[str]:
 @click.option("--matte", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write the soft face mask as a lossless greyscale video (.mkv or .avi) or image pattern "
                    "(jobs too: each segment renders its matte, the mux joins them).")
+@click.option("--turnover", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Also write a VFX turnover for a compositor: the face as a premultiplied RGBA layer, its matte, "
+                   "tracking data, a Nuke script and a manifest (jobs too).")
+@click.option("--turnover-format", type=click.Choice(LAYER_FORMAT_CHOICES),
+              help=f"Layer files of the turnover: EXR half or float, 16-bit TIFF or PNG [default: "
+                   f"{DEFAULT_LAYER_FORMAT}].")
 @click.option("--watermark", is_flag=True, help="Burn a visible 'SYNTHETIC' mark into every frame.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (the input is never replaced).")
 @click.option("--offline", is_flag=True, help="Never download weights; stop if any is missing.")

@@ -156,7 +156,7 @@ def load_job(store: JobStore) -> Job:
 
 
 #: The keys of a resolved pipeline that hold paths.
-_PATH_KEYS = ("path", "sequence", "matte", "model_root")
+_PATH_KEYS = ("path", "sequence", "matte", "model_root", "dir")
 
 
 def _check_absolute(pipeline: Any, job_file: Path, where: str = "pipeline") -> None:
@@ -178,8 +178,13 @@ def _job(store: JobStore, spec: PipelineSpec, schedule: Schedule, data: Mapping[
     from vidswap.io.sequence import plate_number
     from vidswap.jobs.render import faces_from_arrays, segment_fingerprint
 
+    frame_files = None
+    if spec.turnover is not None:
+        from vidswap.pipeline.turnover import TurnoverLayers
+
+        frame_files = TurnoverLayers(spec.turnover.dir, info=schedule.info, layer_format=spec.turnover.format).paths
     store = JobStore(store.root, codec=spec.encode.codec, matte=spec.matte,
-                     first_number=plate_number(schedule.info, 0))
+                     first_number=plate_number(schedule.info, 0), frame_files=frame_files)
     faces = faces_from_arrays(store.load_arrays(store.faces_file))
     segments = plan_segments(schedule.frames, data["segment_frames"])
     fingerprints = [segment_fingerprint(schedule, faces, s, data["base"]) for s in segments]
@@ -469,6 +474,12 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
 
         mark = time.perf_counter()
         output = mux_job(job) if all(state == "done" for state in job.states()) else None
+        if output is not None and spec.turnover is not None:
+            from vidswap.jobs.turnover import record_turnover
+            from vidswap.pipeline.turnover import finish_turnover
+
+            finish_turnover(session, spec.turnover, job.faces, job.schedule.frames, output)
+            record_turnover(job, spec.turnover.dir)
         steps["mux"] = time.perf_counter() - mark
     rendered = [r.index for r in results if not r.skipped]
     faceless = sum(1 for i in rendered for index in range(job.segments[i].start, job.segments[i].stop)

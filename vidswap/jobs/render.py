@@ -68,7 +68,7 @@ def segment_fingerprint(schedule: Schedule, faces: Mapping[int, tuple[FaceToSwap
     for index in range(segment.start, segment.stop):
         settings = schedule.settings(index)
         if id(settings) not in by_settings:
-            text = settings.model_dump_json(exclude={"output", "matte", "overrides"})
+            text = settings.model_dump_json(exclude={"output", "matte", "turnover", "overrides"})
             by_settings[id(settings)] = hashlib.sha256(text.encode()).digest()
         digest.update(by_settings[id(settings)])
         for face in faces.get(index, ()):
@@ -157,6 +157,7 @@ class SegmentRenderer:
         from vidswap.io.writer import VideoWriter
         from vidswap.pipeline.qc import load_face_stats, open_render_qc, segment_qc_file
         from vidswap.pipeline.session import provenance_tags
+        from vidswap.pipeline.turnover import TurnoverLayers
         from vidswap.progress import Meter
 
         session, spec = self.session, self.job.spec
@@ -166,9 +167,13 @@ class SegmentRenderer:
                 settings=spec.encode.settings(), overwrite=True, copy_streams=False,
                 metadata=provenance_tags()) as writer:  # the render's pictures are as stored
             mattes = self._matte_sinks(segment, stack)
+            turnover = spec.turnover
+            layers = None if turnover is None else TurnoverLayers(turnover.dir, info=session.info,
+                                                                  layer_format=turnover.format)
             count = session.render(segment.frames, self.job.faces, self.identities,
                                    [lambda frame, done: writer.write(frame.pts, done.picture), *mattes],
-                                   meter=meter or Meter(None, disable=True), matte=bool(mattes), qc=qc)
+                                   meter=meter or Meter(None, disable=True), matte=bool(mattes), qc=qc,
+                                   layers=layers)
         # The QC report's measures of the segment, beside it (the report reads them while its fingerprint holds).
         self.store.save_arrays(segment_qc_file(self.store.segment_file(segment)),
                                qc.data(self.job.fingerprints[segment.index]).to_arrays())

@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,11 +103,14 @@ class JobStore:
             segment is done only with its matte.
         first_number: the file number of frame 0 in an image-sequence matte (the input's
             :func:`~vidswap.io.sequence.plate_number` of 0: a plate's own numbering).
+        frame_files: the files written per frame outside the job (a turnover's layers), by frame
+            index: a segment is done only with those of its frames.
     """
 
     def __init__(self, root: str | Path, *, codec: str = "ffv1", matte: Path | None = None,
-                 first_number: int = 0) -> None:
+                 first_number: int = 0, frame_files: Callable[[int], Sequence[Path]] | None = None) -> None:
         self.root = Path(root)
+        self.frame_files = frame_files
         self.first_number = first_number
         self.suffix = codec_info(codec).segment_container
         self.matte = matte
@@ -278,6 +281,9 @@ class JobStore:
                 sequence_path(str(self.matte), self.first_number + index).is_file()
                 for index in range(segment.start, segment.stop)):
             return SegmentState(segment, "missing")
+        if self.frame_files is not None and not all(
+                path.is_file() for index in range(segment.start, segment.stop) for path in self.frame_files(index)):
+            return SegmentState(segment, "missing")  # e.g. a turnover asked for since the segment was rendered
         return SegmentState(segment, "done" if marker.get("fingerprint") == fingerprint else "stale")
 
     def discard(self, segment: Segment) -> None:

@@ -34,6 +34,7 @@ from vidswap.pipeline.swap import Swapper
 
 if TYPE_CHECKING:
     from vidswap.pipeline.qc import RenderQC
+    from vidswap.pipeline.turnover import TurnoverLayers
 
 __all__ = ["SwappedCrops", "SwappedFrame", "face_box", "swap_stage", "composite_stage"]
 
@@ -205,7 +206,8 @@ def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]],
 
 
 def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], color: Conversion, matte: bool,
-                    dense: DenseMasks | None = None, qc: RenderQC | None = None
+                    dense: DenseMasks | None = None, qc: RenderQC | None = None,
+                    layers: TurnoverLayers | None = None
                     ) -> Callable[[Iterator[SwappedFrame]], Iterator[tuple[NativeFrame, Composited]]]:
     """The composite stage.
 
@@ -216,6 +218,7 @@ def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], co
         dense: the dense landmarks, where a frame's mask is ``dense`` (steadied along each track).
         qc: measures each frame for the QC report (identity of the swapped crops, the matte's
             coverage); needs ``matte``.
+        layers: writes each frame's turnover layer (the blended region and its soft matte).
 
     Returns:
         A stage: :class:`SwappedFrame` in, ``(frame, Composited)`` out, same order.
@@ -225,6 +228,7 @@ def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], co
             mask, watermark = settings_at(item.frame.index)
             picture, crops = item.frame.picture, item.crops
             alpha = np.zeros((picture.height, picture.width), np.uint8) if matte else None
+            rgb = soft = None
             if crops is not None:
                 rgb, soft = composite_region(crops.region, crops.swapped, crops.originals, crops.crop_from_region,
                                              crops.landmarks, mask=mask, dense=dense,
@@ -233,6 +237,8 @@ def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], co
                 if alpha is not None:
                     x0, y0, x1, y1 = crops.box
                     alpha[y0:y1, x0:x1] = matte_codes(soft)
+            if layers is not None:
+                layers.add(item.frame.index, crops, rgb, soft)
             if watermark:
                 picture = burn_watermark(picture, color)
             if qc is not None:

@@ -111,9 +111,19 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions | None = None, *,
     mark = time.perf_counter()
     frames = session.schedule.frames
     qc = open_render_qc(session, identities, analysis.stats)
+    layers = None
+    if spec.turnover is not None:
+        from vidswap.pipeline.turnover import TurnoverLayers
+
+        layers = TurnoverLayers(spec.turnover.dir, info=session.info, layer_format=spec.turnover.format)
     with ExitStack() as stack:
         sinks = _open_outputs(session, stack)
-        count = session.render(frames, analysis.faces, identities, sinks, matte=spec.matte is not None, qc=qc)
+        count = session.render(frames, analysis.faces, identities, sinks, matte=spec.matte is not None, qc=qc,
+                               layers=layers)
+    if spec.turnover is not None:
+        from vidswap.pipeline.turnover import finish_turnover
+
+        finish_turnover(session, spec.turnover, analysis.faces, frames, spec.output.path)
     steps["render"] = time.perf_counter() - mark
     return RunSummary(output=spec.output.path, frames=count.frames, faces_swapped=count.faces_swapped,
                       frames_without_face=count.frames - sum(1 for i in analysis.faces if i in frames),

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidswap import __version__
-from vidswap.errors import InputError, MediaError
+from vidswap.errors import InputError, MediaError, OutputExistsError
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from vidswap.faces.align import AlignConfig
     from vidswap.faces.detect import Detector, DetectorConfig
     from vidswap.faces.mask_config import MaskConfig
     from vidswap.io.color import Conversion
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from vidswap.pipeline.schedule import Schedule
     from vidswap.pipeline.spec import PipelineSpec
     from vidswap.pipeline.swap import Swapper
+    from vidswap.pipeline.turnover import TurnoverLayers
     from vidswap.progress import Meter
     from vidswap.weights.cache import CacheSettings, ResolvedWeights
     from vidswap.weights.manifest import Manifest, WeightEntry
@@ -123,6 +125,15 @@ def check_outputs(spec: PipelineSpec, *, replace: bool = False) -> None:
         if not is_sequence_pattern(path):
             check_output(path, source=source,
                          overwrite=spec.output.overwrite or (replace and path in (spec.output.path, spec.matte)))
+    turnover = spec.turnover
+    if turnover is not None:
+        if not turnover.dir.parent.is_dir():
+            raise InputError(f"{turnover.dir}: its folder {turnover.dir.parent} does not exist; create it first")
+        from vidswap.pipeline.turnover import MANIFEST_FILE
+
+        if (turnover.dir / MANIFEST_FILE).exists() and not (spec.output.overwrite or replace):
+            raise OutputExistsError(f"{turnover.dir}: holds a turnover; with output.overwrite it is replaced",
+                                    setting="output.overwrite")
 
 
 def check_plan(spec: PipelineSpec, *, replace: bool = False) -> Schedule:
@@ -312,9 +323,33 @@ class RenderSession:
                              batch_size=self.detectors.base.config.batch_size, references=references,
                              embed=embed, reread=reread)
 
+    def stored_faces(self, faces: Mapping[int, tuple[FaceToSwap, ...]], frames: FrameRange
+                     ) -> Mapping[int, tuple[FaceToSwap, ...]]:
+        """The face pass's faces (landmarks upright, as it saw the frames) in stored pixels, where the
+        render works (the same faces when the input has no rotation)."""
+        import dataclasses
+
+        from vidswap.io.reader import stored_points
+
+        video = self.info.video
+        if not video.rotation:
+            return faces
+        return {index: tuple(dataclasses.replace(face, landmarks=stored_points(
+            face.landmarks, video.rotation, width=video.width, height=video.height)) for face in found)
+            for index, found in faces.items() if index in frames}
+
+    @property
+    def align(self) -> AlignConfig:
+        """How the swapper's crops are aligned (its template and crop size)."""
+        from vidswap.faces.align import AlignConfig
+
+        model = self.swapper.model
+        return AlignConfig(template=model.alignment, crop_size=model.crop_size)
+
     def render(self, frames: FrameRange, faces: Mapping[int, tuple[FaceToSwap, ...]],
                identities: Mapping[str, torch.Tensor], sinks: Sequence[FrameSink], *, matte: bool = False,
-               meter: Meter | None = None, qc: RenderQC | None = None) -> RenderCount:
+               meter: Meter | None = None, qc: RenderQC | None = None,
+               layers: TurnoverLayers | None = None) -> RenderCount:
         """The render pass over ``frames``: decode -> align + swap -> composite, each stage in its
         own thread joined by bounded queues, every frame handed to each of ``sinks`` in order.
 
@@ -327,24 +362,19 @@ class RenderSession:
             meter: counts the frames (a job's meter over all its segments); None: the render's
                 own, shown as the session's options say.
             qc: measures every frame for the QC report (a job's segments); None: nothing measured.
+            layers: writes every frame's turnover layer and matte; None: no turnover.
 
         Raises:
             MediaError: no frame was decoded.
         """
-        import dataclasses
-
         import torch
 
-        from vidswap.io.reader import stored_points
         from vidswap.pipeline.render import composite_stage, swap_stage
         from vidswap.pipeline.stages import Stage, chain
         from vidswap.progress import Meter
 
-        schedule, swapper, video = self.schedule, self.swapper, self.info.video
-        if video.rotation:  # the face pass saw the frames upright; the render works as they are stored
-            faces = {index: tuple(dataclasses.replace(face, landmarks=stored_points(
-                face.landmarks, video.rotation, width=video.width, height=video.height)) for face in found)
-                for index, found in faces.items() if index in frames}
+        schedule, swapper = self.schedule, self.swapper
+        faces = self.stored_faces(faces, frames)
 
         def settings_at(index: int) -> tuple[MaskConfig, bool]:
             settings = schedule.settings(index)
@@ -362,7 +392,8 @@ class RenderSession:
             stages: list[Stage] = [swap_stage(swapper, faces, on_device, batch_size=self.batch, color=self.color,
                                               refine_at=refine_at, dense_at=dense_at),
                                    composite_stage(settings_at=settings_at, color=self.color,
-                                                   matte=matte or qc is not None, dense=self.dense, qc=qc)]
+                                                   matte=matte or qc is not None, dense=self.dense, qc=qc,
+                                                   layers=layers)]
             results = chain(reader.pictures(), stages, maxsize=self.options.queue_size)
             stack.callback(results.close)
             for frame, done in results:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, mode
 from vidswap.faces.detect import DetectorConfig
 from vidswap.faces.mask_config import MaskConfig
 from vidswap.faces.smooth import SmootherConfig
+from vidswap.io.layers import DEFAULT_LAYER_FORMAT, LAYER_FORMAT_CHOICES
 from vidswap.io.media import (
     BIT_DEPTHS,
     CODEC_CHOICES,
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PhotoRef", "InputSpec", "OutputSpec", "TargetSpec",
-    "SwapSpec", "ModelSpec", "EncodeSpec",
+    "SwapSpec", "ModelSpec", "EncodeSpec", "TurnoverSpec",
     "OverrideSpec", "PipelineSpec", "OVERRIDABLE", "OVERRIDABLE_MODEL_KEYS",
 ]
 
@@ -402,6 +403,31 @@ class EncodeSpec(_Spec):
                               profile=self.profile, threads=self.threads)
 
 
+if TYPE_CHECKING:
+    _LayerFormat = str
+else:  # the choices of vidswap.io.layers
+    _LayerFormat = Literal[LAYER_FORMAT_CHOICES]
+
+
+class TurnoverSpec(_Spec):
+    """A VFX turnover for a compositor (:mod:`vidswap.pipeline.turnover`).
+
+    YAML: ``turnover: DIR`` or ``{dir: DIR, format: exr}``.
+
+    Attributes:
+        dir: the folder the turnover is written to (made when missing; its parent must exist).
+        format: the layer and matte files: ``exr`` (half), ``exr-float``, ``tiff`` or ``png`` (16-bit).
+    """
+
+    dir: OutPath
+    format: _LayerFormat = DEFAULT_LAYER_FORMAT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"dir": data} if isinstance(data, str | Path) else data
+
+
 #: The ``detector`` section: the detector's own settings (:class:`~vidswap.faces.detect.DetectorConfig`,
 #: declared there), its ``model_root`` a path relative to the pipeline file.
 _Detector = Annotated[DetectorConfig, paths_in("model_root")]
@@ -463,6 +489,7 @@ class PipelineSpec(_Spec):
         output: where the result goes.
         matte: also write the soft face mask as a greyscale video (lossless, same frames and
             timestamps) or image sequence, for re-compositing.
+        turnover: also write a VFX turnover (the face as an RGBA layer, tracking, a Nuke script).
         frames: process only this range (default: every frame).
         sources: named identities: name -> photos of that person (their embeddings are
             averaged).
@@ -476,6 +503,7 @@ class PipelineSpec(_Spec):
     input: InputSpec
     output: OutputSpec
     matte: OutPath | None = None
+    turnover: TurnoverSpec | None = None
     frames: FrameRange | None = None
     sources: Annotated[dict[str, Annotated[tuple[PhotoRef, ...], Field(min_length=1)]],
                        Field(min_length=1)]
@@ -529,7 +557,7 @@ class PipelineSpec(_Spec):
                                   f"{', '.join(self.sources)}", *loc, "source")
         outputs: list[tuple[tuple[str, ...], Path | None]] = [
             (("output", "path"), self.output.path), (("output", "sequence"), self.output.sequence),
-            (("matte",), self.matte)]
+            (("matte",), self.matte), (("turnover", "dir"), self.turnover.dir if self.turnover else None)]
         seen = {self.input.path.resolve(): "input.path"}
         for loc, path in outputs:
             if path is None:
