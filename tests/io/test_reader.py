@@ -68,12 +68,6 @@ class TestVideoReader:
         reader.close()
         assert not [t for t in threading.enumerate() if t.name == "vidswap-decode"]
 
-    def test_tensor(self, clips: dict[str, Path]) -> None:
-        _, frames = _read(clips["audio"], frames=FrameRange(stop=1))
-        tensor = frames[0].tensor()
-        assert tuple(tensor.shape) == (3, 48, 64) and str(tensor.dtype) == "torch.uint8"
-        assert np.array_equal(tensor.permute(1, 2, 0).numpy(), frames[0].rgb)
-
     def test_turn_upright(self, clips: dict[str, Path]) -> None:
         _, frames = _read(clips["rotated_tc"], frames=FrameRange(stop=1), turn_upright=True)
         assert frames[0].rgb.shape == (64, 48, 3)

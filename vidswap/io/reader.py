@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,9 +24,6 @@ from vidswap.io.planes import Picture, held_format
 from vidswap.io.probe import MediaInfo, open_input, packet_timestamps, probe, video_stream
 from vidswap.io.ranges import FrameRange
 from vidswap.streams import Threaded, threaded
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["Frame", "NativeFrame", "VideoReader", "upright", "stored", "stored_points", "REORDER_MARGIN"]
 
@@ -54,12 +51,6 @@ class Frame:
     pts: int
     time: float
     rgb: np.ndarray
-
-    def tensor(self, device: str | torch.device | None = None) -> torch.Tensor:
-        """The pixels as a ``(3, H, W)`` uint8 torch tensor (shares memory on the CPU)."""
-        import torch
-
-        return torch.from_numpy(self.rgb).permute(2, 0, 1).to(device)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
