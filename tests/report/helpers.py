@@ -50,5 +50,6 @@ def unmeasured() -> Iterator[None]:
     """A render that measures nothing for the QC report (the collector's calls do nothing): the
     benchmark's baseline."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("vidswap.pipeline.qc.RenderQC.add", lambda self, *args: None)
+        patch.setattr("vidswap.pipeline.qc.RenderQC.swaps", lambda self, *args: None)
+        patch.setattr("vidswap.pipeline.qc.RenderQC.matte", lambda self, *args: None)
         yield

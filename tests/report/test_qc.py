@@ -56,8 +56,10 @@ def test_collector_measures_and_saves(tmp_path: Path) -> None:
     swapped[:, 0] = 1  # all red: cosine 1 to (1, 0, 0)
     matte = np.zeros((40, 80), np.uint8)
     matte[5:25, 5:25] = 255
-    qc.add(1, [face], swapped, matte)
-    qc.add(2, [], None, np.zeros((40, 80), np.uint8))
+    qc.swaps(1, [face], swapped)
+    qc.matte(1, [face], matte)
+    qc.swaps(2, [], None)
+    qc.matte(2, [], np.zeros((40, 80), np.uint8))
     np.savez(tmp_path / "00000.qc.npz", **qc.data("abc").to_arrays())  # as the segment's render stores it
     data = load_render_qc(tmp_path / "00000.qc.npz")
     assert data.fingerprint == "abc" and not data.random_weights and data.seconds > 0

@@ -243,8 +243,8 @@ class RenderQCData:
 class RenderQC:
     """Measures the render: identity of each swapped crop to its source (the model's own encoder,
     as FaceShifter's ID retrieval), matte coverage, and matte thumbnails of the contact sheet's
-    frames. A render calls :meth:`swaps` once per frame with its swapped crops (or one
-    :meth:`add` with both), and :meth:`matte` once per frame with its matte; then :meth:`data`,
+    frames. A render calls :meth:`swaps` once per frame with its swapped crops (the swap stage)
+    and :meth:`matte` once per frame with its matte (the composite stage); then :meth:`data`,
     which a job stores per segment.
 
     Args:
@@ -270,12 +270,6 @@ class RenderQC:
         self._frames: list[tuple[int, float]] = []
         self._thumbs: list[tuple[int, np.ndarray]] = []
         self._pending: list[tuple[int, tuple[FaceToSwap, ...], torch.Tensor]] = []
-
-    def add(self, index: int, faces: Sequence[FaceToSwap], swapped: torch.Tensor | None,
-            matte: np.ndarray | None) -> None:
-        """:meth:`swaps` and :meth:`matte` of one frame."""
-        self.swaps(index, faces, swapped)
-        self.matte(index, faces, matte)
 
     def swaps(self, index: int, faces: Sequence[FaceToSwap], swapped: torch.Tensor | None) -> None:
         """Measure the identity of one frame's swapped faces (embedded in batches of

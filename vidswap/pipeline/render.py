@@ -140,7 +140,7 @@ def _align(frame: NativeFrame, faces: tuple[FaceToSwap, ...], align: AlignConfig
 def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]],
                identities: Mapping[str, Tensor], *, batch_size: int, color: Conversion,
                refine_at: Callable[[int], bool] | None = None, dense_at: Callable[[int], bool] | None = None,
-               ) -> Callable[[Iterator[NativeFrame]], Iterator[SwappedFrame]]:
+               qc: RenderQC | None = None) -> Callable[[Iterator[NativeFrame]], Iterator[SwappedFrame]]:
     """The align + swap stage.
 
     Args:
@@ -154,6 +154,9 @@ def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]],
             as the swapper was built.
         dense_at: whether a frame's mask is ``dense`` (its region then holds the dense landmark
             model's crops too); None: never.
+        qc: measures the identity of each frame's swapped crops for the QC report, here, right
+            after the swap: the identity encoder then never runs beside the swap model in
+            another thread, so their working memory never adds up.
 
     Returns:
         A stage: frames in, :class:`SwappedFrame` out, same order.
@@ -176,6 +179,8 @@ def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]],
                 yield SwappedFrame(p.frame)
                 continue
             swapped = y[start:start + len(p.faces)]
+            if qc is not None:
+                qc.swaps(p.frame.index, p.faces, swapped)
             yield SwappedFrame(p.frame, p.faces, dataclasses.replace(p.partial, swapped=swapped))
             start += len(p.faces)
 
@@ -216,8 +221,8 @@ def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], co
         color: the source's matrix and range.
         matte: also produce each frame's matte (zeros for frames without a swapped face).
         dense: the dense landmarks, where a frame's mask is ``dense`` (steadied along each track).
-        qc: measures each frame for the QC report (identity of the swapped crops, the matte's
-            coverage); needs ``matte``.
+        qc: measures each frame's matte for the QC report (its coverage, the contact sheet's
+            thumbnails); needs ``matte``. The swap stage measures the identities.
         layers: writes each frame's turnover layer (the blended region and its soft matte).
 
     Returns:
@@ -242,7 +247,7 @@ def composite_stage(*, settings_at: Callable[[int], tuple[MaskConfig, bool]], co
             if watermark:
                 picture = burn_watermark(picture, color)
             if qc is not None:
-                qc.add(item.frame.index, item.faces, crops.swapped if crops is not None else None, alpha)
+                qc.matte(item.frame.index, item.faces, alpha)
             yield item.frame, Composited(picture=picture, matte=alpha)
 
     return stage

@@ -390,7 +390,7 @@ class RenderSession:
                                                   disable=not self.options.progress))
             reader = stack.enter_context(self.reader(frames))
             stages: list[Stage] = [swap_stage(swapper, faces, on_device, batch_size=self.batch, color=self.color,
-                                              refine_at=refine_at, dense_at=dense_at),
+                                              refine_at=refine_at, dense_at=dense_at, qc=qc),
                                    composite_stage(settings_at=settings_at, color=self.color,
                                                    matte=matte or qc is not None, dense=self.dense, qc=qc,
                                                    layers=layers)]
