@@ -128,6 +128,18 @@ class TestPage:
         assert event[:4] == ["001", "AX", "V", "C"] and event[4] == START and event[5] == _tc(FRAMES)
         locators = [line.split()[2] for line in edl if line.startswith("* LOC: ")]
         assert locators == [r["timecode"] for r in rows]
+        # The same markers in OpenTimelineIO, read back by OTIO itself, on the clip in source timecode.
+        import opentimelineio as otio
+
+        timeline = otio.adapters.read_from_file(str(page.with_suffix(".otio")))
+        (clip,) = timeline.tracks[0]
+        rate = clip.source_range.start_time.rate
+        assert otio.opentime.to_timecode(clip.source_range.start_time, rate) == START
+        assert clip.source_range.duration.value == FRAMES
+        assert [(m.name, otio.opentime.to_timecode(m.marked_range.start_time, rate), m.marked_range.duration.value)
+                for m in clip.markers] == [(r["measure"], r["timecode"], int(r["last_frame"]) - int(r["frame"]) + 1)
+                                           for r in rows]
+        assert {m.color for m in clip.markers} <= {"RED", "YELLOW", "MAGENTA", "CYAN", "BLUE"}
 
     def test_the_command(self, rendered: JobSummary, tmp_path: Path) -> None:
         out = tmp_path / "qc.html"

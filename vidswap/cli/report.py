@@ -19,7 +19,7 @@ __all__ = ["report", "leave_report"]
 @click.argument("target", metavar="JOB_OR_OUTPUT", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", "page", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="The HTML page to write (default: OUTPUT.report.html beside the render); the markers go "
-                   "beside it as FILE's name with .edl and .csv.")
+                   "beside it as FILE's name with .edl, .otio and .csv.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the report's numbers (header, per frame, per track, frames to check) as one JSON "
                    "document on stdout instead of writing the page.")
@@ -47,7 +47,7 @@ def report(target: Path, page: Path | None, as_json: bool, every: int | None) ->
     written = write_report(target, page, every=every)
     for line in written.missing:
         click.echo(f"note: {line}", err=True)
-    click.echo(f"wrote {written.page} (markers {written.edl.name}, {written.csv.name})", err=True)
+    click.echo(f"wrote {written.page} (markers {written.edl.name}, {written.otio.name}, {written.csv.name})", err=True)
 
 
 def leave_report(output: Path, stream: tuple[PipelineSpec, RunSummary] | None = None) -> None:

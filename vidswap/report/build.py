@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidswap.report.data import ReportData, Shot, load_report
-from vidswap.report.markers import CSV_COLUMNS, EDL_TITLE, csv_text, edl_text, frames_to_check
+from vidswap.report.markers import CSV_COLUMNS, EDL_TITLE, OTIO_MARK, csv_text, edl_text, frames_to_check, otio_text
 
 if TYPE_CHECKING:
     from vidswap.pipeline.model import ModelFiles
@@ -24,6 +24,7 @@ class ReportFiles:
 
     page: Path
     edl: Path
+    otio: Path
     csv: Path
     missing: tuple[str, ...]
 
@@ -35,7 +36,7 @@ def default_report_path(output: Path) -> Path:
 
 def write_report(target: Path, page: Path | None = None, *, every: int | None = None) -> ReportFiles:
     """Write the report of the job of ``target`` (job folder or output) to ``page`` (None:
-    :func:`default_report_path`), with its markers beside it (``.edl``, ``.csv``).
+    :func:`default_report_path`), with its markers beside it (``.edl``, ``.otio``, ``.csv``).
 
     A file already at one of those paths is replaced only when it is a vidswap report's (a
     remade report); anything else there is refused.
@@ -68,14 +69,15 @@ def _write(data: ReportData, shot: Shot, page: Path | None, every: int | None) -
 
     page = page or default_report_path(shot.output)
     checks = frames_to_check(data)
-    edl, csv = page.with_suffix(".edl"), page.with_suffix(".csv")
-    for path, mark in ((page, GENERATOR), (edl, EDL_TITLE), (csv, ",".join(CSV_COLUMNS))):
+    edl, timeline, csv = page.with_suffix(".edl"), page.with_suffix(".otio"), page.with_suffix(".csv")
+    for path, mark in ((page, GENERATOR), (edl, EDL_TITLE), (timeline, OTIO_MARK), (csv, ",".join(CSV_COLUMNS))):
         _check_replaceable(path, mark)
     rows, note = contact_sheet(data, shot, every)
     write_atomic(edl, edl_text(data, checks).encode())
+    write_atomic(timeline, otio_text(data, checks).encode())
     write_atomic(csv, csv_text(data, checks).encode())
-    write_atomic(page, report_page(data, plots(data), checks, rows, note, (edl, csv)).encode())
-    return ReportFiles(page, edl, csv, tuple(data.missing.values()))
+    write_atomic(page, report_page(data, plots(data), checks, rows, note, (edl, timeline, csv)).encode())
+    return ReportFiles(page, edl, timeline, csv, tuple(data.missing.values()))
 
 
 def _check_replaceable(path: Path, mark: str) -> None:

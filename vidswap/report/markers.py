@@ -1,6 +1,7 @@
 """The frames to check: the worst frames by each measure and every run of frames where the swap
 fell back (a tracked face left as it was) or a face was filled in, exported as markers an editor
-imports: a CMX3600 EDL with locators (Avid ``* LOC:`` lines) and a CSV."""
+imports: a CMX3600 EDL with locators (Avid ``* LOC:`` lines), an OpenTimelineIO timeline whose
+clip carries one marker per check, and a CSV."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import numpy as np
 
 from vidswap.report.data import ReportData
 
-__all__ = ["Check", "WORST", "EDL_TITLE", "CSV_COLUMNS", "frames_to_check", "edl_text", "csv_text"]
+__all__ = ["Check", "WORST", "EDL_TITLE", "OTIO_MARK", "CSV_COLUMNS", "frames_to_check", "edl_text", "otio_text",
+           "csv_text"]
 
 #: How each marker file starts (a file that does not is never replaced by a report's).
 EDL_TITLE = "TITLE: vidswap QC"
+OTIO_NAME = "vidswap QC"
+OTIO_MARK = f'"name": "{OTIO_NAME}'  # the timeline's name, in the first lines of its JSON
 CSV_COLUMNS = ("frame", "last_frame", "timecode", "last_timecode", "measure", "value", "note")
 
 #: Frames listed per measure.
@@ -100,6 +104,34 @@ def edl_text(data: ReportData, checks: list[Check]) -> str:
         note = " ".join(f"{check.measure}: {check.note}".split())  # one line
         lines.append(f"* LOC: {data.timecode(check.frame)} {check.colour:<7} {note}")
     return "\n".join(lines) + "\n"
+
+
+def otio_text(data: ReportData, checks: list[Check]) -> str:
+    """An OpenTimelineIO timeline (``.otio`` JSON): one clip, the output over the rendered frames
+    in the source's timecode, with one marker per check (its colour, the measure as its name, what
+    it says and its value in its metadata) that Resolve, Premiere or Avid import through OTIO."""
+    import opentimelineio as otio
+
+    header = data.header
+    rate = float(data.rate)
+    zero = otio.opentime.from_timecode(data.zero, rate).value
+
+    def span(first: int, last: int) -> otio.opentime.TimeRange:
+        return otio.opentime.TimeRange(otio.opentime.RationalTime(zero + first, rate),
+                                       otio.opentime.RationalTime(last - first + 1, rate))
+
+    clip = otio.schema.Clip(name=Path(header.output).name,
+                            media_reference=otio.schema.ExternalReference(target_url=Path(header.output).as_uri()),
+                            source_range=span(header.first, header.first + header.frames - 1))
+    for check in checks:
+        clip.markers.append(otio.schema.Marker(
+            name=check.measure, marked_range=span(check.frame, check.last), color=check.colour,
+            metadata={"vidswap": {"note": check.note, "value": None if math.isnan(check.value) else check.value}}))
+    timeline = otio.schema.Timeline(name=f"{OTIO_NAME} {Path(header.output).stem}")
+    track = otio.schema.Track(name="V1")
+    track.append(clip)
+    timeline.tracks.append(track)
+    return str(otio.adapters.write_to_string(timeline, "otio_json"))
 
 
 def csv_text(data: ReportData, checks: list[Check]) -> str:

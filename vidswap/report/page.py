@@ -38,13 +38,13 @@ def _image(uri: str | None, alt: str) -> str:
 
 
 def report_page(data: ReportData, plots: list[Plot], checks: list[Check], sheet: list[SheetRow],
-                sheet_note: str | None, markers: tuple[Path, Path] | None = None) -> str:
+                sheet_note: str | None, markers: tuple[Path, Path, Path] | None = None) -> str:
     """The page.
 
     Args:
         data: the numbers; plots, checks, sheet: the parts made from them.
         sheet_note: why a column of the contact sheet is empty (None: none is).
-        markers: the EDL and CSV files written beside the page.
+        markers: the EDL, OpenTimelineIO and CSV files written beside the page.
     """
     h = data.header
     weights = "".join(f"<li>{escape(w.name)}: {escape(w.path)} — licence <b>{escape(w.licence)}</b>, from "
@@ -72,7 +72,8 @@ def report_page(data: ReportData, plots: list[Plot], checks: list[Check], sheet:
     checks_html = (f"<table><tr><th>frame</th><th>timecode</th><th>measure</th><th>what</th></tr>{check_rows}</table>"
                    if checks else '<p class="none">nothing to check</p>')
     if markers:
-        checks_html += f"<p>Markers: {escape(markers[0].name)} (EDL, locators), {escape(markers[1].name)} (CSV).</p>"
+        edl, timeline, table = (escape(m.name) for m in markers)
+        checks_html += f"<p>Markers: {edl} (EDL, locators), {timeline} (OpenTimelineIO), {table} (CSV).</p>"
     sheet_rows = "".join(
         f'<tr><td{" class=cut" if r.cut else ""}>{r.frame}<br>{escape(r.timecode)}{"<br>cut" if r.cut else ""}</td>'
         f"<td>{_image(r.input, 'input')}</td><td>{_image(r.output, 'output')}</td><td>{_image(r.matte, 'matte')}</td>"
