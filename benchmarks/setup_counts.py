@@ -56,8 +56,8 @@ TARGETS = {
     "swapper": ["vidswap.pipeline.swap:Swapper.__init__"],
     "input hash": ["vidswap.jobs.store:sha256_file", "vidswap.jobs.job:sha256_file"],
 }
-#: Counted only for the input file.
-_INPUT_ONLY = {"input hash"}
+#: Counted only for the input file (the claim is one probe and one hash of the input per run).
+_INPUT_ONLY = {"probe", "input hash"}  # the report probes the output it shows: not the input
 
 
 def measure() -> dict[str, dict[str, int]]:

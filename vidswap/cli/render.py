@@ -49,4 +49,4 @@ def render(job_dir: Path, segments: str | None, mux: bool, executor: str, addres
     if done.output is not None:  # the node that muxed leaves the report
         from vidswap.cli.report import leave_report
 
-        leave_report(done.output)
+        leave_report(done.output, done.state)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from vidswap.jobs.job import Job
     from vidswap.pipeline.runner import RunSummary
     from vidswap.pipeline.spec import PipelineSpec
 
@@ -50,9 +51,11 @@ def report(target: Path, page: Path | None, as_json: bool, every: int | None) ->
     click.echo(f"wrote {written.page} (markers {written.edl.name}, {written.otio.name}, {written.csv.name})", err=True)
 
 
-def leave_report(output: Path, stream: tuple[PipelineSpec, RunSummary] | None = None) -> None:
+def leave_report(output: Path, job: Job | None = None, stream: tuple[PipelineSpec, RunSummary] | None = None
+                 ) -> None:
     """After a render: write its report beside the output (``OUTPUT.report.html``) and say where
-    — a job's from its stored state, a streaming run's from its pipeline and summary (``stream``). The render is done
+    — a job's from its stored state (``job``: as the run left it), a streaming run's from its
+    pipeline and summary (``stream``). The render is done
     whatever happens here, so a report that cannot be written (another file at its path, a full
     disk) is one ``warning:`` line and the command still succeeds."""
     from vidswap.errors import VidswapError
@@ -60,7 +63,7 @@ def leave_report(output: Path, stream: tuple[PipelineSpec, RunSummary] | None = 
 
     try:
         if stream is None:
-            written = write_report(output)
+            written = write_report(output, job=job)
         else:
             spec, summary = stream
             assert summary.schedule is not None  # run_pipeline fills it in

@@ -310,7 +310,7 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
     if summary.output is not None:
         from vidswap.cli.report import leave_report
 
-        leave_report(summary.output, (spec, summary))
+        leave_report(summary.output, stream=(spec, summary))
 
 
 def _run_job(spec: Any, job_dir: Path, params: dict[str, Any], options: Any) -> None:
@@ -333,4 +333,4 @@ def _run_job(spec: Any, job_dir: Path, params: dict[str, Any], options: Any) -> 
     if summary.output is not None:
         from vidswap.cli.report import leave_report
 
-        leave_report(summary.output)
+        leave_report(summary.output, summary.state)

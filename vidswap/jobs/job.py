@@ -114,6 +114,8 @@ class JobSummary:
         analysed: whether the face pass ran (False: the stored analysis was reused).
         seconds: wall time.
         stage_seconds: wall time per step.
+        state: the job as it ran (pipeline, schedule, segments), for what follows the run (the
+            QC report) without loading and probing it again.
     """
 
     job: Path
@@ -126,6 +128,7 @@ class JobSummary:
     analysed: bool
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    state: Job | None = field(default=None, compare=False, repr=False)
 
     @property
     def fps(self) -> float:
@@ -487,7 +490,7 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
     return JobSummary(job=root, output=output, segments=len(job.segments), rendered=rendered,
                       frames=sum(r.frames for r in results), faces_swapped=sum(r.faces_swapped for r in results),
                       frames_without_face=faceless, analysed=analysed, seconds=time.perf_counter() - started,
-                      stage_seconds=steps)
+                      stage_seconds=steps, state=job)
 
 
 def mux_job(job: Job) -> Path:
@@ -535,11 +538,13 @@ class SliceSummary:
         rendered: numbers of the segments rendered now.
         output: the muxed output (None: segments are still missing, or the mux was not asked for).
         remaining: numbers of the segments not done yet.
+        state: the job as this node loaded it (see :attr:`JobSummary.state`).
     """
 
     rendered: list[int]
     output: Path | None
     remaining: list[int]
+    state: Job | None = field(default=None, compare=False, repr=False)
 
 
 def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
@@ -570,7 +575,7 @@ def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
         states = job.states()
         output = mux_job(job) if mux and all(s == "done" for s in states) else None
     return SliceSummary(rendered=[r.index for r in results if not r.skipped], output=output,
-                        remaining=[i for i, s in enumerate(states) if s != "done"])
+                        remaining=[i for i, s in enumerate(states) if s != "done"], state=job)
 
 
 def _output_state(job: Job, changed: Mapping[str, str]) -> str:

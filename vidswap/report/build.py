@@ -10,6 +10,7 @@ from vidswap.report.data import ReportData, Shot, load_report
 from vidswap.report.markers import CSV_COLUMNS, EDL_TITLE, OTIO_MARK, csv_text, edl_text, frames_to_check, otio_text
 
 if TYPE_CHECKING:
+    from vidswap.jobs.job import Job
     from vidswap.pipeline.model import ModelFiles
     from vidswap.pipeline.qc import FaceStats, RenderQCData
     from vidswap.pipeline.schedule import Schedule
@@ -34,9 +35,11 @@ def default_report_path(output: Path) -> Path:
     return output.with_name(output.name + ".report.html")
 
 
-def write_report(target: Path, page: Path | None = None, *, every: int | None = None) -> ReportFiles:
+def write_report(target: Path, page: Path | None = None, *, every: int | None = None,
+                 job: Job | None = None) -> ReportFiles:
     """Write the report of the job of ``target`` (job folder or output) to ``page`` (None:
     :func:`default_report_path`), with its markers beside it (``.edl``, ``.otio``, ``.csv``).
+    ``job``: the job as a run just left it (``JobSummary.state``), so it is not loaded again.
 
     A file already at one of those paths is replaced only when it is a vidswap report's (a
     remade report); anything else there is refused.
@@ -45,7 +48,7 @@ def write_report(target: Path, page: Path | None = None, *, every: int | None = 
         InputError: no job. ConfigError: an unreadable job. OutputExistsError: another file is
         at the page's or a marker's path.
     """
-    return _write(*load_report(target), page, every)
+    return _write(*load_report(target, job), page, every)
 
 
 def write_stream_report(spec: PipelineSpec, schedule: Schedule, output: Path, *, stats: FaceStats | None,

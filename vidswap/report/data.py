@@ -227,8 +227,9 @@ def find_report_job(target: Path) -> Path:
     return found
 
 
-def load_report(target: Path) -> tuple[ReportData, Shot]:
-    """Gather the report of the job of ``target`` (see :func:`find_report_job`).
+def load_report(target: Path, job: Job | None = None) -> tuple[ReportData, Shot]:
+    """Gather the report of the job of ``target`` (see :func:`find_report_job`), or of ``job``,
+    the job as a run just left it (not loaded, nor its input probed, again).
 
     Raises:
         InputError: no job. ConfigError: an unreadable job.
@@ -236,7 +237,7 @@ def load_report(target: Path) -> tuple[ReportData, Shot]:
     from vidswap.jobs.job import load_job
     from vidswap.jobs.store import JobStore
 
-    job = load_job(JobStore(find_report_job(target)))
+    job = job or load_job(JobStore(find_report_job(target)))
     missing: dict[str, str] = {}
     stats = _face_stats(job, missing)
     render = _render_qc(job, missing)
