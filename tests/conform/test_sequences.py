@@ -254,3 +254,16 @@ def test_a_render_is_the_plate_outside_the_matte(plates: dict[str, Path], render
             assert set(oracle.exr_channel_types(media.sequence_path(out, number)).values()) == set(
                 oracle.exr_channel_types(media.sequence_path(plates[name], number)).values())
     assert changed > 0
+
+
+def test_the_command_line_takes_a_plate_with_its_rate(plates: dict[str, Path], render_media: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    """`vidswap run plate.%04d.dpx --set input.fps=24` is a plan; without the rate, one line naming
+    input.fps and exit 1."""
+    command = ["run", str(plates["dpx10"]), "-s", str(render_media["photo"]), "-o", str(tmp_path / "out.mov"),
+               "--dry-run"]
+    planned = CliRunner().invoke(main, [*command, "--set", "input.fps=24"])
+    assert planned.exit_code == 0, planned.output
+    refused = CliRunner().invoke(main, command)
+    assert refused.exit_code == 1 and refused.stderr.strip().count("\n") == 0 and "input.fps" in refused.stderr
+    assert not (tmp_path / "out.mov").exists()

@@ -233,9 +233,12 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
       vidswap run shot.mp4 --source me.jpg --source me2.jpg
       vidswap run shot.mov -s me.jpg --target-ref actor.jpg --frames 120-480 --codec prores_ks -o out.mov
       vidswap run pipelines/hamilton_single.yaml --set encode.crf=12
+      vidswap run shot.mov -s me.jpg --codec dnxhd --profile dnxhr_hqx -o out.mov --matte matte.mkv
+      vidswap run plate.%04d.dpx --set input.fps=24 -s me.jpg -o out.mov --turnover turnover/sh010
 
     Options override the pipeline file's values. The output carries a metadata tag saying it
-    holds synthetic faces made with vidswap.
+    holds synthetic faces made with vidswap. Every render to a video leaves its QC report
+    beside it (OUTPUT.report.html; vidswap report remakes a job's).
 
     \b
     A render is a job in a directory (default OUTPUT.vidswap-job): run it again to resume
@@ -261,7 +264,7 @@ def run(input_or_pipeline: Path, **params: Any) -> None:
     else:
         if not params["source"]:
             raise click.UsageError("give the photo of the person to put in: --source PHOTO (repeatable)")
-        values["input"], names["input"] = str(input_or_pipeline), "INPUT"
+        values["input.path"], names["input.path"] = str(input_or_pipeline), "INPUT"
         if params["output"] is None and "output.path" not in values:
             values["output.path"] = str(default_output(input_or_pipeline, params["codec"]))
             names["output.path"] = "--output"
