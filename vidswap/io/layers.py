@@ -23,6 +23,7 @@ import numpy as np
 from vidswap.errors import ConfigError
 from vidswap.io import exr
 from vidswap.io.codecs import video_encoder
+from vidswap.io.scale import convert
 
 if TYPE_CHECKING:
     import av
@@ -84,7 +85,7 @@ def _frame(samples: np.ndarray, layer: LayerFormat) -> av.VideoFrame:
     codes = np.rint(np.clip(np.nan_to_num(samples), 0, 1) * 65535).astype(np.uint16)
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(codes), format="rgba64le" if rgba else "gray16le")
     wanted = layer.rgba if rgba else layer.grey
-    return frame if frame.format.name == wanted else frame.reformat(format=wanted)
+    return frame if frame.format.name == wanted else convert(frame, wanted)
 
 
 def write_layer(path: Path, samples: np.ndarray, layer: LayerFormat, *, rate: Fraction,

@@ -23,6 +23,7 @@ import numpy as np
 
 from vidswap.errors import ConfigError
 from vidswap.io.color import FULL_RANGE, Conversion, luma_weights
+from vidswap.io.scale import convert
 
 if TYPE_CHECKING:
     import av
@@ -205,7 +206,7 @@ class Picture:
         plane is converted to :func:`held_format`'s first (losslessly, unless it says otherwise)."""
         name = held_format(frame.format.name)[0]
         if name != frame.format.name:
-            frame = frame.reformat(format=name)
+            frame = convert(frame, name)
         held = layout(name)
         planes = []
         for plane in frame.planes:
@@ -248,7 +249,7 @@ def reformat(picture: Picture, name: str, color: Conversion) -> av.VideoFrame:
     if name == picture.format:
         return frame
     source = {"src_colorspace": color.matrix, "src_color_range": color.range} if picture.layout.kind == "yuv" else {}
-    return frame.reformat(format=name, dst_colorspace=color.matrix, dst_color_range=color.range, **source)
+    return convert(frame, name, dst_colorspace=color.matrix, dst_color_range=color.range, **source)
 
 
 def sequence_rgb(picture: Picture, color: Conversion) -> np.ndarray:

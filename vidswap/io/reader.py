@@ -23,6 +23,7 @@ from vidswap.io.color import conversion
 from vidswap.io.planes import Picture, held_format
 from vidswap.io.probe import MediaInfo, open_input, packet_timestamps, probe, video_stream
 from vidswap.io.ranges import FrameRange
+from vidswap.io.scale import convert
 from vidswap.streams import Threaded, threaded
 
 __all__ = ["Frame", "NativeFrame", "VideoReader", "upright", "stored", "stored_points", "REORDER_MARGIN"]
@@ -154,13 +155,13 @@ class VideoReader:
         self.close()
 
     def __iter__(self) -> Iterator[Frame]:
-        convert = conversion(self.info.video.color, height=self.info.video.height, pix_fmt=self.info.video.pix_fmt)
+        color = conversion(self.info.video.color, height=self.info.video.height, pix_fmt=self.info.video.pix_fmt)
 
         def rgb(index: int, pts: int, frame: Any) -> Frame:
             from vidswap.io.sequence import read_image
 
-            pixels = read_image(frame, orient=False) if isinstance(frame, Path) else frame.reformat(
-                format="rgb24", src_colorspace=convert.matrix, src_color_range=convert.range).to_ndarray()
+            pixels = read_image(frame, orient=False) if isinstance(frame, Path) else convert(
+                frame, "rgb24", src_colorspace=color.matrix, src_color_range=color.range).to_ndarray()
             return Frame(index=index, pts=pts, time=self._time(pts), rgb=upright(pixels, self._turn))
 
         return self._start(rgb)

@@ -27,6 +27,7 @@ from vidswap.errors import ConfigError, InputError, MediaError, OutputExistsErro
 from vidswap.io import exif, media
 from vidswap.io.codecs import pixel_format_depth, video_encoder
 from vidswap.io.probe import ColorInfo, MediaInfo, VideoInfo
+from vidswap.io.scale import convert
 
 if TYPE_CHECKING:
     import av
@@ -155,7 +156,7 @@ def _native(frame: av.VideoFrame) -> np.ndarray:
     depth = pixel_format_depth(frame.format.name)
     if planar is None:
         # Packed 16-bit RGB(A) (PNG, TIFF) comes as stored; JPEG's YUV, BMP, WebP and palettes as 8-bit RGB.
-        return frame.reformat(format="rgb48le").to_ndarray() if depth > 8 else frame.to_ndarray(format="rgb24")
+        return convert(frame, "rgb48le" if depth > 8 else "rgb24").to_ndarray()
     if planar.dtype.kind == "f":
         return planar.astype(np.float32)
     return planar if depth == 8 else _to16(planar, depth)
@@ -322,12 +323,12 @@ def _frame(samples: np.ndarray, stored: media.StoredDepth) -> av.VideoFrame:
     if stored.bits == 8:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(to_uint8(samples)), format="rgb24")
         if stored.pix_fmt != "rgb24":
-            frame = frame.reformat(format=stored.pix_fmt, dst_colorspace=5, dst_color_range=2)
+            frame = convert(frame, stored.pix_fmt, dst_colorspace=5, dst_color_range=2)
         return frame
     wide = samples.astype(np.uint16) * 257 if samples.dtype == np.uint8 else samples
     if stored.bits == 16:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(wide), format="rgb48le")
-        return frame if stored.pix_fmt == "rgb48le" else frame.reformat(format=stored.pix_fmt)
+        return frame if stored.pix_fmt == "rgb48le" else convert(frame, stored.pix_fmt)
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(wide >> (16 - stored.bits)), format=stored.pix_fmt)
 
 
