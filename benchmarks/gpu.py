@@ -152,7 +152,7 @@ def bench_crops(bundle: Any, device: torch.device, batches: list[int], *, warmup
             z = F.normalize(z, dim=-1) if cfg.id_normalized else z
         for refine in (False, True):
             with strict_fp32():
-                reference = swappers["fp32"](x, z, refine=refine)
+                reference = swappers["fp32"](x, z, refine=refine).images
             for precision in PRECISIONS:
                 row: dict[str, Any] = {"precision": precision, "refine": refine, "batch": batch}
 
@@ -163,7 +163,7 @@ def bench_crops(bundle: Any, device: torch.device, batches: list[int], *, warmup
                     swapper, last = swappers[p], []
 
                     def call() -> None:
-                        last[:] = [swapper(x, z, refine=r)]
+                        last[:] = [swapper(x, z, refine=r).images]
 
                     with peak_memory(device) as peak:
                         timing = time_call(call, device, warmup=warmup, repeats=repeats)

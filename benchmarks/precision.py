@@ -61,7 +61,7 @@ def precision_errors(model: SwapModel, x_t: torch.Tensor, z_id: torch.Tensor, *,
                      refine: bool, precisions: tuple[str, ...] = ("fp16", "bf16")) -> dict[str, Error]:
     """The error against fp32 of the swap of ``x_t`` to ``z_id`` in each of ``precisions``, on ``device``."""
     def swap(precision: str) -> torch.Tensor:
-        return Swapper(model, refine=refine, device=device, precision=precision)(x_t, z_id)
+        return Swapper(model, refine=refine, device=device, precision=precision)(x_t, z_id).images
 
     reference = swap("fp32")
     return {precision: error_levels(reference, swap(precision)) for precision in precisions}

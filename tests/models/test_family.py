@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from vidswap.errors import CheckpointError
 from vidswap.models import FaceShifterConfig, ModelBundle, build_bundle, load_swap_model, save_checkpoint
 from vidswap.models.checkpoint import ModelHeader, read_model_header, read_model_tensors, write_model_file
-from vidswap.models.family import FAMILIES, SwapModel
+from vidswap.models.family import FAMILIES, Swap, SwapModel
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ class ToyModel:
     def embed(self, crops: torch.Tensor) -> torch.Tensor:
         return self.identity_crop(crops).flatten(1)[:, :self.config.c_id].float()
 
-    def swap(self, x_t: torch.Tensor, z_id: torch.Tensor, *, refine: bool) -> torch.Tensor:
+    def swap(self, x_t: torch.Tensor, z_id: torch.Tensor, *, refine: bool) -> Swap:
         ToyModel.swaps += len(x_t)
-        return self.level.expand_as(x_t).to(x_t.dtype)
+        return Swap(self.level.expand_as(x_t).to(x_t.dtype))
 
     def to(self, device: torch.device) -> ToyModel:
         self.level = self.level.to(device)
@@ -78,7 +78,7 @@ class TestRegistry:
         assert isinstance(model, ToyModel) and model.config == ToyConfig()
         checked: SwapModel = model
         swapped = checked.swap(torch.zeros(2, 3, 256, 256), torch.zeros(2, 4), refine=True)
-        assert swapped.unique().tolist() == [-0.5]
+        assert swapped.images.unique().tolist() == [-0.5] and swapped.occlusion is None
         assert read_model_header(tmp_path / "toy.safetensors").family == "toy"
 
     def test_unknown_family(self, tmp_path: Path) -> None:

@@ -114,14 +114,21 @@ class TestSwap:
         crops = torch.nn.functional.interpolate(x, size=(112, 112), mode="bilinear", align_corners=False)
         z_t = torch.nn.functional.normalize(bundle.identity_encoder().embed(crops), dim=-1)
         assert torch.allclose(calls[1], z_t, atol=1e-5)
-        assert refined.shape == plain.shape == x.shape and not torch.allclose(refined, plain)
+        assert refined.images.shape == plain.images.shape == x.shape
+        assert not torch.allclose(refined.images, plain.images)
+        # The occlusion estimate is HEAR-Net's input: the target's self-reconstruction error.
+        with torch.no_grad():
+            y_tt, _ = bundle.aei(x, z_t)
+        assert plain.occlusion is None and refined.occlusion is not None
+        assert torch.allclose(refined.occlusion, ((x - y_tt).abs().amax(1, keepdim=True) / 2).clamp(0, 1), atol=1e-5)
 
     def test_swapper_refine_flag(self, bundle) -> None:
         swapper = Swapper(bundle, device="cpu")
         x, z = torch.rand(1, 3, 256, 256) * 2 - 1, torch.randn(1, 512)
         assert swapper.refines and not Swapper(bundle, refine=False).refines
-        assert not torch.allclose(swapper(x, z), swapper(x, z, refine=False))
-        assert torch.equal(swapper(x, z, refine=False), Swapper(bundle, refine=False)(x, z))
+        assert not torch.allclose(swapper(x, z).images, swapper(x, z, refine=False).images)
+        assert torch.equal(swapper(x, z, refine=False).images, Swapper(bundle, refine=False)(x, z).images)
+        assert Swapper(bundle, refine=False)(x, z).occlusion is None
 
     def test_devices(self) -> None:
         assert resolve_device("cpu").type == "cpu"

@@ -49,6 +49,7 @@ def streamed(assets: dict[str, Path]) -> dict[str, object]:
     folder = assets["folder"] / "stream"
     folder.mkdir()
     used: dict[int, np.ndarray] = {}
+    occlusion: dict[int, np.ndarray] = {}
     original = TurnoverLayers.add
 
     def spy(self, index, crops, rgb, soft):  # noqa: ANN001, ANN202
@@ -57,6 +58,7 @@ def streamed(assets: dict[str, Path]) -> dict[str, object]:
             origin = torch.tensor([float(crops.box[0]), float(crops.box[1])], dtype=torch.float64)
             matrices[:, :, 2] -= matrices[:, :, :2] @ origin  # region pixels -> frame pixels
             used[index] = matrices.numpy()
+            occlusion[index] = crops.occlusion.cpu().numpy()
         return original(self, index, crops, rgb, soft)
 
     TurnoverLayers.add = spy  # type: ignore[method-assign]
@@ -66,7 +68,7 @@ def streamed(assets: dict[str, Path]) -> dict[str, object]:
                      RunOptions(progress=False, detector=StubDetector()))
     finally:
         TurnoverLayers.add = original  # type: ignore[method-assign]
-    return {"out": out, "turnover": folder / "turnover", "used": used}
+    return {"out": out, "turnover": folder / "turnover", "used": used, "occlusion": occlusion}
 
 
 def test_layer_over_plate_is_the_output(assets: dict[str, Path], streamed: dict[str, object]) -> None:
@@ -92,6 +94,45 @@ def test_layer_over_plate_is_the_output(assets: dict[str, Path], streamed: dict[
         assert np.array_equal(matte, layer[..., 3])
         covered += int((alpha > 0).sum())
     assert covered > 0
+
+
+def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``image`` sampled at ``(x, y)`` (pixel centres at integers), 0 outside."""
+    height, width = image.shape
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    out = np.zeros(x.shape)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            xi, yi = x0 + dx, y0 + dy
+            weight = (1 - np.abs(x - xi)) * (1 - np.abs(y - yi))
+            inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
+            out += np.where(inside, weight * image[np.clip(yi, 0, height - 1), np.clip(xi, 0, width - 1)], 0)
+    return out
+
+
+def test_the_occlusion_estimate_lands_where_the_face_is(streamed: dict[str, object]) -> None:
+    """HEAR-Net's occlusion estimate of each crop, warped into the frame by an independent (numpy)
+    bilinear sampler through the crop transform the render used, is the occlusion file."""
+    turnover, used, occlusion = streamed["turnover"], streamed["used"], streamed["occlusion"]
+    assert isinstance(turnover, Path) and isinstance(used, dict) and isinstance(occlusion, dict)
+    files = sorted((turnover / "occlusion").glob("occlusion.*.exr"))
+    assert [p.name for p in files] == [f"occlusion.{i:04d}.exr" for i in range(10)]
+    manifest = json.loads((turnover / "manifest.json").read_text())
+    assert manifest["occlusion"] == "occlusion/occlusion.%04d.exr"
+    assert {f"occlusion/{p.name}" for p in files} <= set(manifest["files"])
+    ys, xs = np.mgrid[0:120, 0:160].astype(np.float64)
+    for index, path in enumerate(files):
+        found = oracle.grey_image(path).astype(np.float64)
+        if index not in used:
+            assert (found == 0).all()
+            continue
+        expected = np.zeros_like(found)
+        for matrix, estimate in zip(used[index], occlusion[index], strict=True):
+            u = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
+            v = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
+            expected = np.maximum(expected, _bilinear(estimate[0].astype(np.float64), u, v))
+        assert found.max() > 0.01
+        assert np.abs(found - expected).max() < 2e-3, f"frame {index}"  # EXR half
 
 
 def test_exr_headers_hold_timecode_and_rate(streamed: dict[str, object]) -> None:
@@ -153,7 +194,8 @@ def test_nuke_script_reads_plate_and_layer_and_merges_over(assets: dict[str, Pat
     root = by_name['"comp.nk"'][1]
     assert (root["first_frame"], root["last_frame"], float(root["fps"])) == ("0", "9", 25.0)
     for name, file in (("Plate", str(assets["clip"])), ("Layer", str(turnover / "layer" / "face.%04d.exr")),
-                       ("Matte", str(turnover / "matte" / "matte.%04d.exr"))):
+                       ("Matte", str(turnover / "matte" / "matte.%04d.exr")),
+                       ("Occlusion", str(turnover / "occlusion" / "occlusion.%04d.exr"))):
         kind, knobs = by_name[name]
         assert kind == "Read" and knobs["file"] == f'"{file}"' and knobs["raw"] == "true"
         if name != "Plate":
@@ -223,20 +265,23 @@ def test_deep_plates_within_one_code_value(assets: dict[str, Path], pix_fmt: str
 
 
 def test_a_plate_sequence_keeps_its_frame_numbers(assets: dict[str, Path]) -> None:
+    """Also without the refinement: then there is no occlusion estimate to hand over."""
     folder = assets["folder"] / "sequence"
     folder.mkdir()
     pattern = oracle.image_sequence(folder / "plate.%04d.png", "png", "rgb48be", first=1001, frames=6)
     spec = pipeline_from_options({"input.path": str(pattern), "input.fps": 24, "sources.me": [str(assets["photo"])],
                                   "output.sequence": str(folder / "out.%04d.png"), "model.path": str(assets["tiny"]),
-                                  "turnover.dir": str(folder / "t")})
+                                  "turnover.dir": str(folder / "t"), "model.refine": False})
     run_pipeline(spec, RunOptions(progress=False, detector=StubDetector()))
+    assert not (folder / "t" / "occlusion").exists()
+    assert json.loads((folder / "t" / "manifest.json").read_text())["occlusion"] is None
     assert sorted(p.name for p in (folder / "t" / "layer").iterdir()) == [f"face.{n}.exr" for n in range(1001, 1007)]
     header = oracle.exr_header(folder / "t" / "layer" / "face.1001.exr")
     assert "timeCode" not in header and header["framesPerSecond"] == ("rational", struct.pack("<iI", 24, 1))
     nodes = {knobs.get("name"): (kind, knobs) for kind, knobs in _nodes((folder / "t" / "comp.nk").read_text())}
     plate = nodes["Plate"][1]
     assert (plate["file"], plate["first"], plate["last"]) == (f'"{pattern}"', "1001", "1006")
-    assert "frame_mode" not in plate
+    assert "frame_mode" not in plate and "Occlusion" not in nodes
     rows = json.loads((folder / "t" / "tracking.json").read_text())["frames"]
     assert [row["frame"] for row in rows] == list(range(1001, 1007))
 

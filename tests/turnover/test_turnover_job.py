@@ -5,7 +5,9 @@ finished job's layer over the plate is the muxed output."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from tests import oracle
 from tests.io.media import frame_image
 from tests.pipeline.run_helpers import StubDetector, make_tiny_model, write_photo
 from vidswap.cli import main
-from vidswap.jobs.job import run_job, with_range_override
+from vidswap.jobs.job import render_slice, run_job, with_range_override
 from vidswap.jobs.turnover import job_turnover
 from vidswap.pipeline import pipeline_from_options
 from vidswap.pipeline.session import RunOptions
@@ -118,3 +120,30 @@ def test_vidswap_turnover_renders_a_range_changed_since_again(assets: dict[str, 
     again = job_turnover(folder / "job", turnover, options=RunOptions(progress=False))
     assert again.rendered == [1]
     assert (turnover / "layer" / "face.0005.exr").read_bytes() != before
+
+
+class _NoRender:
+    """An executor that renders nothing: the job is made, its segments are left to farm nodes."""
+
+    def render(self, job: Any, indices: Sequence[int], *, session: Any = None) -> list[Any]:
+        return []
+
+
+def test_the_farm_node_that_muxes_finishes_the_turnover(assets: dict[str, Path]) -> None:
+    folder = assets["folder"] / "farm"
+    folder.mkdir()
+    turnover = folder / "turnover"
+    spec = _spec(assets, folder, **{"turnover.dir": str(turnover)})
+    assert run_job(spec, folder / "job", segment_frames=SEGMENT, executor=_NoRender(), options=_options()).output is None
+    assert render_slice(folder / "job", "0-1").output is None
+    assert not (turnover / "manifest.json").exists()  # a node that does not mux leaves only its layers
+    output = render_slice(folder / "job").output
+    assert output is not None
+    manifest = json.loads((turnover / "manifest.json").read_text())
+    assert manifest["output"] == str(output) and manifest["frames"]["count"] == 10
+    assert all((turnover / name).is_file() for name in manifest["files"])
+    assert len(json.loads((turnover / "tracking.json").read_text())["frames"]) == 10
+    assert "Merge2" in (turnover / "comp.nk").read_text() and "CornerPin2D" in (turnover / "tracking.nk").read_text()
+    _check_over(assets["clip"], output, turnover / "layer" / "face.%04d.exr")
+    # Its layers are recorded as current: the turnover afterwards renders nothing again.
+    assert job_turnover(folder / "job", turnover, options=RunOptions(progress=False)).rendered == []

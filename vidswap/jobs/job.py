@@ -478,11 +478,9 @@ def _run_locked(spec: PipelineSpec, store: JobStore, root: Path, *, started: flo
         mark = time.perf_counter()
         output = mux_job(job) if all(state == "done" for state in job.states()) else None
         if output is not None and spec.turnover is not None:
-            from vidswap.jobs.turnover import record_turnover
-            from vidswap.pipeline.turnover import finish_turnover
+            from vidswap.jobs.turnover import finish_job_turnover
 
-            finish_turnover(session, spec.turnover, job.faces, job.schedule.frames, output)
-            record_turnover(job, spec.turnover.dir)
+            finish_job_turnover(job, output, session)
         steps["mux"] = time.perf_counter() - mark
     rendered = [r.index for r in results if not r.skipped]
     faceless = sum(1 for i in rendered for index in range(job.segments[i].start, job.segments[i].stop)
@@ -551,7 +549,8 @@ def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
                  executor: Executor | None = None) -> SliceSummary:
     """Render the pending segments of ``segments`` (``10-19``, ``10:``, ``:5``, ``7``; None: all)
     of the job in ``root``, on this node (a render farm node), under the job's shared lock; mux the
-    output when ``mux`` and every segment is done (whoever finishes the last one does).
+    output when ``mux`` and every segment is done (whoever finishes the last one does), and finish
+    the job's turnover then (its tracking data, Nuke scripts and manifest).
 
     A node checks the job's recorded input, photos and weights first: segments rendered from a
     changed file must never be joined with the others.
@@ -574,6 +573,10 @@ def render_slice(root: Path, segments: str | None = None, *, mux: bool = True,
         results = executor.render(job, pending) if pending else []
         states = job.states()
         output = mux_job(job) if mux and all(s == "done" for s in states) else None
+        if output is not None and job.spec.turnover is not None:
+            from vidswap.jobs.turnover import finish_job_turnover
+
+            finish_job_turnover(job, output)
     return SliceSummary(rendered=[r.index for r in results if not r.skipped], output=output,
                         remaining=[i for i, s in enumerate(states) if s != "done"], state=job)
 

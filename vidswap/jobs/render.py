@@ -157,7 +157,7 @@ class SegmentRenderer:
         from vidswap.io.writer import VideoWriter
         from vidswap.pipeline.qc import load_face_stats, open_render_qc, segment_qc_file
         from vidswap.pipeline.session import provenance_tags
-        from vidswap.pipeline.turnover import TurnoverLayers
+        from vidswap.pipeline.turnover import turnover_layers
         from vidswap.progress import Meter
 
         session, spec = self.session, self.job.spec
@@ -167,9 +167,7 @@ class SegmentRenderer:
                 settings=spec.encode.settings(), overwrite=True, copy_streams=False,
                 metadata=provenance_tags()) as writer:  # the render's pictures are as stored
             mattes = self._matte_sinks(segment, stack)
-            turnover = spec.turnover
-            layers = None if turnover is None else TurnoverLayers(turnover.dir, info=session.info,
-                                                                  layer_format=turnover.format)
+            layers = None if spec.turnover is None else turnover_layers(session, spec.turnover)
             count = session.render(segment.frames, self.job.faces, self.identities,
                                    [lambda frame, done: writer.write(frame.pts, done.picture), *mattes],
                                    meter=meter or Meter(None, disable=True), matte=bool(mattes), qc=qc,

@@ -23,9 +23,9 @@ from vidswap.io.layers import DEFAULT_LAYER_FORMAT
 
 if TYPE_CHECKING:
     from vidswap.jobs.job import Job
-    from vidswap.pipeline.session import RunOptions
+    from vidswap.pipeline.session import RenderSession, RunOptions
 
-__all__ = ["TurnoverSummary", "job_turnover", "record_turnover", "RECORD_FILE"]
+__all__ = ["TurnoverSummary", "job_turnover", "record_turnover", "finish_job_turnover", "RECORD_FILE"]
 
 #: The fingerprint of each segment whose layers a turnover folder holds.
 RECORD_FILE = "job-segments.json"
@@ -49,6 +49,21 @@ def record_turnover(job: Job, folder: Path) -> None:
     """Record that ``folder`` holds the layers of every segment of ``job`` as now fingerprinted (after
     the job rendered them all)."""
     _record(folder, {str(s.index): job.fingerprints[s.index] for s in job.segments})
+
+
+def finish_job_turnover(job: Job, output: Path, session: RenderSession | None = None) -> None:
+    """After the mux of a job with a turnover (by ``run`` or by the farm node that rendered the last
+    segment): write the tracking data, the Nuke scripts and the manifest for the job's whole range,
+    and record the segments' layers as current. ``session``: the render's (None: one is opened, the
+    weights from the cache, as a farm node's)."""
+    from vidswap.pipeline.session import RenderSession, RunOptions
+    from vidswap.pipeline.turnover import finish_turnover
+
+    turnover = job.spec.turnover
+    assert turnover is not None
+    session = session or RenderSession(job.spec, RunOptions(offline=True, progress=False), schedule=job.schedule)
+    finish_turnover(session, turnover, job.faces, job.schedule.frames, output)
+    record_turnover(job, turnover.dir)
 
 
 @dataclass(frozen=True)
@@ -83,7 +98,7 @@ def job_turnover(root: Path, folder: Path, *, layer_format: str = DEFAULT_LAYER_
     from vidswap.jobs.store import JobStore
     from vidswap.pipeline.session import RenderSession, RunOptions
     from vidswap.pipeline.spec import TurnoverSpec
-    from vidswap.pipeline.turnover import TurnoverLayers, finish_turnover
+    from vidswap.pipeline.turnover import finish_turnover, turnover_layers
     from vidswap.progress import Meter
 
     folder = folder.absolute()
@@ -96,7 +111,7 @@ def job_turnover(root: Path, folder: Path, *, layer_format: str = DEFAULT_LAYER_
         turnover = TurnoverSpec(dir=folder, format=layer_format)
         options = options or RunOptions(offline=True, progress=False)
         session = RenderSession(job.spec.model_copy(update={"turnover": turnover}), options, schedule=job.schedule)
-        layers = TurnoverLayers(folder, info=session.info, layer_format=layer_format)
+        layers = turnover_layers(session, turnover)
         recorded = _recorded(folder)
         pending = [s for s in job.segments
                    if recorded.get(str(s.index)) != job.fingerprints[s.index] or not layers.complete(s.frames)]

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from vidswap.models.aei import AEINet
 from vidswap.models.config import Alignment, FaceShifterConfig
 from vidswap.models.discriminator import MultiScaleDiscriminator
+from vidswap.models.family import Swap
 from vidswap.models.hear import HEARNet
 from vidswap.models.identity import IResNet, TorchIdentityEncoder, resize_for_identity
 
@@ -97,7 +98,7 @@ class ModelBundle:
         with torch.autocast(crops.device.type, enabled=False):
             return self.identity_encoder().embed(self.identity_crop(crops.float())).float()
 
-    def swap(self, x_t: Tensor, z_id: Tensor, *, refine: bool) -> Tensor:
+    def swap(self, x_t: Tensor, z_id: Tensor, *, refine: bool) -> Swap:
         """Swap the faces of ``x_t`` to the identities ``z_id``; ``refine`` runs HEAR-Net when present.
 
         Args:
@@ -106,16 +107,19 @@ class ModelBundle:
             refine: add HEAR-Net's pass (needs the self-reconstruction AEI(X_t, z_t)).
 
         Returns:
-            ``(B, 3, S, S)`` swapped crops in [-1, 1].
+            The ``(B, 3, S, S)`` swapped crops in [-1, 1]; with HEAR-Net, the occlusion estimate
+            too: per pixel the largest channel of ``|ΔY_t| / 2``, the target's own reconstruction
+            error in [0, 1] units (what HEAR-Net was given as the part AEI-Net cannot reproduce).
         """
         y_st, _ = self.aei(x_t, z_id)
         if not refine or self.hear is None:
-            return y_st
+            return Swap(y_st)
         z_t = self.embed(x_t).to(z_id.dtype)
         if self.config.id_normalized:
             z_t = F.normalize(z_t, dim=-1)
         y_tt, _ = self.aei(x_t, z_t)
-        return self.hear(y_st, x_t - y_tt)
+        delta = x_t - y_tt
+        return Swap(self.hear(y_st, delta), (delta.abs().amax(dim=1, keepdim=True) / 2).clamp(0, 1))
 
     def to(self, device: torch.device) -> ModelBundle:
         """Every network moved to ``device`` (in place), frozen and in eval mode; returns ``self``."""

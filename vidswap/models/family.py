@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol
 
 from vidswap.errors import CheckpointError
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from vidswap.faces.align import TemplateMode
     from vidswap.models.checkpoint import ModelHeader
 
-__all__ = ["FAMILIES", "DEFAULT_FAMILY", "SwapModelConfig", "SwapModel", "family_class", "load_swap_model"]
+__all__ = ["FAMILIES", "DEFAULT_FAMILY", "Swap", "SwapModelConfig", "SwapModel", "family_class", "load_swap_model"]
 
 #: family name (the ``family`` field of a model file's header) -> "module:class" of its :class:`SwapModel`.
 FAMILIES: dict[str, str] = {
@@ -58,6 +58,19 @@ class SwapModelConfig(Protocol):
     def id_normalized(self) -> bool:
         """Whether z_id is L2-normalised (the source identity is then a normalised mean)."""
         ...
+
+
+class Swap(NamedTuple):
+    """A batch of swapped crops, with where the model found the target occluded when it looked.
+
+    Attributes:
+        images: ``(B, 3, S, S)`` the swapped crops in [-1, 1].
+        occlusion: ``(B, 1, S, S)`` in [0, 1], what the refinement stage treated as occluding the
+            face (FaceShifter: HEAR-Net's heuristic error); None when no refinement ran.
+    """
+
+    images: Tensor
+    occlusion: Tensor | None = None
 
 
 class SwapModel(Protocol):
@@ -95,9 +108,9 @@ class SwapModel(Protocol):
         computed in float32 whatever autocast the caller set."""
         ...
 
-    def swap(self, x_t: Tensor, z_id: Tensor, *, refine: bool) -> Tensor:
+    def swap(self, x_t: Tensor, z_id: Tensor, *, refine: bool) -> Swap:
         """Swap the faces of ``x_t`` to ``z_id`` (in the form the model takes); ``refine`` runs the
-        refinement stage when the model has one.
+        refinement stage when the model has one (and gives its occlusion estimate).
 
         Runs under the caller's autocast (the run's precision); the parts that must stay in
         float32 (FaceShifter: the identity encoder) leave it themselves."""

@@ -53,6 +53,8 @@ class SwappedCrops:
         swapped: ``(B, 3, S, S)`` their swaps in [-1, 1].
         crop_from_region: ``(B, 2, 3)`` the crops' transforms from region pixels.
         landmarks: ``(B, 5, 2)`` the faces' landmarks in region pixels.
+        occlusion: ``(B, 1, S, S)`` the refinement's occlusion estimate in [0, 1] (None: no
+            refinement ran on these crops).
     """
 
     box: Box
@@ -61,6 +63,7 @@ class SwappedCrops:
     swapped: Tensor
     crop_from_region: Tensor
     landmarks: Tensor
+    occlusion: Tensor | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,22 +169,26 @@ def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]],
 
     def run(pending: list[_Aligned]) -> Iterator[SwappedFrame]:
         crops = [p.partial.originals for p in pending if p.partial is not None]
-        y = torch.zeros(0)
+        y, occlusion = torch.zeros(0), None
         if crops:
             x_t = torch.cat(crops)
             z_id = torch.stack([identities[f.source] for p in pending for f in p.faces]).to(device)
             refine = refine_at is None or refine_at(pending[0].frame.index)
-            y = torch.cat([swapper(x_t[i:i + batch_size], z_id[i:i + batch_size], refine=refine)
-                           for i in range(0, len(x_t), batch_size)])
+            swaps = [swapper(x_t[i:i + batch_size], z_id[i:i + batch_size], refine=refine)
+                     for i in range(0, len(x_t), batch_size)]
+            y = torch.cat([s.images for s in swaps])
+            if all(s.occlusion is not None for s in swaps):  # one refine setting per batch: all or none
+                occlusion = torch.cat([s.occlusion for s in swaps if s.occlusion is not None])
         start = 0
         for p in pending:
             if p.partial is None:
                 yield SwappedFrame(p.frame)
                 continue
-            swapped = y[start:start + len(p.faces)]
+            faces = slice(start, start + len(p.faces))
             if qc is not None:
-                qc.swaps(p.frame.index, p.faces, swapped)
-            yield SwappedFrame(p.frame, p.faces, dataclasses.replace(p.partial, swapped=swapped))
+                qc.swaps(p.frame.index, p.faces, y[faces])
+            yield SwappedFrame(p.frame, p.faces, dataclasses.replace(
+                p.partial, swapped=y[faces], occlusion=None if occlusion is None else occlusion[faces]))
             start += len(p.faces)
 
     def stage(frames: Iterator[NativeFrame]) -> Iterator[SwappedFrame]:

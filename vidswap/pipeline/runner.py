@@ -113,9 +113,9 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions | None = None, *,
     qc = open_render_qc(session, identities, analysis.stats)
     layers = None
     if spec.turnover is not None:
-        from vidswap.pipeline.turnover import TurnoverLayers
+        from vidswap.pipeline.turnover import turnover_layers
 
-        layers = TurnoverLayers(spec.turnover.dir, info=session.info, layer_format=spec.turnover.format)
+        layers = turnover_layers(session, spec.turnover)
     with ExitStack() as stack:
         sinks = _open_outputs(session, stack)
         count = session.render(frames, analysis.faces, identities, sinks, matte=spec.matte is not None, qc=qc,

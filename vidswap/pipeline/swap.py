@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from vidswap.errors import ConfigError
+from vidswap.models.family import Swap
 
 if TYPE_CHECKING:
     from vidswap.models.family import SwapModel
@@ -100,8 +101,9 @@ class Swapper(nn.Module):
         return self.refine
 
     @torch.inference_mode()
-    def forward(self, x_t: Tensor, z_id: Tensor, *, refine: bool = True) -> Tensor:
-        """``(B, 3, S, S)`` crops in [-1, 1] and ``(B, c_id)`` z_id -> float32 swapped crops in [-1, 1].
+    def forward(self, x_t: Tensor, z_id: Tensor, *, refine: bool = True) -> Swap:
+        """``(B, 3, S, S)`` crops in [-1, 1] and ``(B, c_id)`` z_id -> float32 swapped crops in [-1, 1]
+        (and the refinement's occlusion estimate, float32, when it ran).
 
         ``refine=False`` skips the refinement for this batch (a frame-range override).
         """
@@ -110,4 +112,4 @@ class Swapper(nn.Module):
                     else nullcontext())
         with autocast:
             y = self.model.swap(x_t, z_id, refine=self.refine and refine)
-        return y.float()
+        return Swap(y.images.float(), None if y.occlusion is None else y.occlusion.float())

@@ -16,7 +16,7 @@ __all__ = ["turnover_manifest"]
 
 
 def turnover_manifest(folder: Path, *, info: MediaInfo, first: int, last: int, layer_pattern: Path,
-                      matte_pattern: Path, frame_files: Sequence[tuple[Path, Path]],
+                      matte_pattern: Path, occlusion_pattern: Path | None, frame_files: Sequence[Sequence[Path]],
                       weights: Sequence[ResolvedWeights], output: Path | None, extra: Sequence[str]) -> dict[str, Any]:
     """The manifest as a JSON-ready dict; file paths relative to ``folder``."""
     def rel(path: Path) -> str:
@@ -30,6 +30,7 @@ def turnover_manifest(folder: Path, *, info: MediaInfo, first: int, last: int, l
         "output": None if output is None else str(output),
         "frames": {"first": first, "last": last, "count": last - first + 1},
         "layer": rel(layer_pattern), "matte": rel(matte_pattern),
+        "occlusion": None if occlusion_pattern is None else rel(occlusion_pattern),
         "files": [*extra, *(rel(path) for pair in frame_files for path in pair)],
         "weights": [{"name": w.name, "path": str(w.path), "licence": w.licence, "source": w.source} for w in weights],
     }

@@ -38,15 +38,17 @@ def _node(kind: str, knobs: list[tuple[str, str]]) -> str:
 
 
 def comp_script(*, plate: Path, plate_is_sequence: bool, plate_first: int, movie_frames: int, layer: Path, matte: Path,
-                file_type: str, first: int, last: int, width: int, height: int, fps: Fraction) -> str:
+                occlusion: Path | None, file_type: str, first: int, last: int, width: int, height: int,
+                fps: Fraction) -> str:
     """The comp: the plate and the layer read, the layer merged over the plate (vidswap's output),
-    then a Grade masked by the matte for grading the face on its own (neutral as written).
+    then a Grade masked by the matte for grading the face on its own (neutral as written); the
+    occlusion estimate, when there is one, is read beside them (unconnected, for a roto or a mask).
 
     Args:
         plate: the input (a video, or an image-sequence pattern).
         plate_is_sequence: it is a sequence (numbered as the layer); else a movie of ``movie_frames``
             frames whose frame 0 is numbered ``plate_first``.
-        layer, matte: the layer's and matte's patterns (``%04d``).
+        layer, matte, occlusion: the layer's, matte's and occlusion estimate's patterns (``%04d``).
         file_type: the Read nodes' ``file_type`` of the layer and matte.
         first, last: the frame range (the plate's numbers).
         width, height, fps: the plate's.
@@ -80,6 +82,7 @@ def comp_script(*, plate: Path, plate_is_sequence: bool, plate_first: int, movie
         _node("Merge2", [("inputs", "2"), ("operation", "over"), ("name", "Over")]), "set NOver [stack 0]\n",
         "push $NMatte\npush $NOver\n",
         _node("Grade", [("inputs", "1+1"), ("maskChannelInput", "rgba.red"), ("name", "FaceGrade")]),
+        *([] if occlusion is None else [read(occlusion, "Occlusion", [])]),
     ])
 
 
