@@ -201,7 +201,7 @@ def test_nuke_script_reads_plate_and_layer_and_merges_over(assets: dict[str, Pat
         if name != "Plate":
             assert (knobs["first"], knobs["last"]) == ("0", "9")
     plate = by_name["Plate"][1]  # the movie's frames 1..10 in Nuke, starting at frame 0
-    assert (plate["first"], plate["last"], plate["frame_mode"], plate["frame"]) == ("1", "10", '"start at"', '"0"')
+    assert (plate["first"], plate["last"], plate["frame_mode"], plate["frame"]) == ("1", "10", '"start at"', "0")
     assert by_name["Layer"][1]["premultiplied"] == "true"
     graph = _graph(nodes)
     assert by_name["Over"][0] == "Merge2" and by_name["Over"][1]["operation"] == "over"

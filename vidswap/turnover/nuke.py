@@ -4,6 +4,11 @@ Nodes are written in topological order; each node takes its inputs from the stac
 pushed being input 0 (Merge2: B is input 0, A input 1; a Grade with its mask input, ``inputs 1+1``:
 the source is input 0, the mask input 1). Read nodes are ``raw``: vidswap blends the plate's
 encoded values, so the merge must too.
+The syntax follows scripts Nuke itself saved (public pipelines' ``.nk`` files, read while writing
+this; no Nuke here): ``Merge2 { inputs 2 }`` after ``push`` of A then B, ``inputs 2+1`` / ``1+1``
+with ``maskChannelInput`` for a masked node, a movie Read's ``frame_mode "start at"`` and
+``frame N``, and CornerPin2D's ``to1 {{curve xF V ...} {curve xF V ...}}`` with ``to1`` bottom left
+to ``to4`` top left.
 Nuke's pixel coordinates have y up and pixel centres at half integers: a vidswap point ``(x, y)``
 (centres at integers, y down) is ``(x + 0.5, height - y - 0.5)`` there.
 """
@@ -64,7 +69,7 @@ def comp_script(*, plate: Path, plate_is_sequence: bool, plate_first: int, movie
         plate_knobs += frame_range(first, last)
     else:  # a movie's frames are 1..N in Nuke: its first frame starts at the plate's frame 0
         plate_knobs += [*frame_range(1, movie_frames), ("frame_mode", _quote("start at")),
-                        ("frame", _quote(str(plate_first)))]
+                        ("frame", str(plate_first))]
     plate_knobs += [("raw", "true"), ("name", "Plate")]
 
     def read(path: Path, name: str, extra: list[tuple[str, str]]) -> str:
