@@ -82,3 +82,45 @@ class TestThreaded:
         while [t for t in threading.enumerate() if t.name == "vidswap-dropped"]:
             assert time.monotonic() < deadline, "producer thread still running"
             time.sleep(0.02)
+
+
+class TestWorkers:
+    """Streams run on kept threads: a job's segments reuse them instead of starting new ones."""
+
+    def test_a_later_stream_runs_on_a_thread_an_earlier_one_used(self) -> None:
+        def where() -> Iterator[threading.Thread]:
+            yield threading.current_thread()
+
+        idle = {t for t in threading.enumerate() if t.name == "idle-stream-worker"}
+        (first,) = threaded(where(), name="vidswap-a")
+        (again,) = threaded(where(), name="vidswap-b")
+        assert again is first or again in idle  # the same thread (not a new one with a reused id)
+        assert not _stage_threads()
+
+    def test_streams_at_once_each_get_a_thread(self) -> None:
+        release = threading.Event()
+
+        def where() -> Iterator[int]:
+            yield threading.get_ident()
+            release.wait(5)  # still running when the next stream starts
+
+        streams = [threaded(where(), name=f"vidswap-{i}") for i in range(4)]
+        assert len({next(s) for s in streams}) == 4  # none waits for another's thread
+        release.set()
+        for stream in streams:
+            stream.close()
+
+    def test_an_idle_thread_keeps_nothing_of_its_stream(self) -> None:
+        import gc
+        import weakref
+
+        class Source:
+            def __iter__(self) -> Iterator[int]:
+                return iter(range(3))
+
+        source = Source()
+        alive = weakref.ref(source)
+        assert list(threaded(source, name="vidswap-kept")) == [0, 1, 2]
+        del source
+        gc.collect()
+        assert alive() is None
