@@ -134,7 +134,8 @@ def test_the_farm_node_that_muxes_finishes_the_turnover(assets: dict[str, Path])
     folder.mkdir()
     turnover = folder / "turnover"
     spec = _spec(assets, folder, **{"turnover.dir": str(turnover)})
-    assert run_job(spec, folder / "job", segment_frames=SEGMENT, executor=_NoRender(), options=_options()).output is None
+    made = run_job(spec, folder / "job", segment_frames=SEGMENT, executor=_NoRender(), options=_options())
+    assert made.output is None
     assert render_slice(folder / "job", "0-1").output is None
     assert not (turnover / "manifest.json").exists()  # a node that does not mux leaves only its layers
     output = render_slice(folder / "job").output
