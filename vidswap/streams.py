@@ -71,9 +71,9 @@ class _Workers:
             finally:
                 del task  # an idle thread keeps nothing of the stream it ran
                 threading.current_thread().name = _IDLE
-                finished.set()
-                with self._lock:
+                with self._lock:  # idle before the stream's close() returns: the next stream reuses it
                     self._idle.append(inbox)
+                finished.set()
 
 
 _WORKERS = _Workers()

@@ -196,7 +196,8 @@ def _weights_status(spec: Any) -> list[str]:
                    "(jobs too: each segment renders its matte, the mux joins them).")
 @click.option("--turnover", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Also write a VFX turnover for a compositor: the face as a premultiplied RGBA layer, its matte, "
-                   "tracking data, a Nuke script and a manifest (jobs too).")
+                   "the occlusion estimate (when the model refines), tracking data, a Nuke script and a manifest "
+                   "(jobs too).")
 @click.option("--turnover-format", type=click.Choice(LAYER_FORMAT_CHOICES),
               help=f"Layer files of the turnover: EXR half or float, 16-bit TIFF or PNG [default: "
                    f"{DEFAULT_LAYER_FORMAT}].")

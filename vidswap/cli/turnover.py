@@ -20,8 +20,9 @@ __all__ = ["turnover"]
               help="Layer files: EXR half or float, 16-bit TIFF or PNG.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def turnover(target: Path, folder: Path, layer_format: str, no_progress: bool) -> None:
-    """Write the VFX turnover of a job: the face as a premultiplied RGBA layer and its matte (the
-    plate's frame numbers), tracking data, a Nuke script and a manifest.
+    """Write the VFX turnover of a job: the face as a premultiplied RGBA layer, its matte and (when
+    the model refines) the occlusion estimate (the plate's frame numbers), tracking data, a Nuke
+    script and a manifest.
 
     \b
     JOB is a job folder (or its job.json). Segments whose layers are already in DIR are kept; the

@@ -177,8 +177,9 @@ def swap_stage(swapper: Swapper, faces: Mapping[int, tuple[FaceToSwap, ...]],
             swaps = [swapper(x_t[i:i + batch_size], z_id[i:i + batch_size], refine=refine)
                      for i in range(0, len(x_t), batch_size)]
             y = torch.cat([s.images for s in swaps])
-            if all(s.occlusion is not None for s in swaps):  # one refine setting per batch: all or none
-                occlusion = torch.cat([s.occlusion for s in swaps if s.occlusion is not None])
+            estimates = [s.occlusion for s in swaps if s.occlusion is not None]
+            if len(estimates) == len(swaps):  # one refine setting per batch: all or none
+                occlusion = torch.cat(estimates)
         start = 0
         for p in pending:
             if p.partial is None:

@@ -31,6 +31,6 @@ def turnover_manifest(folder: Path, *, info: MediaInfo, first: int, last: int, l
         "frames": {"first": first, "last": last, "count": last - first + 1},
         "layer": rel(layer_pattern), "matte": rel(matte_pattern),
         "occlusion": None if occlusion_pattern is None else rel(occlusion_pattern),
-        "files": [*extra, *(rel(path) for pair in frame_files for path in pair)],
+        "files": [*extra, *(rel(path) for files in frame_files for path in files)],
         "weights": [{"name": w.name, "path": str(w.path), "licence": w.licence, "source": w.source} for w in weights],
     }
